@@ -1,0 +1,1 @@
+"""gateway.config: gateway.toml -> GatewayConfig (validated *Spec dataclasses), and back."""

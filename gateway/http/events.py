@@ -1,0 +1,53 @@
+"""What the sans-IO request parser yields: a RequestHead, body Data, EndOfMessage,
+or one of the NEED_DATA / PAUSED sentinels. Events are immutable and carry no sockets."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from gateway.http.headers import Headers
+
+
+class Sentinel(enum.Enum):
+    NEED_DATA = "need data"  # feed more bytes before the next event
+    PAUSED = "paused"  # a request ended; call start_next() once its response is queued
+
+
+NEED_DATA = Sentinel.NEED_DATA
+PAUSED = Sentinel.PAUSED
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    """The request line and header section, validated. `path` and `query` are the raw
+    (still percent-encoded) parts of the target; `keep_alive` is what the client asked for."""
+
+    method: str
+    target: str
+    path: str
+    query: str
+    http_version: str  # "1.1" or "1.0"
+    headers: Headers
+    host: str | None
+    content_length: int | None  # None when chunked or no body
+    chunked: bool
+    keep_alive: bool
+    expect_continue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """A piece of the request body, de-chunked."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfMessage:
+    """The request body is complete; `trailers` are a chunked body's trailer fields."""
+
+    trailers: Headers | None = None
+
+
+Event = RequestHead | Data | EndOfMessage | Sentinel

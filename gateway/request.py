@@ -1,0 +1,139 @@
+"""Request: what a handler (and the app's static and CORS code) sees of one HTTP request.
+Built by the server from a parsed RequestHead and the whole body; query and form are
+parsed lazily, the first time they are asked for."""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+from gateway.errors import HTTPError
+from gateway.http.headers import Headers
+
+
+class MultiDict:
+    """An ordered multi-map: `md["k"]` / `md.get("k")` give the first value, `getlist` all."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[tuple[str, Any]] | None = None) -> None:
+        self._items: list[tuple[str, Any]] = items or []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        for k, v in self._items:
+            if k == key:
+                return v
+        return default
+
+    def getlist(self, key: str) -> list[Any]:
+        return [v for k, v in self._items if k == key]
+
+    def __getitem__(self, key: str) -> Any:
+        for k, v in self._items:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return any(k == key for k, _ in self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(k for k, _ in self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._items)
+
+    def to_dict(self) -> dict[str, Any]:
+        """First value of each key."""
+        out: dict[str, Any] = {}
+        for k, v in self._items:
+            out.setdefault(k, v)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MultiDict):
+            return self._items == other._items
+        if isinstance(other, dict):
+            return self.to_dict() == other
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"MultiDict({self._items!r})"
+
+
+class Request:
+    """One request. `path` is percent-decoded; `params` holds the route's converted
+    parameters; `body` is the whole body as bytes; `client` is (host, port)."""
+
+    __slots__ = (
+        "_form",
+        "_query",
+        "body",
+        "client",
+        "headers",
+        "http_version",
+        "id",
+        "method",
+        "params",
+        "path",
+        "query_string",
+        "raw_path",
+        "segments",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        headers: Headers,
+        body: bytes = b"",
+        *,
+        query_string: str = "",
+        raw_path: str | None = None,
+        segments: tuple[str, ...] = (),
+        client: tuple[str, int] = ("", 0),
+        id: str = "",
+        http_version: str = "1.1",
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.query_string = query_string
+        self.raw_path = raw_path if raw_path is not None else path
+        self.segments = segments
+        self.client = client
+        self.id = id
+        self.http_version = http_version
+        self.params: dict[str, Any] = {}
+        self._query: MultiDict | None = None
+        self._form: MultiDict | None = None
+
+    @property
+    def query(self) -> MultiDict:
+        if self._query is None:
+            self._query = MultiDict(parse_qsl(self.query_string, keep_blank_values=True))
+        return self._query
+
+    def json(self) -> Any:
+        """The body parsed as JSON; a body that is not JSON is the client's error (400)."""
+        try:
+            return _json.loads(self.body)
+        except ValueError as exc:
+            raise HTTPError(400, f"request body is not valid json: {exc}") from None
+
+    def form(self) -> MultiDict:
+        """Fields of an urlencoded or multipart/form-data body; files arrive as UploadedFile."""
+        if self._form is None:
+            from gateway.forms import parse_form
+
+            self._form = parse_form(self.headers.get("content-type") or "", self.body)
+        return self._form
+
+    def __repr__(self) -> str:
+        return f"<Request {self.id} {self.method} {self.path}>"

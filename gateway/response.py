@@ -1,0 +1,104 @@
+"""Response: what the app hands the server to write. The body is bytes, a FileBody
+(an open fd the server streams with sendfile and then closes), or an iterator of bytes
+(streamed chunked). Framing headers (Content-Length, Transfer-Encoding, Connection,
+Date, Server) belong to the writer and are never set here."""
+
+from __future__ import annotations
+
+import json as _json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+HeaderList = list[tuple[str, str]]
+HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+
+@dataclass(slots=True)
+class FileBody:
+    """`length` bytes of an open file from `offset`. Whoever ends up holding it (the
+    connection, or the code that drops the response) must call close() exactly once."""
+
+    fd: int
+    offset: int
+    length: int
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+
+Body = bytes | FileBody | Iterator[bytes] | Iterable[bytes]
+
+
+class Response:
+    """An HTTP response. `Response(200, "hi")`, `Response.json({...})`,
+    `Response(status=302, headers={"location": "/"})`."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes | str | FileBody | Iterable[bytes] = b"",
+        headers: HeadersLike = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.status = status
+        self.headers: HeaderList = to_header_list(headers)
+        if isinstance(body, str):
+            body = body.encode()
+            if content_type is None and not self.has_header("content-type"):
+                content_type = "text/plain; charset=utf-8"
+        self.body: Body = body
+        if content_type is not None:
+            self.headers.append(("content-type", content_type))
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, headers: HeadersLike = None) -> Response:
+        body = _json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return cls(status, body, headers, "application/json")
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, headers: HeadersLike = None) -> Response:
+        return cls(status, text.encode(), headers, "text/plain; charset=utf-8")
+
+    @classmethod
+    def html(cls, html: str, status: int = 200, headers: HeadersLike = None) -> Response:
+        return cls(status, html.encode(), headers, "text/html; charset=utf-8")
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 307) -> Response:
+        return cls(status, b"", [("location", location)])
+
+    def has_header(self, name: str) -> bool:
+        lowered = name.lower()
+        return any(n.lower() == lowered for n, _ in self.headers)
+
+    def get_header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for n, v in self.headers:
+            if n.lower() == lowered:
+                return v
+        return None
+
+    def close(self) -> None:
+        """Release what the body holds (an fd, a generator) when it will not be sent."""
+        body = self.body
+        if isinstance(body, FileBody):
+            body.close()
+        elif hasattr(body, "close") and not isinstance(body, bytes):
+            body.close()
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.headers!r}>"
+
+
+def to_header_list(headers: HeadersLike) -> HeaderList:
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
