@@ -10,7 +10,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from gateway.errors import HTTPError
+from gateway.http.events import RequestHead
 from gateway.http.headers import Headers
+from gateway.router.paths import split_path
 
 
 class MultiDict:
@@ -137,3 +139,29 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.id} {self.method} {self.path}>"
+
+
+def build_request(
+    head: RequestHead, body: bytes, client: tuple[str, int], request_id: str
+) -> Request:
+    """A Request from a parsed head and its whole body. The path is decoded here, once,
+    per segment (HTTPError 400 for a path that cannot be decoded)."""
+    raw_path = head.path
+    if raw_path == "*":
+        segments: tuple[str, ...] = ()
+        path = "*"
+    else:
+        segments = split_path(raw_path)
+        path = "/" + "/".join(segments)
+    return Request(
+        head.method,
+        path,
+        head.headers,
+        body,
+        query_string=head.query,
+        raw_path=raw_path,
+        segments=segments,
+        client=client,
+        id=request_id,
+        http_version=head.http_version,
+    )

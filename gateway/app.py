@@ -1,0 +1,247 @@
+"""App: a compiled gateway.toml. build_app turns a GatewayConfig into an immutable router
+of targets (collecting every compile error at once); App.handle answers one Request with
+a Response, or a HandlerCall for the pool. No sockets here."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
+from gateway.cors import CorsPolicy
+from gateway.errors import ConfigError, ConfigIssue, HTTPError
+from gateway.handlers import SiteModules
+from gateway.request import Request
+from gateway.response import Response
+from gateway.router.paths import join_path
+from gateway.router.trie import MethodNotAllowed, NotFound, Router, RouterBuilder, TrailingSlashRedirect
+from gateway.static.files import StaticMount
+from gateway.targets import (
+    HandlerCall,
+    HandlerTarget,
+    RedirectTarget,
+    RespondTarget,
+    StaticTarget,
+    Target,
+)
+
+Result = Response | HandlerCall
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorPage:
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow:
+    """One line of `gateway routes`."""
+
+    host: str
+    methods: str
+    pattern: str
+    target: str
+    cors: str
+
+
+class App:
+    """Answers requests for one compiled config. Immutable once built."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        router: Router[Target],
+        error_pages: dict[int, ErrorPage],
+        default_cors: CorsPolicy | None,
+        rows: list[RouteRow],
+        modules: SiteModules,
+    ) -> None:
+        self.config = config
+        self.router = router
+        self.error_pages = error_pages
+        self.default_cors = default_cors
+        self.rows = rows
+        self.modules = modules
+        self._fallback_target = Target("error", default_cors)
+
+    def handle(self, request: Request) -> Result:
+        """The answer to `request`: never raises."""
+        try:
+            match = self.router.match(request.headers.get("host"), request.method, request.segments)
+        except NotFound:
+            if request.path == "*" and request.method == "OPTIONS":
+                return Response(204, b"", [("allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")])
+            return self.error_response(404, request, self._fallback_target)
+        except MethodNotAllowed as exc:
+            return self._method_not_allowed(request, exc.allow, exc.target)
+        except TrailingSlashRedirect as exc:
+            location = join_path(exc.segments)
+            if request.query_string:
+                location += "?" + request.query_string
+            return Response(308, b"", [("location", location)])
+        target = match.target
+        request.params = match.params
+        if request.method == "OPTIONS" and target.cors is not None:
+            preflight = target.cors.preflight(request.method, request.headers)
+            if preflight is not None:
+                return preflight
+        try:
+            return target.serve(self, request, match)  # type: ignore[attr-defined, no-any-return]
+        except HTTPError as exc:
+            return self.error_response(exc.status, request, target, exc.detail, exc.headers)
+
+    def _method_not_allowed(self, request: Request, allow: str, target: Target) -> Response:
+        if request.method == "OPTIONS":
+            if target.cors is not None:
+                preflight = target.cors.preflight(request.method, request.headers)
+                if preflight is not None:
+                    return preflight
+            return target.finish(request, Response(204, b"", [("allow", allow)]))
+        return self.error_response(405, request, target, "", [("allow", allow)])
+
+    def error_response(
+        self,
+        status: int,
+        request: Request | None,
+        target: Target | None = None,
+        detail: str = "",
+        headers: Iterable[tuple[str, str]] | None = None,
+    ) -> Response:
+        """An error answer: the [errors] page for `status` when one is set, else a short
+        text. The target's CORS headers are added so a web app can read its errors."""
+        page = self.error_pages.get(status)
+        if page is not None:
+            response = Response(status, page.body, content_type=page.content_type)
+        else:
+            text = detail or _reason(status)
+            response = Response(status, text + "\n", content_type="text/plain; charset=utf-8")
+        if headers:
+            response.headers.extend(headers)
+        if request is not None and target is not None and target.cors is not None:
+            target.cors.decorate(request.headers, response)
+        return response
+
+    def protocol_error_response(self, exc: HTTPError) -> Response:
+        """The answer to a request that could not be parsed (no route is known)."""
+        return self.error_response(exc.status, None, None, exc.detail)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return "error"
+
+
+def build_app(config: GatewayConfig, modules: SiteModules | None = None) -> App:
+    """Compile `config`. Raises ConfigError with every problem found (bad CORS policies,
+    handler imports, patterns, conflicting routes, unreadable error pages)."""
+    compiler = _Compiler(config, modules or SiteModules(config.server.root))
+    return compiler.build()
+
+
+class _Compiler:
+    def __init__(self, config: GatewayConfig, modules: SiteModules) -> None:
+        self.config = config
+        self.modules = modules
+        self.issues: list[ConfigIssue] = []
+        self.policies: dict[str, CorsPolicy] = {}
+        self.builder: RouterBuilder[Target] = RouterBuilder(
+            redirect_slashes=config.server.trailing_slash == "redirect"
+        )
+        self.rows: list[RouteRow] = []
+
+    def build(self) -> App:
+        for name, spec in self.config.cors.items():
+            try:
+                self.policies[name] = CorsPolicy.from_spec(spec)
+            except ConfigError as exc:
+                self.issues.extend(exc.issues)
+        for route in self.config.routes:
+            self._add_route(route)
+        for mount in self.config.static:
+            self._add_static(mount)
+        pages = self._error_pages()
+        router: Router[Target] | None = None
+        try:
+            router = self.builder.build()
+        except ConfigError as exc:
+            self.issues.extend(exc.issues)
+        if self.issues or router is None:
+            raise ConfigError(sorted(self.issues, key=lambda i: (i.file, i.line or 0)))
+        default = self.policies.get(self.config.server.cors or "")
+        return App(self.config, router, pages, default, self.rows, self.modules)
+
+    def _cors(self, ref: Any) -> tuple[CorsPolicy | None, str | None]:
+        if ref is False:
+            return None, None
+        name = ref if isinstance(ref, str) else self.config.server.cors
+        if name is None:
+            return None, None
+        return self.policies.get(name), name
+
+    def _add_route(self, spec: RouteSpec) -> None:
+        cors, cors_name = self._cors(spec.cors)
+        common: dict[str, Any] = {"cors": cors, "cors_name": cors_name, "headers": spec.headers}
+        target: Target
+        if spec.handler is not None:
+            func = self.modules.load(spec.handler, spec.where)
+            if isinstance(func, ConfigIssue):
+                self.issues.append(func)
+                return
+            label = spec.handler + (" (inline)" if spec.inline else "")
+            target = HandlerTarget(label, func=func, inline=spec.inline, **common)
+        elif spec.respond is not None:
+            r = spec.respond
+            label = f"respond {r.status}"
+            target = RespondTarget(label, status=r.status, body=r.body, content_type=r.content_type, **common)
+        else:
+            assert spec.redirect is not None
+            d = spec.redirect
+            label = f"redirect {d.status} {d.to}"
+            target = RedirectTarget(label, to=d.to, status=d.status, keep_query=d.keep_query, **common)
+        self._add(spec.path, spec.methods, target, spec.host, spec.where, "path")
+
+    def _add_static(self, spec: StaticSpec) -> None:
+        cors, cors_name = self._cors(spec.cors)
+        try:
+            mount = StaticMount.from_spec(spec)
+        except ConfigError as exc:
+            self.issues.extend(exc.issues)
+            return
+        target = StaticTarget(f"static {spec.dir}", cors=cors, cors_name=cors_name, mount=mount)
+        prefix = spec.prefix.rstrip("/")
+        self._add(prefix + "/{__rest:path}", ("GET", "HEAD"), target, spec.host, spec.where, "prefix")
+
+    def _add(self, pattern: str, methods: tuple[str, ...], target: Target, host: str | None,
+             where: Any, key: str) -> None:
+        from gateway.router.patterns import PatternError
+
+        try:
+            self.builder.add(pattern, methods, target, host=host, where=where)
+        except PatternError as exc:
+            self.issues.append(where.issue(str(exc), key))
+            return
+        shown = pattern.replace("/{__rest:path}", "/**") if key == "prefix" else pattern
+        self.rows.append(RouteRow(host or "*", ",".join(methods), shown or "/", target.label,
+                                  target.cors_name or "-"))
+
+    def _error_pages(self) -> dict[int, ErrorPage]:
+        pages: dict[int, ErrorPage] = {}
+        where = self.config.errors_where
+        for status, path in self.config.errors.items():
+            try:
+                body = path.read_bytes()
+            except OSError as exc:
+                self.issues.append(where.issue(f"cannot read {str(path)!r}: {exc.strerror}", str(status)))
+                continue
+            ctype = mimetypes.guess_type(path.name)[0] or "text/html"
+            if ctype.startswith("text/"):
+                ctype += "; charset=utf-8"
+            pages[status] = ErrorPage(body, ctype)
+        return pages

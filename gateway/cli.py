@@ -1,0 +1,193 @@
+"""The gateway command: serve, check, routes, init. Each subcommand is a small function;
+config errors print one line each (file:line: key: message) and exit with status 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway import __version__
+from gateway.errors import ConfigError
+
+DEFAULT_CONFIG = "gateway.toml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    result: int = args.func(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="A declarative static-and-API gateway: one gateway.toml."
+    )
+    parser.add_argument("--version", action="version", version=f"gateway {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve gateway.toml")
+    _config_arg(serve)
+    serve.add_argument("--listen", action="append", metavar="HOST:PORT",
+                       help="listen here instead of [server] listen (repeatable)")
+    serve.add_argument("--workers", type=int, metavar="N", help="prefork N worker processes")
+    serve.add_argument("--reload", action=argparse.BooleanOptionalAction, default=None,
+                       help="rebuild on changes (default: [dev] reload)")
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check", help="validate gateway.toml and print every error")
+    _config_arg(check)
+    check.set_defaults(func=cmd_check)
+
+    routes = sub.add_parser("routes", help="print the compiled route table")
+    _config_arg(routes)
+    routes.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    routes.set_defaults(func=cmd_routes)
+
+    init = sub.add_parser("init", help="write a starter gateway.toml, public/ and api/")
+    init.add_argument("dir", nargs="?", default=".", help="where to write (default: .)")
+    init.set_defaults(func=cmd_init)
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", default=DEFAULT_CONFIG, metavar="FILE",
+                        help=f"the config file (default: {DEFAULT_CONFIG})")
+
+
+def _load(path: str) -> Any:
+    """The compiled app for `path`, or None after printing every error."""
+    from gateway.app import build_app
+    from gateway.config.load import load_config
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        issues = list(exc.issues)
+        partial = getattr(exc, "partial", None)
+        if partial is not None:
+            try:
+                build_app(partial)
+            except ConfigError as more:
+                issues.extend(i for i in more.issues if i not in issues)
+        _print_issues(issues)
+        return None
+    except FileNotFoundError:
+        print(f"{path}: no such file (run 'gateway init' to write a starter config)", file=sys.stderr)
+        return None
+    try:
+        return build_app(config)
+    except ConfigError as exc:
+        _print_issues(exc.issues)
+        return None
+
+
+def _print_issues(issues: Any) -> None:
+    ordered = sorted(issues, key=lambda i: (i.file, i.line or 0))
+    for issue in ordered:
+        print(issue, file=sys.stderr)
+    print(f"{len(ordered)} error{'s' if len(ordered) != 1 else ''}", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    app = _load(args.config)
+    if app is None:
+        return 1
+    print(f"{args.config}: ok ({len(app.rows)} routes and mounts)")
+    return 0
+
+
+def cmd_routes(args: argparse.Namespace) -> int:
+    app = _load(args.config)
+    if app is None:
+        return 1
+    rows = [
+        {"host": r.host, "methods": r.methods, "pattern": r.pattern, "target": r.target, "cors": r.cors}
+        for r in app.rows
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = {"host": "HOST", "methods": "METHODS", "pattern": "PATTERN", "target": "TARGET", "cors": "CORS"}
+    table = [header, *rows]
+    widths = {k: max(len(str(row[k])) for row in table) for k in header}
+    for row in table:
+        print("  ".join(str(row[k]).ljust(widths[k]) for k in header).rstrip())
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from gateway.config.write import init_site
+
+    try:
+        written = init_site(Path(args.dir))
+    except FileExistsError as exc:
+        print(f"gateway init: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    config = Path(args.dir) / "gateway.toml"
+    print(f"next: gateway serve --config {config}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    app = _load(args.config)
+    if app is None:
+        return 1
+    listen = args.listen or list(app.config.server.listen)
+    workers = args.workers or app.config.server.workers
+    reload = app.config.dev.reload if args.reload is None else args.reload
+    if workers > 1:
+        from gateway.server.workers import serve_prefork
+
+        return serve_prefork(args.config, app, listen, workers, reload)
+    return serve_single(args.config, app, listen, reload)
+
+
+def serve_single(config_path: str, app: Any, listen: list[str], reload: bool,
+                 reuse_port: bool = False, announce: bool = True) -> int:
+    from gateway.server.serve import Server
+
+    server = Server(app, listen=listen, reuse_port=reuse_port)
+    try:
+        addresses = server.listen(listen)
+    except OSError as exc:
+        print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if announce:
+        for address in addresses:
+            print(f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr)
+    reloader = _start_reloader(config_path, server) if reload else None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: server.request_shutdown())
+    try:
+        server.serve_forever()
+    finally:
+        if reloader is not None:
+            reloader.stop()
+    return 0
+
+
+def _start_reloader(config_path: str, server: Any) -> Any:
+    try:
+        from gateway.reload import Reloader
+    except ImportError:
+        logging.getLogger("gateway").warning("reload is not available in this build")
+        return None
+    reloader = Reloader(Path(config_path), server)
+    reloader.start()
+    return reloader
+
+
+if __name__ == "__main__":
+    sys.exit(main())

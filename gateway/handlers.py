@@ -1,0 +1,207 @@
+"""Handler modules and what handlers return. SiteModules imports "module:function" refs
+from a site root under a package name private to that root (two sites never share
+modules), and drops them all when any of their files changed, so a rebuild runs new code.
+to_response turns every documented return type into a Response."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import logging
+import os
+import sys
+import traceback
+import types
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gateway.config.schema import Where
+from gateway.errors import ConfigIssue, HTTPError
+from gateway.response import Response
+
+log = logging.getLogger("gateway.handlers")
+
+Handler = Callable[[Any], Any]
+
+
+class SiteModules:
+    """The handler modules of one site root, imported as `<private package>.<module>`.
+    The root is also put on sys.path so handler code may import its siblings absolutely."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:10]
+        self.package = f"_gateway_site_{digest}"
+        self._stamps: dict[str, tuple[int, int]] = {}
+
+    def _ensure_package(self) -> None:
+        if self.package not in sys.modules:
+            package = types.ModuleType(self.package)
+            package.__path__ = [str(self.root)]
+            sys.modules[self.package] = package
+        if str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
+
+    def refresh(self) -> bool:
+        """Forget every module of this site if any of its files changed since import.
+        True when something was forgotten."""
+        changed = any(_stamp(path) != stamp for path, stamp in self._stamps.items())
+        if changed:
+            for name, module in list(sys.modules.items()):
+                file = getattr(module, "__file__", None)
+                if file and _is_under(file, self.root):
+                    del sys.modules[name]
+            self._stamps.clear()
+            importlib.invalidate_caches()
+        return changed
+
+    def load(self, ref: str, where: Where, key: str = "handler") -> Handler | ConfigIssue:
+        """The function `ref` names ("api.users:get_user"), or a ConfigIssue saying why not."""
+        self._ensure_package()
+        module_name, _, func_name = ref.partition(":")
+        try:
+            module = importlib.import_module(f"{self.package}.{module_name}")
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").removeprefix(self.package + ".")
+            if missing and module_name.startswith(missing):
+                file = self.root / (module_name.replace(".", "/") + ".py")
+                return where.issue(f"module {module_name!r} not found (looked for {file})", key)
+            return where.issue(_import_failure(module_name, exc, self.root), key)
+        except Exception as exc:
+            return where.issue(_import_failure(module_name, exc, self.root), key)
+        finally:
+            self._record_stamps()
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                     and getattr(v, "__module__", None) == module.__name__]
+            return where.issue(_missing_function(module_name, func_name, names), key)
+        return func
+
+    def _record_stamps(self) -> None:
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None)
+            if file and _is_under(file, self.root) and file not in self._stamps:
+                self._stamps[file] = _stamp(file)
+
+    @property
+    def files(self) -> list[str]:
+        """Every module file of this site imported so far (what the reloader watches)."""
+        return sorted(self._stamps)
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _is_under(file: str, root: Path) -> bool:
+    try:
+        return os.path.commonpath([os.path.realpath(file), str(root)]) == str(root)
+    except ValueError:
+        return False
+
+
+def _import_failure(module_name: str, exc: BaseException, root: Path) -> str:
+    """'importing 'api.users' failed: api/users.py:12: NameError: ...' with the deepest
+    frame inside the site, so the message points at the user's line."""
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{_display(exc.filename, root)}:{exc.lineno}: "
+        return f"importing {module_name!r} failed: {where}SyntaxError: {exc.msg}"
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if _is_under(frame.filename, root):
+            where = f"{_display(frame.filename, root)}:{frame.lineno}: "
+            break
+    return f"importing {module_name!r} failed: {where}{type(exc).__name__}: {exc}"
+
+
+def _display(file: str, root: Path) -> str:
+    try:
+        return os.path.relpath(file, root)
+    except ValueError:
+        return file
+
+
+def _missing_function(module_name: str, func_name: str, names: list[str]) -> str:
+    import difflib
+
+    message = f"module {module_name!r} has no function {func_name!r}"
+    close = difflib.get_close_matches(func_name, names, n=1)
+    if close:
+        return f"{message} (did you mean {close[0]!r}?)"
+    if names:
+        return f"{message}; it has {', '.join(repr(n) for n in sorted(names))}"
+    return message
+
+
+def to_response(result: Any) -> Response:
+    """What a handler returned, as a Response (see docs/handlers.md for the table)."""
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(204)
+    if isinstance(result, (dict, list)):
+        return Response.json(result)
+    if isinstance(result, str):
+        return Response(200, result.encode(), content_type="text/plain; charset=utf-8")
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return Response(200, bytes(result), content_type="application/octet-stream")
+    if isinstance(result, tuple) and 2 <= len(result) <= 3 and isinstance(result[0], int):
+        response = to_response(result[1])
+        response.status = result[0]
+        if len(result) == 3:
+            response.headers.extend(Response(headers=result[2]).headers)
+        return response
+    if isinstance(result, (Iterator, Iterable)) and not isinstance(result, (set, frozenset)):
+        return Response(200, _encode_chunks(iter(result)), content_type="application/octet-stream")
+    raise TypeError(
+        f"handler returned {type(result).__name__!r}: return a Response, dict, list, str, "
+        "bytes, (status, body[, headers]), an iterator of bytes, or None"
+    )
+
+
+def _encode_chunks(chunks: Iterator[Any]) -> Iterator[bytes]:
+    for item in chunks:
+        yield item.encode() if isinstance(item, str) else bytes(item)
+
+
+def call_handler(func: Handler, request: Any) -> Response:
+    """Run a handler and convert its result; HTTPError becomes its status, anything else
+    a 500 that names the request id (the traceback goes to the log)."""
+    try:
+        return to_response(func(request))
+    except HTTPError as exc:
+        return http_error_response(exc)
+    except Exception:
+        log.error("request %s: handler %s raised\n%s", request.id, _name(func), traceback.format_exc())
+        return Response(
+            500, f"internal server error (request id {request.id})\n",
+            content_type="text/plain; charset=utf-8",
+        )
+
+
+def http_error_response(exc: HTTPError) -> Response:
+    detail = exc.detail or _reason(exc.status)
+    response = Response(exc.status, detail + "\n", content_type="text/plain; charset=utf-8")
+    response.headers.extend(exc.headers)
+    return response
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return "error"
+
+
+def _name(func: Handler) -> str:
+    module = inspect.getmodule(func)
+    return f"{module.__name__ if module else '?'}:{getattr(func, '__qualname__', func)}"

@@ -1,0 +1,69 @@
+"""Access log: one line per response in common, combined or json format, to stderr.
+Lines are buffered and written once per loop iteration, so a burst of pipelined requests
+costs one write, not one per request."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.request import Request
+
+FORMATS = ("off", "common", "combined", "json")
+
+
+class AccessLog:
+    def __init__(self, fmt: str = "common", stream: IO[str] | None = None) -> None:
+        self._stream = stream
+        self._lines: list[str] = []
+        self._stamp_second = -1
+        self._stamp = ""
+        self.set_format(fmt)
+
+    def set_format(self, fmt: str) -> None:
+        self.format = fmt
+        self.enabled = fmt != "off"
+
+    def __call__(
+        self, request: Request | None, status: int, length: int | None, client: tuple[str, int]
+    ) -> None:
+        if not self.enabled:
+            return
+        now = time.time()
+        if int(now) != self._stamp_second:
+            self._stamp_second = int(now)
+            self._stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+        size = "-" if length is None else str(length)
+        if request is None:
+            line_text, referer, agent, rid = "-", "-", "-", "-"
+        else:
+            target = request.raw_path + ("?" + request.query_string if request.query_string else "")
+            line_text = f"{request.method} {target} HTTP/{request.http_version}"
+            referer = request.headers.get("referer") or "-"
+            agent = request.headers.get("user-agent") or "-"
+            rid = request.id
+        if self.format == "json":
+            self._lines.append(json.dumps({
+                "time": now, "client": client[0], "request": line_text, "status": status,
+                "bytes": length, "referer": referer, "user_agent": agent, "id": rid,
+            }))
+            return
+        line = f'{client[0]} - - [{self._stamp}] "{_escape(line_text)}" {status} {size}'
+        if self.format == "combined":
+            line += f' "{_escape(referer)}" "{_escape(agent)}"'
+        self._lines.append(line)
+
+    def flush(self) -> None:
+        if self._lines:
+            stream = self._stream or sys.stderr
+            stream.write("\n".join(self._lines) + "\n")
+            stream.flush()
+            self._lines.clear()
+
+
+def _escape(text: str) -> str:
+    # A client controls these strings: keep one request on one log line.
+    return text.encode("unicode_escape").decode("ascii").replace('"', '\\"')

@@ -1,0 +1,408 @@
+"""Conn: one client connection on the loop. It feeds received bytes to the sans-IO parser,
+hands each complete request to the app, and writes the responses back strictly in request
+order (pipelining), coalescing small ones into one send and file bodies with sendfile."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import selectors
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from gateway.errors import HTTPError, ProtocolError
+from gateway.http.events import Data, EndOfMessage, RequestHead
+from gateway.http.parser import RequestParser
+from gateway.http.writer import CONTINUE, LAST_CHUNK, Framing, HeaderError, chunk
+from gateway.response import FileBody, Response
+from gateway.request import Request, build_request
+
+if TYPE_CHECKING:
+    from gateway.server.serve import Server
+
+log = logging.getLogger("gateway.server")
+
+READ = selectors.EVENT_READ
+WRITE = selectors.EVENT_WRITE
+RECV_SIZE = 65536
+COALESCE_LIMIT = 65536  # bodies up to this size go out in the same send as their head
+HIGH_WATER = 1 << 20  # stop reading new requests while this much output waits
+SENDFILE_CHUNK = 1 << 22
+
+
+class StreamBody:
+    """An iterator body being written: each item becomes one chunk (or raw bytes
+    for HTTP/1.0 close-delimited bodies)."""
+
+    __slots__ = ("chunked", "iterator")
+
+    def __init__(self, iterator: Iterator[bytes], chunked: bool) -> None:
+        self.iterator = iterator
+        self.chunked = chunked
+
+    def close(self) -> None:
+        close = getattr(self.iterator, "close", None)
+        if close is not None:
+            close()
+
+
+OutItem = bytes | memoryview | FileBody | StreamBody
+
+
+class Conn:
+    __slots__ = (
+        "_body",
+        "_head",
+        "_mask",
+        "_out",
+        "_out_bytes",
+        "_pending_id",
+        "close_after_write",
+        "client",
+        "deadline",
+        "parser",
+        "read_closed",
+        "server",
+        "sock",
+        "waiting",
+    )
+
+    def __init__(self, server: Server, sock: socket.socket, client: tuple[str, int]) -> None:
+        self.server = server
+        self.sock = sock
+        self.client = client
+        self.parser = RequestParser(**server.parser_limits)
+        self._out: collections.deque[OutItem] = collections.deque()
+        self._out_bytes = 0
+        self._head: RequestHead | None = None
+        self._body: list[bytes] = []
+        self._pending_id = 0
+        self.waiting: Any = None  # the request whose handler runs in the pool
+        self.close_after_write = False
+        self.read_closed = False
+        self.deadline = server.loop.now + server.timeouts.header
+        self._mask = READ
+        server.loop.selector.register(sock, READ, self.on_ready)
+
+    # -- events from the loop -------------------------------------------------------------
+
+    def on_ready(self, mask: int) -> None:
+        if mask & READ:
+            self.on_readable()
+        if mask & WRITE and self.sock.fileno() >= 0:
+            self.flush()
+            self._update_interest()
+
+    def on_readable(self) -> None:
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.close()
+            return
+        if not data:
+            self._on_peer_closed()
+            return
+        was_idle = not self.parser.in_message
+        self.parser.feed(data)
+        timeouts = self.server.timeouts
+        if was_idle:
+            self.deadline = self.server.loop.now + timeouts.header
+        elif self._head is not None:
+            self.deadline = self.server.loop.now + timeouts.body
+        self.process()
+        self.flush()
+        self._update_interest()
+
+    def _on_peer_closed(self) -> None:
+        self.read_closed = True
+        if self.waiting is None and not self._out:
+            self.close()
+            return
+        # Answer what was asked, then close; there is nothing more to read.
+        self.close_after_write = True
+        self._update_interest()
+
+    def on_timeout(self) -> None:
+        """The deadline passed: answer 504 for a stuck handler, 408 for a slow request,
+        and close quietly an idle or stalled connection."""
+        if self.waiting is not None:
+            request, call, _keep_alive = self.waiting
+            self.waiting = None
+            self._pending_id += 1  # the late result will be dropped
+            log.error("handler timed out: request %s %s %s", request.id, request.method, request.path)
+            self.send_response(request, call.timeout_response(), keep_alive=False)
+            self.flush()
+            self._update_interest()
+        elif self.parser.in_message and not self._out:
+            self.close_after_write = True
+            self._send_error_head(HTTPError(408, "request timeout"))
+            self.flush()
+            self.close()
+        else:
+            self.close()
+
+    # -- requests -------------------------------------------------------------------------
+
+    def process(self) -> None:
+        """Parse and dispatch every complete request in the buffer, in order, until one
+        has to wait for the handler pool."""
+        parser = self.parser
+        while self.waiting is None and not self.close_after_write:
+            try:
+                event = parser.next_event()
+            except ProtocolError as exc:
+                self._send_error_head(exc)
+                return
+            kind = type(event)
+            if kind is RequestHead:
+                self._head = event  # type: ignore[assignment]
+                self._body = []
+                if event.expect_continue:  # type: ignore[union-attr]
+                    self._queue(CONTINUE)
+                self.deadline = self.server.loop.now + self.server.timeouts.body
+            elif kind is Data:
+                self._body.append(event.data)  # type: ignore[union-attr]
+            elif kind is EndOfMessage:
+                self._dispatch()
+            else:
+                return  # NEED_DATA, or PAUSED until a pooled response comes back
+
+    def _dispatch(self) -> None:
+        head = self._head
+        assert head is not None
+        self._head = None
+        body = b"".join(self._body) if self._body else b""
+        self._body = []
+        server = self.server
+        app = server.app
+        try:
+            request = build_request(head, body, self.client, server.next_request_id())
+        except HTTPError as exc:
+            self.parser.start_next()
+            self.close_after_write = True
+            self._send_error_head(exc)
+            return
+        result = app.handle(request)
+        self.parser.start_next()
+        keep_alive = head.keep_alive
+        if isinstance(result, Response):
+            self.send_response(request, result, keep_alive)
+            self.deadline = server.loop.now + server.timeouts.idle
+            return
+        self._pending_id += 1
+        token = self._pending_id
+        if not server.pool.submit(result.run, lambda response: self._on_handler_done(token, response)):
+            self.send_response(request, result.busy_response(), keep_alive)
+            return
+        self.waiting = (request, result, keep_alive)
+        self.deadline = server.loop.now + server.timeouts.handler
+
+    def _on_handler_done(self, token: int, response: Response | None) -> None:
+        if token != self._pending_id or self.waiting is None or self.sock.fileno() < 0:
+            if response is not None:
+                response.close()  # the request timed out or the client left
+            return
+        request, call, keep_alive = self.waiting
+        self.waiting = None
+        if response is None:
+            response = call.error_response()
+        self.send_response(request, response, keep_alive)
+        self.deadline = self.server.loop.now + self.server.timeouts.idle
+        self.process()  # pipelined requests that arrived meanwhile
+        self.flush()
+        self._update_interest()
+
+    def send_response(self, request: Request, response: Response, keep_alive: bool) -> None:
+        """Queue `response` for `request` behind everything queued before it."""
+        server = self.server
+        keep_alive = keep_alive and not self.close_after_write and not server.shutting_down
+        body = response.body
+        if type(body) is bytes:
+            length: int | None = len(body)
+        elif isinstance(body, FileBody):
+            length = body.length
+        else:
+            length = None
+        try:
+            head, framing = server.writer.head(
+                response.status,
+                response.headers,
+                content_length=length,
+                keep_alive=keep_alive,
+                http_version=request.http_version,
+                head_request=request.method == "HEAD",
+            )
+        except HeaderError as exc:
+            log.error("request %s: handler response has a bad header: %s", request.id, exc)
+            response.close()
+            response = Response(500, b"internal server error\n", content_type="text/plain")
+            body, length = response.body, 22
+            head, framing = server.writer.head(
+                500, response.headers, content_length=22, keep_alive=keep_alive,
+                http_version=request.http_version, head_request=request.method == "HEAD",
+            )
+        if not keep_alive or framing is Framing.CLOSE:
+            self.close_after_write = True
+        server.access_log(request, response.status, length, self.client)
+        if framing is Framing.NONE:
+            response.close()
+            self._queue(head)
+        elif type(body) is bytes:
+            if length is not None and length <= COALESCE_LIMIT:
+                self._queue(head + body)
+            else:
+                self._queue(head)
+                self._queue(body)
+        elif isinstance(body, FileBody):
+            self._queue(head)
+            self._queue(body)
+        else:
+            self._queue(head)
+            self._queue(StreamBody(iter(body), framing is Framing.CHUNKED))
+
+    def _send_error_head(self, exc: HTTPError) -> None:
+        """Answer a request we could not parse; its framing is lost, so close after."""
+        self.close_after_write = True
+        response = self.server.app.protocol_error_response(exc)
+        head, _ = self.server.writer.head(
+            response.status, response.headers, content_length=len(response.body),  # type: ignore[arg-type]
+            keep_alive=False,
+        )
+        self._queue(head + response.body)  # type: ignore[operator]
+        self.server.access_log(None, response.status, len(response.body), self.client)  # type: ignore[arg-type]
+
+    # -- output ---------------------------------------------------------------------------
+
+    def _queue(self, item: OutItem) -> None:
+        self._out.append(item)
+        if type(item) is bytes:
+            self._out_bytes += len(item)
+
+    def flush(self) -> None:
+        """Write as much queued output as the socket takes without blocking."""
+        out = self._out
+        sock = self.sock
+        while out:
+            item = out[0]
+            if isinstance(item, (bytes, memoryview)):
+                if not self._send_bytes(item):
+                    return
+            elif isinstance(item, FileBody):
+                if not self._send_file(item):
+                    return
+            elif not self._pull_stream(item):
+                return
+            if sock.fileno() < 0:
+                return
+        self.deadline = self.server.loop.now + self.server.timeouts.idle
+        if self.close_after_write and self.waiting is None:
+            self.close()
+
+    def _send_bytes(self, item: bytes | memoryview) -> bool:
+        out = self._out
+        if len(out) > 1 and isinstance(out[1], (bytes, memoryview)):
+            parts = []
+            while out and isinstance(out[0], (bytes, memoryview)):
+                parts.append(out.popleft())
+            item = b"".join(parts)
+            out.appendleft(item)
+        more = socket.MSG_MORE if len(out) > 1 and isinstance(out[1], FileBody) else 0
+        self.server.send_calls += 1
+        try:
+            sent = self.sock.send(item, more)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            self.close()
+            return False
+        self.deadline = self.server.loop.now + self.server.timeouts.write
+        if sent < len(item):
+            out[0] = memoryview(item)[sent:]
+            self._out_bytes -= sent
+            return False
+        out.popleft()
+        self._out_bytes -= len(item)
+        return True
+
+    def _send_file(self, body: FileBody) -> bool:
+        try:
+            sent = os.sendfile(self.sock.fileno(), body.fd, body.offset, min(body.length, SENDFILE_CHUNK))
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            self.close()
+            return False
+        if sent == 0:
+            # The file shrank after we promised its length: the framing is broken now.
+            log.warning("file shrank while being sent; closing the connection")
+            self.close()
+            return False
+        self.deadline = self.server.loop.now + self.server.timeouts.write
+        body.offset += sent
+        body.length -= sent
+        if body.length == 0:
+            body.close()
+            self._out.popleft()
+        return True
+
+    def _pull_stream(self, stream: StreamBody) -> bool:
+        try:
+            data = next(stream.iterator)
+        except StopIteration:
+            stream.close()
+            self._out.popleft()
+            if stream.chunked:
+                self._out.appendleft(LAST_CHUNK)
+            return True
+        except Exception:
+            log.exception("streamed response body failed; closing the connection")
+            self.close()
+            return False
+        if isinstance(data, str):
+            data = data.encode()
+        if data:
+            self._out.appendleft(chunk(data) if stream.chunked else bytes(data))
+        return True
+
+    def _update_interest(self) -> None:
+        if self.sock.fileno() < 0:
+            return
+        mask = 0
+        if self._out:
+            mask |= WRITE
+        if not (self.read_closed or self.close_after_write or self.waiting is not None
+                or self._out_bytes > HIGH_WATER):
+            mask |= READ
+        if mask != self._mask:
+            selector = self.server.loop.selector
+            if mask == 0:
+                selector.unregister(self.sock)
+            elif self._mask == 0:
+                selector.register(self.sock, mask, self.on_ready)
+            else:
+                selector.modify(self.sock, mask, self.on_ready)
+            self._mask = mask
+
+    @property
+    def idle(self) -> bool:
+        return not self._out and self.waiting is None and not self.parser.in_message
+
+    def close(self) -> None:
+        if self.sock.fileno() < 0:
+            return
+        if self._mask:
+            self.server.loop.selector.unregister(self.sock)
+            self._mask = 0
+        for item in self._out:
+            if isinstance(item, (FileBody, StreamBody)):
+                item.close()
+        self._out.clear()
+        if self.waiting is not None:
+            self._pending_id += 1
+            self.waiting = None
+        self.sock.close()
+        self.server.forget(self)

@@ -1,0 +1,85 @@
+"""The event loop: one selectors.DefaultSelector, a coarse tick for timeouts and the Date
+header, and a wake-up socketpair through which other threads hand work to the loop.
+Only this thread touches sockets; other threads call `call_soon_threadsafe`."""
+
+from __future__ import annotations
+
+import collections
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+Callback = Callable[[], None]
+ReadyHandler = Callable[[int], None]
+
+
+class Loop:
+    """`selector` keys carry their handler in `data`: the loop calls `key.data(mask)`.
+    `now` is monotonic time read once per iteration, so hot paths need no clock call."""
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.now = time.monotonic()
+        self.running = False
+        self._ready: collections.deque[Callback] = collections.deque()
+        self._ticks: list[tuple[float, Callback]] = []
+        self.after_batch: list[Callback] = []  # run after each batch of events (log flush)
+        self._next_tick = 0.0
+        self._tick_interval = 1.0
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._woken = threading.Event()
+        self.selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+
+    def call_soon_threadsafe(self, callback: Callback) -> None:
+        """Run `callback` on the loop thread soon; safe from any thread."""
+        self._ready.append(callback)
+        if not self._woken.is_set():
+            self._woken.set()
+            try:
+                self._wake_w.send(b"\0")
+            except (BlockingIOError, OSError):
+                pass  # the pipe is full, so the loop is already going to wake
+
+    def every_tick(self, callback: Callback, interval: float = 1.0) -> None:
+        """Run `callback` about every `interval` seconds (the smallest interval wins)."""
+        self._ticks.append((interval, callback))
+        self._tick_interval = min(self._tick_interval, interval)
+
+    def _on_wake(self, mask: int) -> None:
+        self._woken.clear()
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        self.running = True
+        select = self.selector.select
+        ready = self._ready
+        while not should_stop():
+            timeout = max(0.0, self._next_tick - self.now)
+            if ready:
+                timeout = 0.0
+            for key, mask in select(timeout):
+                key.data(mask)
+            self.now = time.monotonic()
+            while ready:
+                ready.popleft()()
+            for callback in self.after_batch:
+                callback()
+            if self.now >= self._next_tick:
+                self._next_tick = self.now + self._tick_interval
+                for _interval, callback in self._ticks:
+                    callback()
+        self.running = False
+
+    def close(self) -> None:
+        self.selector.unregister(self._wake_r)
+        self._wake_r.close()
+        self._wake_w.close()
+        self.selector.close()

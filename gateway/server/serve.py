@@ -1,0 +1,214 @@
+"""Server: the listeners, the live connections, the handler pool and the current app of
+one process, driven by one Loop. It accepts, sweeps deadlines, swaps in reloaded apps
+between requests, and shuts down gracefully. Only the loop thread calls its methods,
+except `request_shutdown` and `call_soon_threadsafe`, which any thread may call."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gateway.http.writer import ResponseWriter
+from gateway.log import AccessLog
+from gateway.server.conn import Conn
+from gateway.server.listeners import address_of, bind
+from gateway.server.loop import Loop
+from gateway.server.pool import HandlerPool
+
+if TYPE_CHECKING:
+    from gateway.app import App
+    from gateway.config.schema import TimeoutsSpec
+
+log = logging.getLogger("gateway.server")
+
+ACCEPT_PAUSE = 0.5  # after EMFILE, wait this long before accepting again
+
+
+class Server:
+    def __init__(self, app: App, *, listen: list[str] | None = None, reuse_port: bool = False) -> None:
+        self.app = app
+        spec = app.config.server
+        self.loop = Loop()
+        self.writer = ResponseWriter()
+        self.writer.set_date(time.time())
+        self.pool = HandlerPool(self.loop, spec.handler_threads, spec.handler_queue)
+        self.access_log = AccessLog(spec.access_log)
+        self.loop.after_batch.append(self.access_log.flush)
+        self.conns: set[Conn] = set()
+        self.listeners: dict[str, socket.socket] = {}
+        self.shutting_down = False
+        self.send_calls = 0  # socket sends of response bytes (tests check coalescing)
+        self._shutdown_deadline = 0.0
+        self._accept_paused_until = 0.0
+        self._reuse_port = reuse_port
+        self._listen = list(listen or spec.listen)
+        self._ids = itertools.count(1)
+        self._id_prefix = f"{os.getpid():x}-"
+        self._apply_limits(app)
+        self.loop.every_tick(self._tick, self._tick_interval(app.config.server.timeouts))
+
+    # -- configuration that follows the app ----------------------------------------------
+
+    def _apply_limits(self, app: App) -> None:
+        spec = app.config.server
+        self.timeouts: TimeoutsSpec = spec.timeouts
+        self.parser_limits = {
+            "max_header_bytes": spec.max_header_bytes,
+            "max_headers": spec.max_headers,
+            "max_body_bytes": spec.max_body_bytes,
+        }
+        self.max_connections = spec.max_connections
+
+    @staticmethod
+    def _tick_interval(timeouts: TimeoutsSpec) -> float:
+        shortest = min(timeouts.header, timeouts.body, timeouts.idle, timeouts.write, timeouts.handler)
+        return max(0.01, min(1.0, shortest / 4))
+
+    def swap_app(self, app: App) -> None:
+        """Serve `app` from the next request on; requests already dispatched finish on
+        the app they started with. Opens new listeners before closing old ones."""
+        old = self.app
+        self.app = app
+        self._apply_limits(app)
+        self.access_log.set_format(app.config.server.access_log)
+        if tuple(app.config.server.listen) != tuple(old.config.server.listen):
+            self.listen(list(app.config.server.listen))
+        if app.config.server.workers != old.config.server.workers:
+            log.warning("workers changed to %d: restart gateway to apply it", app.config.server.workers)
+
+    # -- listening ------------------------------------------------------------------------
+
+    def listen(self, addresses: list[str] | None = None) -> list[str]:
+        """Bind every address not bound yet, then close those no longer wanted.
+        Returns the bound addresses with real ports."""
+        wanted = addresses if addresses is not None else self._listen
+        opened: dict[str, socket.socket] = {}
+        for address in wanted:
+            if address in self.listeners:
+                opened[address] = self.listeners.pop(address)
+                continue
+            sock = bind(address, reuse_port=self._reuse_port)
+            self.loop.selector.register(sock, selectors.EVENT_READ, self._make_acceptor(sock))
+            opened[address] = sock
+        for sock in self.listeners.values():
+            self._close_listener(sock)
+        self.listeners = opened
+        self._listen = list(wanted)
+        return self.addresses
+
+    @property
+    def addresses(self) -> list[str]:
+        return [address_of(sock) for sock in self.listeners.values()]
+
+    def _close_listener(self, sock: socket.socket) -> None:
+        try:
+            self.loop.selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        sock.close()
+
+    def _make_acceptor(self, listener: socket.socket) -> Callable[[int], None]:
+        def on_acceptable(mask: int) -> None:
+            self._accept(listener)
+
+        return on_acceptable
+
+    def _accept(self, listener: socket.socket) -> None:
+        while len(self.conns) < self.max_connections:
+            try:
+                sock, addr = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._pause_accepting(f"out of file descriptors ({exc.strerror})")
+                    return
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue
+                raise
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.conns.add(Conn(self, sock, (addr[0], addr[1])))
+        self._pause_accepting(f"connection limit {self.max_connections} reached")
+
+    def _pause_accepting(self, why: str) -> None:
+        if self._accept_paused_until:
+            return
+        log.warning("not accepting for %.1fs: %s", ACCEPT_PAUSE, why)
+        self._accept_paused_until = self.loop.now + ACCEPT_PAUSE
+        for sock in self.listeners.values():
+            self.loop.selector.unregister(sock)
+
+    def _resume_accepting(self) -> None:
+        self._accept_paused_until = 0.0
+        for sock in self.listeners.values():
+            self.loop.selector.register(sock, selectors.EVENT_READ, self._make_acceptor(sock))
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    def next_request_id(self) -> str:
+        return f"{self._id_prefix}{next(self._ids):x}"
+
+    def forget(self, conn: Conn) -> None:
+        self.conns.discard(conn)
+
+    def _tick(self) -> None:
+        now = self.loop.now
+        self.writer.set_date(time.time())
+        if self._accept_paused_until and now >= self._accept_paused_until and not self.shutting_down:
+            self._resume_accepting()
+        for conn in [c for c in self.conns if c.deadline <= now]:
+            conn.on_timeout()
+
+    def call_soon_threadsafe(self, callback: Callable[[], Any]) -> None:
+        self.loop.call_soon_threadsafe(callback)
+
+    # -- running and stopping -------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        if not self.listeners:
+            self.listen()
+        try:
+            self.loop.run(self._should_stop)
+        finally:
+            self._close_everything()
+
+    def request_shutdown(self) -> None:
+        """Begin a graceful shutdown; safe from any thread and from signal handlers."""
+        self.loop.call_soon_threadsafe(self._begin_shutdown)
+
+    def _begin_shutdown(self) -> None:
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        self._shutdown_deadline = self.loop.now + self.app.config.server.timeouts.shutdown
+        for sock in list(self.listeners.values()):
+            self._close_listener(sock)
+        self.listeners.clear()
+        # Busy connections finish their request; send_response then closes them,
+        # since keep-alive is off while shutting down.
+        for conn in list(self.conns):
+            if conn.idle:
+                conn.close()
+
+    def _should_stop(self) -> bool:
+        if not self.shutting_down:
+            return False
+        return not self.conns or self.loop.now >= self._shutdown_deadline
+
+    def _close_everything(self) -> None:
+        for conn in list(self.conns):
+            conn.close()
+        for sock in self.listeners.values():
+            self._close_listener(sock)
+        self.listeners.clear()
+        self.pool.shutdown()
+        self.access_log.flush()
+        self.loop.close()

@@ -1,0 +1,1 @@
+"""The demo site's API handlers (see gateway.toml)."""
