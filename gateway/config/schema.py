@@ -120,6 +120,7 @@ class RespondSpec:
     status: int = 200
     body: bytes = b""
     content_type: str | None = None  # defaults: text/plain for body, application/json for json
+    headers: tuple[tuple[str, str], ...] = ()  # added to the response, in file order
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,166 @@
+"""gateway.toml -> GatewayConfig: tomllib reads the text, the table readers check it, and every
+mistake comes out in one ConfigLoadError sorted by line. The error carries `partial`, the
+config built from what did validate, so later stages (handler imports, route conflicts) can
+still look for more mistakes in the same run."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+from gateway.config.fields import Issues, Section
+from gateway.config.locate import format_key, locate
+from gateway.config.routes import ROUTE_KEYS, STATIC_KEYS, read_route, read_static
+from gateway.config.schema import CorsRef, GatewayConfig
+from gateway.config.tables import (
+    DEV_KEYS,
+    SERVER_KEYS,
+    read_cors,
+    read_dev,
+    read_errors,
+    read_root,
+    read_server,
+)
+from gateway.errors import ConfigError, ConfigIssue
+
+TOP_KEYS = ("server", "dev", "cors", "static", "route", "errors")
+
+# Keys written above the first header land at the top level; say where they belong.
+HOMES = {
+    key: " or ".join(
+        table
+        for table, keys in (
+            ("[server]", SERVER_KEYS),
+            ("[dev]", DEV_KEYS),
+            ("[[route]]", ROUTE_KEYS),
+            ("[[static]]", STATIC_KEYS),
+        )
+        if key in keys
+    )
+    for key in {*SERVER_KEYS, *DEV_KEYS, *ROUTE_KEYS, *STATIC_KEYS}
+}
+
+_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
+_TUPLE_KEY = re.compile(r"\((?:'[^']*', ?)*'[^']*',?\)")  # tomllib shows keys as ('a', 'b')
+
+
+class ConfigLoadError(ConfigError):
+    """A ConfigError from reading gateway.toml. `partial` is the config without the tables
+    that had problems (None when the file is not even TOML)."""
+
+    def __init__(self, issues: Iterable[ConfigIssue], partial: GatewayConfig | None) -> None:
+        super().__init__(issues)
+        self.partial = partial
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    """Read and validate the config file at `path`. Raises ConfigLoadError (a ConfigError)
+    listing every mistake, and FileNotFoundError / OSError when it cannot be read."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        issue = ConfigIssue(display_name(path), None, "", f"is not UTF-8 text: {error.reason}")
+        raise ConfigLoadError([issue], None) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> GatewayConfig:
+    """Validate config `text` as if read from `path` (relative paths resolve from its folder)."""
+    path = Path(path)
+    file = display_name(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigLoadError([syntax_issue(file, text, error)], None) from None
+    issues = Issues(file, locate(text))
+    config, broken = read_config(data, issues, path.resolve(), text)
+    if issues.items:
+        raise ConfigLoadError(issues.sorted(), without_policies(config, broken))
+    return config
+
+
+def read_config(
+    data: dict[str, object], issues: Issues, path: Path, text: str
+) -> tuple[GatewayConfig, set[str]]:
+    """The config from what read cleanly, and the cors policies that did not."""
+    top = Section(issues, (), data)
+    top.check_keys(TOP_KEYS, homes=HOMES)
+    names, policies = read_cors(table(top, "cors"))
+    server_section = table(top, "server")
+    root, root_ok = read_root(server_section, path.parent)
+    server = read_server(server_section, root, names)
+    statics = [
+        read_static(entry, root, root_ok, names) for entry in top.tables("static", " ([[static]])")
+    ]
+    routes = [read_route(entry, names) for entry in top.tables("route")]
+    errors_section = table(top, "errors")
+    config = GatewayConfig(
+        path=path,
+        server=server,
+        dev=read_dev(table(top, "dev")),
+        cors=MappingProxyType(policies),
+        static=tuple(spec for spec in statics if spec is not None),
+        routes=tuple(spec for spec in routes if spec is not None),
+        errors=MappingProxyType(read_errors(errors_section, root, root_ok)),
+        errors_where=errors_section.where,
+        source=text,
+    )
+    return config, set(names) - set(policies)
+
+
+def table(top: Section, key: str) -> Section:
+    """The top-level table `key`, or an empty one when it is absent or not a table."""
+    return top.table(key) or Section(top.issues, (key,), {}, parent=top)
+
+
+def without_policies(config: GatewayConfig, broken: set[str]) -> GatewayConfig:
+    """The partial config with references to broken cors policies turned off, so that
+    compiling it does not report a missing policy that was already reported as broken."""
+    if not broken:
+        return config
+
+    def fix(ref: CorsRef) -> CorsRef:
+        return False if ref in broken else ref
+
+    server_cors = None if config.server.cors in broken else config.server.cors
+    return replace(
+        config,
+        server=replace(config.server, cors=server_cors),
+        routes=tuple(replace(route, cors=fix(route.cors)) for route in config.routes),
+        static=tuple(replace(mount, cors=fix(mount.cors)) for mount in config.static),
+    )
+
+
+def syntax_issue(file: str, text: str, error: tomllib.TOMLDecodeError) -> ConfigIssue:
+    """tomllib's message, lowercased like ours, with the source line and a caret under it."""
+    message = _TUPLE_KEY.sub(
+        lambda m: format_key(tuple(re.findall(r"'([^']*)'", m[0]))), str(error)
+    )
+    lines = text.split("\n")
+    found = _POSITION.search(message)
+    if found:
+        line, column = int(found.group(1)), int(found.group(2))
+    else:  # "(at end of document)": point just past the last line with text on it
+        line = len(text.rstrip("\r\n").split("\n"))
+        column = len(lines[line - 1].rstrip("\r")) + 1
+    source = lines[line - 1].rstrip("\r") if line <= len(lines) else ""
+    # Keep tabs before the column so the caret lines up however the terminal shows them.
+    pad = "".join(char if char == "\t" else " " for char in source[: column - 1])
+    snippet = f"\n    {source}\n    {pad}^" if source.strip() else ""
+    return ConfigIssue(file, line, "", f"invalid toml: {message[:1].lower()}{message[1:]}{snippet}")
+
+
+def display_name(path: Path) -> str:
+    """The path as given; an absolute path under the working directory is shown relative."""
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return str(path)

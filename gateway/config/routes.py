@@ -1,0 +1,239 @@
+"""The arrays of gateway.toml: [[route]] (handler, respond or redirect) and [[static]] mounts.
+A route or mount with any problem is left out of the result, after every problem in it has
+been recorded. Pattern syntax is the router's to check; only the parameter names are read here."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Collection
+from pathlib import Path
+from typing import Literal
+
+from gateway.config import values as v
+from gateway.config.fields import Invalid, Section, close_match, expected
+from gateway.config.schema import (
+    CacheRuleSpec,
+    RedirectSpec,
+    RespondSpec,
+    RouteSpec,
+    StaticSpec,
+)
+
+ROUTE_KEYS = (
+    "path",
+    "methods",
+    "host",
+    "handler",
+    "inline",
+    "respond",
+    "redirect",
+    "headers",
+    "cors",
+)
+TARGETS = ("handler", "respond", "redirect")
+RESPOND_KEYS = ("status", "body", "json", "content_type", "headers")
+REDIRECT_KEYS = ("to", "status", "keep_query")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+STATIC_KEYS = (
+    "prefix",
+    "dir",
+    "host",
+    "index",
+    "fallback",
+    "precompressed",
+    "dotfiles",
+    "symlinks",
+    "listing",
+    "cache",
+    "mime",
+    "headers",
+    "cors",
+)
+CACHE_KEYS = ("match", "control")
+ENCODINGS = ("br", "gzip", "zstd")
+DOTFILES: tuple[Literal["deny", "allow", "ignore"], ...] = ("deny", "allow", "ignore")
+SYMLINKS: tuple[Literal["inside", "follow", "deny"], ...] = ("inside", "follow", "deny")
+
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_HANDLER = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}")
+# Parameter names in a route path: {name}, {name:conv}, and :name at the start of a segment.
+_PATH_PARAM = re.compile(rf"\{{\s*({_IDENTIFIER})\s*(?::[^}}]*)?\}}|(?<=/):({_IDENTIFIER})")
+_TO_PARAM = re.compile(r"\{([^{}]*)\}")
+_NO_BODY = (204, 304)
+
+_ROUTE = RouteSpec("/")
+_STATIC = StaticSpec("/", Path("."))
+
+
+def read_route(section: Section, cors_names: Collection[str]) -> RouteSpec | None:
+    section.check_keys(ROUTE_KEYS)
+    path = section.require("path", url_path)
+    handler = section.get("handler", handler_ref, None)
+    inline = section.get("inline", v.boolean, False)
+    if inline and not section.has("handler"):
+        section.fail("inline", "only a handler route can run inline")
+    check_one_target(section)
+    respond_section = section.table("respond")
+    redirect_section = section.table("redirect")
+    respond = read_respond(respond_section) if respond_section is not None else None
+    redirect = read_redirect(redirect_section, path) if redirect_section is not None else None
+    spec = RouteSpec(
+        path=path or "/",
+        methods=section.get("methods", v.methods, _ROUTE.methods),
+        host=section.get("host", v.string, None),
+        handler=handler,
+        inline=inline,
+        respond=respond,
+        redirect=redirect,
+        headers=section.get("headers", v.headers, ()),
+        cors=section.get("cors", v.cors_ref(cors_names), None),
+        where=section.where,
+    )
+    return spec if section.ok else None
+
+
+def check_one_target(section: Section) -> None:
+    present = [key for key in TARGETS if section.has(key)]
+    if not present:
+        section.fail(None, "nothing to serve: set one of 'handler', 'respond' or 'redirect'")
+    elif len(present) > 1:
+        # Point at the later key: that is the line one of them has to go from.
+        lines = [section.line_of(key) or 0 for key in present]
+        both = "both " if len(present) == 2 else ""
+        names = " and ".join([", ".join(map(repr, present[:-1])), repr(present[-1])])
+        rule = "a route has exactly one of handler, respond or redirect"
+        section.fail(None, f"sets {both}{names}: {rule}", max(lines) or None)
+
+
+def url_path(value: object) -> str:
+    text = v.string(value)
+    if not text.startswith("/"):
+        raise Invalid(f"{text!r} does not start with '/': write e.g. {'/' + text!r}")
+    return text
+
+
+def handler_ref(value: object) -> str:
+    text = v.string(value)
+    if not _HANDLER.fullmatch(text):
+        raise Invalid(f"{text!r} is not module:function: write e.g. 'api.users:get_user'")
+    return text
+
+
+def read_respond(section: Section) -> RespondSpec:
+    section.check_keys(RESPOND_KEYS)
+    status = section.get("status", v.integer(100, 599), 200)
+    body = section.get("body", body_bytes, None)
+    data = section.get("json", to_json, None)
+    content_type = section.get("content_type", v.line_text, None)
+    if section.has("body") and section.has("json"):
+        section.fail("json", "sets both 'body' and 'json': keep one")
+    if (body or data) and status in _NO_BODY:
+        which = "json" if data else "body"
+        section.fail("status", f"a {status} response has no body: drop {which!r} or change it")
+    # Fill in the type here, so the spec says exactly what will be sent.
+    if content_type is None and data is not None:
+        content_type = "application/json"
+    elif content_type is None and body is not None:
+        content_type = "text/plain; charset=utf-8"
+    return RespondSpec(
+        status=status,
+        body=data if data is not None else body or b"",
+        content_type=content_type,
+        headers=section.get("headers", v.headers, ()),
+    )
+
+
+def body_bytes(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise expected("a string", value)
+    return value.encode()  # unlike most strings, an empty body is fine
+
+
+def to_json(value: object) -> bytes:
+    def dates(item: object) -> str:
+        if isinstance(item, datetime.date | datetime.time):
+            return item.isoformat()
+        raise TypeError(item)  # pragma: no cover - tomllib only yields JSON-able values
+
+    try:
+        text = json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=dates
+        )
+    except ValueError:
+        raise Invalid("nan and inf cannot be written as JSON") from None
+    return text.encode()
+
+
+def read_redirect(section: Section, path: str | None) -> RedirectSpec:
+    section.check_keys(REDIRECT_KEYS)
+    to = section.require("to", v.string)
+    if to is not None and path is not None:
+        check_params(section, to, path)
+    return RedirectSpec(
+        to=to or "/",
+        status=section.get("status", redirect_status, 308),
+        keep_query=section.get("keep_query", v.boolean, True),
+    )
+
+
+def redirect_status(value: object) -> int:
+    status = v.integer()(value)
+    if status not in REDIRECT_STATUSES:
+        raise Invalid(f"{status} is not a redirect status: use one of 301, 302, 303, 307, 308")
+    return status
+
+
+def check_params(section: Section, to: str, path: str) -> None:
+    params = [a or b for a, b in _PATH_PARAM.findall(path)]
+    for used in _TO_PARAM.findall(to):
+        if used in params:
+            continue
+        if params:
+            close = close_match(used, params)
+            hint = f" (did you mean '{{{close}}}'?)" if close else ""
+            message = f"'{{{used}}}' is not a parameter of path {path!r}{hint}"
+        else:
+            message = f"'{{{used}}}' is not a parameter of path {path!r}, which has none"
+        section.fail("to", message)
+
+
+def read_static(
+    section: Section, root: Path, check: bool, cors_names: Collection[str]
+) -> StaticSpec | None:
+    section.check_keys(STATIC_KEYS)
+    get = section.get
+    prefix = section.require("prefix", url_path)
+    folder = section.require("dir", v.directory(root, check))
+    fallback = get("fallback", v.inside, None)
+    if fallback and folder and check and not (folder / fallback).is_file():
+        section.fail("fallback", f"file {str(folder / fallback)!r} does not exist")
+    spec = StaticSpec(
+        prefix=prefix or "/",
+        dir=folder or root,
+        host=get("host", v.string, None),
+        index=get("index", lambda value: tuple(v.each(value, v.file_name)), _STATIC.index),
+        fallback=fallback,
+        precompressed=get("precompressed", v.one_of_each(ENCODINGS), ()),
+        dotfiles=get("dotfiles", v.choice(DOTFILES), _STATIC.dotfiles),
+        symlinks=get("symlinks", v.choice(SYMLINKS), _STATIC.symlinks),
+        listing=get("listing", v.boolean, False),
+        cache=read_cache(section),
+        mime=get("mime", v.mime_types, {}),
+        headers=get("headers", v.headers, ()),
+        cors=get("cors", v.cors_ref(cors_names), None),
+        where=section.where,
+    )
+    return spec if section.ok else None
+
+
+def read_cache(section: Section) -> tuple[CacheRuleSpec, ...]:
+    rules = []
+    for entry in section.tables("cache", " like [{ match = '*.html', control = 'no-cache' }]"):
+        entry.check_keys(CACHE_KEYS)
+        match = entry.require("match", v.string)
+        control = entry.require("control", v.line_text)
+        if match is not None and control is not None:
+            rules.append(CacheRuleSpec(match, control))
+    return tuple(rules)

@@ -1,0 +1,156 @@
+"""The singleton tables of gateway.toml: [server], [dev], [cors.NAME] and [errors].
+[server] and [dev] always yield a spec (a bad key falls back to its default, so later checks
+still see a usable root); a bad cors policy or errors entry is left out."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Literal
+
+from gateway.config import values as v
+from gateway.config.fields import Section
+from gateway.config.schema import CorsSpec, DevSpec, ServerSpec, TimeoutsSpec
+
+SERVER_KEYS = (
+    "listen",
+    "workers",
+    "root",
+    "max_header_bytes",
+    "max_headers",
+    "max_body_bytes",
+    "max_connections",
+    "timeouts",
+    "handler_threads",
+    "handler_queue",
+    "access_log",
+    "cors",
+    "trailing_slash",
+)
+TIMEOUT_KEYS = ("header", "body", "idle", "write", "handler", "shutdown")
+DEV_KEYS = ("reload", "live_reload", "debounce", "watch")
+CORS_KEYS = (
+    "allow_origins",
+    "allow_methods",
+    "allow_headers",
+    "expose_headers",
+    "allow_credentials",
+    "max_age",
+    "allow_private_network",
+)
+
+ACCESS_LOGS: tuple[Literal["off", "common", "combined", "json"], ...] = (
+    "off",
+    "common",
+    "combined",
+    "json",
+)
+TRAILING_SLASH: tuple[Literal["redirect", "strict"], ...] = ("redirect", "strict")
+WATCH: tuple[Literal["native", "poll"], ...] = ("native", "poll")
+
+_SERVER = ServerSpec()
+_TIMEOUTS = TimeoutsSpec()
+_DEV = DevSpec()
+
+
+def read_root(section: Section, config_dir: Path) -> tuple[Path, bool]:
+    """server.root resolved against the config's folder, and whether it is a real directory
+    (when it is not, paths below it are not checked: one error, not one per path)."""
+    if not section.has("root"):
+        return config_dir, True
+    root = section.get("root", v.directory(config_dir, check=True), None)
+    return (config_dir, False) if root is None else (root, True)
+
+
+def read_server(section: Section, root: Path, cors_names: Collection[str]) -> ServerSpec:
+    section.check_keys(SERVER_KEYS)
+    s = _SERVER
+    get = section.get
+    return ServerSpec(
+        listen=get("listen", v.listen, s.listen),
+        workers=get("workers", v.integer(1), s.workers),
+        root=root,
+        max_header_bytes=get("max_header_bytes", v.size(1), s.max_header_bytes),
+        max_headers=get("max_headers", v.integer(1), s.max_headers),
+        max_body_bytes=get("max_body_bytes", v.size(0), s.max_body_bytes),
+        max_connections=get("max_connections", v.integer(1), s.max_connections),
+        timeouts=read_timeouts(section.table("timeouts")),
+        handler_threads=get("handler_threads", v.integer(1), s.handler_threads),
+        handler_queue=get("handler_queue", v.integer(0), s.handler_queue),
+        access_log=get("access_log", v.choice(ACCESS_LOGS), s.access_log),
+        cors=get("cors", v.cors_ref(cors_names, allow_false=False), None) or None,
+        trailing_slash=get("trailing_slash", v.choice(TRAILING_SLASH), s.trailing_slash),
+        where=section.where,
+    )
+
+
+def read_timeouts(section: Section | None) -> TimeoutsSpec:
+    if section is None:
+        return _TIMEOUTS
+    section.check_keys(TIMEOUT_KEYS)
+    found = {key: section.get(key, v.duration(positive=True), None) for key in TIMEOUT_KEYS}
+    return TimeoutsSpec(**{key: value for key, value in found.items() if value is not None})
+
+
+def read_dev(section: Section) -> DevSpec:
+    section.check_keys(DEV_KEYS)
+    return DevSpec(
+        reload=section.get("reload", v.boolean, _DEV.reload),
+        live_reload=section.get("live_reload", v.boolean, _DEV.live_reload),
+        debounce=section.get("debounce", v.duration(), _DEV.debounce),
+        watch=section.get("watch", v.choice(WATCH), _DEV.watch),
+        where=section.where,
+    )
+
+
+def read_cors(section: Section) -> tuple[list[str], dict[str, CorsSpec]]:
+    """Every policy name declared (so references to a broken policy are not reported twice)
+    and the policies that read cleanly."""
+    names, policies = [], {}
+    for name, value in section.data.items():
+        names.append(name)
+        if not isinstance(value, dict):
+            hint = f"put {name!r} under [cors.NAME]" if name in CORS_KEYS else "write [cors.NAME]"
+            section.fail(name, f"a cors policy is a named table: {hint}")
+            continue
+        policy = read_policy(Section(section.issues, (*section.path, name), value), name)
+        if policy is not None:
+            policies[name] = policy
+    return names, policies
+
+
+def read_policy(section: Section, name: str) -> CorsSpec | None:
+    section.check_keys(CORS_KEYS)
+    default = CorsSpec(name)
+    get = section.get
+    policy = CorsSpec(
+        name=name,
+        allow_origins=get("allow_origins", v.wildcard_or(v.strings), default.allow_origins),
+        allow_methods=get("allow_methods", v.wildcard_or(cors_methods), default.allow_methods),
+        allow_headers=get("allow_headers", v.wildcard_or(v.header_names), default.allow_headers),
+        expose_headers=get("expose_headers", v.wildcard_or(v.header_names), default.expose_headers),
+        allow_credentials=get("allow_credentials", v.boolean, default.allow_credentials),
+        max_age=get("max_age", v.duration(), default.max_age),
+        allow_private_network=get(
+            "allow_private_network", v.boolean, default.allow_private_network
+        ),
+        where=section.where,
+    )
+    return policy if section.ok else None
+
+
+def cors_methods(value: object) -> tuple[str, ...]:
+    return v.unique(v.each(value, v.method))
+
+
+def read_errors(section: Section, root: Path, check: bool) -> dict[int, Path]:
+    """[errors]: status code (as a key, "404") -> page file under root."""
+    pages = {}
+    for key in section.data:
+        if not (key.isascii() and key.isdigit() and 400 <= int(key) <= 599):
+            section.fail(key, f"{key!r} is not an error status: use a code from 400 to 599")
+            continue
+        page = section.get(key, v.file(root, check), None)
+        if page is not None:
+            pages[int(key)] = page
+    return pages
