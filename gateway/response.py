@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json as _json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ class FileBody:
             os.close(fd)
 
 
-Body = bytes | FileBody | Iterator[bytes] | Iterable[bytes]
+Body = bytes | FileBody | Iterator[bytes] | Iterable[bytes]  # or PushBody, below
 
 
 class Response:
@@ -102,3 +102,47 @@ def to_header_list(headers: HeadersLike) -> HeaderList:
     if isinstance(headers, Mapping):
         return [(str(k), str(v)) for k, v in headers.items()]
     return [(str(k), str(v)) for k, v in headers]
+
+
+class PushBody:
+    """A body written as it is produced, for event streams. Code on the loop thread calls
+    push(data) and end(); the connection sends what has arrived as chunks and waits for
+    more without blocking. `on_close` runs once when the connection lets go of it."""
+
+    __slots__ = ("_chunks", "_ended", "_on_close", "waiter")
+
+    def __init__(self, on_close: Callable[[PushBody], None] | None = None) -> None:
+        self._chunks: list[bytes] = []
+        self._ended = False
+        self._on_close = on_close
+        self.waiter: Callable[[], None] | None = None
+
+    def push(self, data: bytes) -> None:
+        if self._ended:
+            return
+        self._chunks.append(data)
+        self._wake()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None:
+            waiter()
+
+    def take(self) -> bytes | None:
+        """Everything pushed so far (b"" when nothing yet); None once ended and drained."""
+        if self._chunks:
+            data = b"".join(self._chunks)
+            self._chunks.clear()
+            return data
+        return None if self._ended else b""
+
+    def close(self) -> None:
+        self._ended = True
+        self.waiter = None
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close(self)

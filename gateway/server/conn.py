@@ -16,7 +16,7 @@ from gateway.errors import HTTPError, ProtocolError
 from gateway.http.events import Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
 from gateway.http.writer import CONTINUE, LAST_CHUNK, Framing, HeaderError, chunk
-from gateway.response import FileBody, Response
+from gateway.response import FileBody, PushBody, Response
 from gateway.request import Request, build_request
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class StreamBody:
             close()
 
 
-OutItem = bytes | memoryview | FileBody | StreamBody
+OutItem = bytes | memoryview | FileBody | StreamBody | PushBody
 
 
 class Conn:
@@ -59,6 +59,7 @@ class Conn:
         "_out",
         "_out_bytes",
         "_pending_id",
+        "_push_wait",
         "close_after_write",
         "client",
         "deadline",
@@ -79,6 +80,7 @@ class Conn:
         self._head: RequestHead | None = None
         self._body: list[bytes] = []
         self._pending_id = 0
+        self._push_wait = False  # output is blocked on a PushBody that has nothing yet
         self.waiting: Any = None  # the request whose handler runs in the pool
         self.close_after_write = False
         self.read_closed = False
@@ -225,7 +227,7 @@ class Conn:
             length: int | None = len(body)
         elif isinstance(body, FileBody):
             length = body.length
-        else:
+        else:  # iterators and PushBody: length unknown, chunked
             length = None
         try:
             head, framing = server.writer.head(
@@ -257,7 +259,7 @@ class Conn:
             else:
                 self._queue(head)
                 self._queue(body)
-        elif isinstance(body, FileBody):
+        elif isinstance(body, (FileBody, PushBody)):
             self._queue(head)
             self._queue(body)
         else:
@@ -293,6 +295,9 @@ class Conn:
                     return
             elif isinstance(item, FileBody):
                 if not self._send_file(item):
+                    return
+            elif isinstance(item, PushBody):
+                if not self._take_pushed(item):
                     return
             elif not self._pull_stream(item):
                 return
@@ -368,11 +373,33 @@ class Conn:
             self._out.appendleft(chunk(data) if stream.chunked else bytes(data))
         return True
 
+    def _take_pushed(self, body: PushBody) -> bool:
+        data = body.take()
+        if data is None:
+            body.close()
+            self._out.popleft()
+            self._out.appendleft(LAST_CHUNK)
+            return True
+        if data:
+            self._out.appendleft(chunk(data))
+            return True
+        # Nothing yet: wait for a push instead of polling the socket for writability.
+        self._push_wait = True
+        body.waiter = self._on_pushed
+        self.deadline = float("inf")
+        return False
+
+    def _on_pushed(self) -> None:
+        self._push_wait = False
+        if self.sock.fileno() >= 0:
+            self.flush()
+            self._update_interest()
+
     def _update_interest(self) -> None:
         if self.sock.fileno() < 0:
             return
         mask = 0
-        if self._out:
+        if self._out and not self._push_wait:
             mask |= WRITE
         if not (self.read_closed or self.close_after_write or self.waiting is not None
                 or self._out_bytes > HIGH_WATER):
@@ -398,7 +425,7 @@ class Conn:
             self.server.loop.selector.unregister(self.sock)
             self._mask = 0
         for item in self._out:
-            if isinstance(item, (FileBody, StreamBody)):
+            if isinstance(item, (FileBody, StreamBody, PushBody)):
                 item.close()
         self._out.clear()
         if self.waiting is not None:

@@ -44,6 +44,7 @@ class Server:
         self.conns: set[Conn] = set()
         self.listeners: dict[str, socket.socket] = {}
         self.shutting_down = False
+        self.on_shutdown: list[Callable[[], None]] = []  # run on the loop when shutdown begins
         self.send_calls = 0  # socket sends of response bytes (tests check coalescing)
         self._shutdown_deadline = 0.0
         self._accept_paused_until = 0.0
@@ -188,6 +189,8 @@ class Server:
         if self.shutting_down:
             return
         self.shutting_down = True
+        for callback in self.on_shutdown:
+            callback()
         self._shutdown_deadline = self.loop.now + self.app.config.server.timeouts.shutdown
         for sock in list(self.listeners.values()):
             self._close_listener(sock)
