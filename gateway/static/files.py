@@ -1,0 +1,386 @@
+"""StaticMount: one [[static]] table compiled once, serving the files under its dir. Every
+file is opened (never stat-then-open) and checked through its fd, so the headers, the
+validators and the bytes sent all describe one snapshot; every fd opened is closed or handed
+to the Response as a FileBody, whichever way serve() leaves."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from gateway.config.schema import StaticSpec
+from gateway.errors import ConfigError, ConfigIssue
+from gateway.request import Request
+from gateway.response import FileBody, HeaderList, Response
+from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
+from gateway.static.listing import render_listing
+from gateway.static.mime import MimeTypes
+from gateway.static.negotiate import CODING_SUFFIX, accepted_codings, accepts_html
+from gateway.static.paths import (
+    DotfilePolicy,
+    SymlinkPolicy,
+    bad_segment,
+    hidden,
+    inside,
+    lexical_join,
+    real_allowed,
+)
+from gateway.static.ranges import content_range, multipart_response, parse_range
+from gateway.static.rules import CacheRules
+
+# O_NONBLOCK: opening a FIFO someone left in the dir would otherwise block the whole loop;
+# for regular files Linux ignores it, so sendfile behaves as usual.
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+# Where the kernel says which file an fd really is: one readlink instead of realpath's lstat
+# of every component, and it checks the file actually opened, so there is no check-then-open
+# race. Without /proc (not Linux), realpath of the path stands in.
+_PROC_FD = "/proc/self/fd/"
+_HAVE_PROC_FD = os.path.isdir(_PROC_FD)
+
+# pchar minus "/" (RFC 3986 §3.3): what may stay unencoded in one segment of a Location.
+_SEGMENT_SAFE = "!$&'()*+,;=:@"
+# A 304 repeats what a cache needs to update its stored copy (RFC 9110 §15.4.5), no more.
+_NOT_MODIFIED_KEEP = frozenset({"etag", "last-modified", "cache-control", "vary", "expires"})
+# Configured `headers` replace these computed ones; any other name is added alongside.
+_REPLACEABLE = frozenset({"content-type", "cache-control", "x-content-type-options"})
+_HTML = "text/html; charset=utf-8"
+
+
+class StaticMount:
+    """Files under `root` (the dir's realpath) for URLs under `prefix`.
+    Build with `StaticMount.from_spec(spec)`; answer with `serve(request, rest)`."""
+
+    __slots__ = (
+        "_extra",
+        "_fallback",
+        "_flags",
+        "_replaced",
+        "cache",
+        "codings",
+        "dotfiles",
+        "mime",
+        "prefix",
+        "root",
+        "spec",
+        "symlinks",
+    )
+
+    def __init__(self, spec: StaticSpec, root: str, cache: CacheRules) -> None:
+        """Use from_spec, which checks `spec` first; `root` is the realpath of spec.dir."""
+        self.spec = spec
+        self.root = root
+        self.prefix = spec.prefix.rstrip("/")
+        self.codings = spec.precompressed
+        self.dotfiles: DotfilePolicy = spec.dotfiles
+        self.symlinks: SymlinkPolicy = spec.symlinks
+        self.cache = cache
+        self.mime = MimeTypes(spec.mime)
+        self._extra: HeaderList = [(name.lower(), value) for name, value in spec.headers]
+        self._replaced = frozenset(name for name, _ in self._extra) & _REPLACEABLE
+        fallback = spec.fallback
+        self._fallback = None if fallback is None else _relative_parts(fallback)
+        self._flags = _OPEN_FLAGS | (os.O_NOFOLLOW if spec.symlinks == "deny" else 0)
+
+    @classmethod
+    def from_spec(cls, spec: StaticSpec) -> StaticMount:
+        """Compile a [[static]] table; ConfigError with every problem found in it."""
+        issues = _check_spec(spec)
+        root = os.path.realpath(spec.dir)
+        if not os.path.isdir(root):
+            issues.append(spec.where.issue(f"{str(spec.dir)!r} is not a directory", "dir"))
+        try:
+            cache = CacheRules(spec.cache)
+        except re.error as exc:  # a glob such as "[z-a]"
+            issues.append(spec.where.issue(f"bad glob: {exc}", "cache"))
+        if issues:
+            raise ConfigError(issues)
+        return cls(spec, root, cache)
+
+    def serve(self, request: Request, rest: tuple[str, ...]) -> Response | None:
+        """The response for `rest` (decoded segments after the prefix; a trailing slash is a
+        final ""), or None for "no such file" (the app answers 404). GET and HEAD only."""
+        trailing = bool(rest) and rest[-1] == ""
+        segments = rest[:-1] if trailing else rest
+        lexical = lexical_join(self.root, segments, self.dotfiles)
+        response = (
+            None if lexical is None else self._serve_path(request, lexical, segments, trailing)
+        )
+        if response is None and self._may_fall_back(request, segments):
+            return self._serve_fallback(request)
+        return response
+
+    def _serve_path(
+        self, request: Request, lexical: str, segments: tuple[str, ...], trailing: bool
+    ) -> Response | None:
+        opened = self._open(lexical)
+        if opened is None:
+            return None
+        body, st = opened
+        if stat.S_ISDIR(st.st_mode):
+            body.close()
+            return self._directory(request, lexical, segments, trailing)
+        if trailing or not stat.S_ISREG(st.st_mode):
+            body.close()  # "/file.txt/" names a folder that is not there; a FIFO is no file
+            return None
+        return self._file(request, lexical, "/".join(segments), body, st)
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _open(self, path: str) -> tuple[FileBody, os.stat_result] | None:
+        """Open `path` and fstat it if the symlink policy allows what it resolves to; the
+        FileBody covers the whole file and owns the fd from here on."""
+        try:
+            fd = os.open(path, self._flags)
+        except (OSError, ValueError):
+            return None
+        body = FileBody(fd, 0, 0)
+        try:
+            if self.symlinks != "follow" and not real_allowed(
+                self.root, path, _real_path(fd, path), self.symlinks
+            ):
+                body.close()
+                return None
+            st = os.fstat(fd)
+        except BaseException:
+            body.close()
+            raise
+        body.length = st.st_size
+        return body, st
+
+    def _open_regular(self, path: str) -> tuple[FileBody, os.stat_result] | None:
+        opened = self._open(path)
+        if opened is not None and not stat.S_ISREG(opened[1].st_mode):
+            opened[0].close()
+            return None
+        return opened
+
+    def _variant(
+        self, request: Request, lexical: str
+    ) -> tuple[tuple[FileBody, os.stat_result, str] | None, bool]:
+        """The first precompressed sibling, in the mount's order, that the client accepts and
+        that passes the same checks as the file; and whether any sibling exists (for Vary)."""
+        accepted = accepted_codings(_joined(request, "accept-encoding"), self.codings)
+        exists = False
+        for coding in self.codings:
+            path = lexical + CODING_SUFFIX[coding]
+            if coding in accepted:
+                opened = self._open_regular(path)
+                if opened is not None:
+                    return (*opened, coding), True
+            elif not exists:
+                exists = _is_file(path)  # only decides Vary, so a plain stat will do
+        return None, exists
+
+    # -- one file --------------------------------------------------------------------------
+
+    def _file(
+        self, request: Request, lexical: str, rel: str, body: FileBody, st: os.stat_result
+    ) -> Response:
+        """Serve the open file `body` (named `rel` under the dir), or a precompressed sibling."""
+        try:
+            content_type = self.mime.guess(rel)
+            coding, vary = "", False
+            if self.codings:
+                variant, vary = self._variant(request, lexical)
+                if variant is not None:
+                    body.close()
+                    body, st, coding = variant
+            rep = _Representation(body, st.st_size, make_etag(st, coding), int(st.st_mtime))
+            headers = self._file_headers(rel, content_type, rep, coding, vary)
+            return self._conditional(request, rep, content_type, headers)
+        except BaseException:
+            body.close()
+            raise
+
+    def _file_headers(
+        self, rel: str, content_type: str, rep: _Representation, coding: str, vary: bool
+    ) -> HeaderList:
+        replaced = self._replaced
+        headers: HeaderList = []
+        if "content-type" not in replaced:
+            headers.append(("content-type", content_type))
+        headers += [
+            ("accept-ranges", "bytes"),
+            ("last-modified", http_date(rep.mtime)),
+            ("etag", rep.etag),
+        ]
+        if "x-content-type-options" not in replaced:
+            headers.append(("x-content-type-options", "nosniff"))
+        control = self.cache.control(rel, content_type)
+        if control is not None and "cache-control" not in replaced:
+            headers.append(("cache-control", control))
+        if vary:
+            headers.append(("vary", "accept-encoding"))
+        if coding:
+            headers.append(("content-encoding", coding))
+        headers += self._extra
+        return headers
+
+    def _conditional(
+        self, request: Request, rep: _Representation, content_type: str, headers: HeaderList
+    ) -> Response:
+        """Preconditions first (RFC 9110 §13.2.2), then Range for GET; 200 otherwise."""
+        body, size = rep.body, rep.size
+        outcome = evaluate(request.headers, request.method, rep.etag, rep.mtime)
+        if outcome is not Precondition.PROCEED:
+            body.close()
+            if outcome is Precondition.FAILED:
+                return Response(412)
+            return Response(304, b"", [h for h in headers if h[0] in _NOT_MODIFIED_KEEP])
+        ranges = request.headers.get_all("range")
+        if request.method != "GET" or len(ranges) != 1:
+            return Response(200, body, headers)
+        if not range_applies(request.headers.get("if-range"), rep.etag, rep.mtime):
+            return Response(200, body, headers)
+        spans = parse_range(ranges[0], size)
+        if spans is None:
+            return Response(200, body, headers)
+        if not spans:
+            body.close()
+            return Response(416, b"", [("content-range", f"bytes */{size}")])
+        if len(spans) == 1:
+            body.offset, body.length = spans[0][0], spans[0][1] - spans[0][0] + 1
+            return Response(206, body, [*headers, ("content-range", content_range(spans[0], size))])
+        return multipart_response(body, size, spans, content_type, headers)
+
+    # -- folders, fallback -----------------------------------------------------------------
+
+    def _directory(
+        self, request: Request, lexical: str, segments: tuple[str, ...], trailing: bool
+    ) -> Response | None:
+        index = self._find_index(lexical)
+        if not trailing:
+            # Only a folder that would answer gets the redirect: the rest stay indistinguishable
+            # from missing paths. The body stays empty so nothing of the path is echoed.
+            if index is None and not self.spec.listing:
+                return None
+            if index is not None:
+                index[0].close()
+            return Response(308, b"", [("location", self._location(request, segments))])
+        if index is not None:
+            body, st, name = index
+            rel = "/".join((*segments, name))
+            return self._file(request, os.path.join(lexical, name), rel, body, st)
+        return self._listing(lexical, segments) if self.spec.listing else None
+
+    def _find_index(self, lexical: str) -> tuple[FileBody, os.stat_result, str] | None:
+        for name in self.spec.index:
+            opened = self._open_regular(os.path.join(lexical, name))
+            if opened is not None:
+                return (*opened, name)
+        return None
+
+    def _location(self, request: Request, segments: tuple[str, ...]) -> str:
+        # Rebuilt from the prefix and the decoded segments, not echoed from the request line:
+        # the segments are non-empty, so the result can never start with "//" (another host).
+        location = self._url_path(segments) + "/"
+        return f"{location}?{request.query_string}" if request.query_string else location
+
+    def _url_path(self, segments: tuple[str, ...]) -> str:
+        encoded = "".join("/" + quote(s, safe=_SEGMENT_SAFE) for s in segments)
+        return (self.prefix + encoded) or "/"
+
+    def _listing(self, lexical: str, segments: tuple[str, ...]) -> Response | None:
+        url_path = self._url_path(segments).rstrip("/") + "/"
+        try:
+            page = render_listing(lexical, url_path, self._listed, at_root=not segments)
+        except OSError:
+            return None
+        headers = [("cache-control", "no-cache"), ("x-content-type-options", "nosniff")]
+        return Response(200, page, [*headers, *self._extra], _HTML)
+
+    def _listed(self, entry: os.DirEntry[str]) -> bool:
+        """Whether a listing shows `entry`: what serve() would also find."""
+        if bad_segment(entry.name) or hidden(entry.name, self.dotfiles):
+            return False
+        try:
+            if not entry.is_symlink() or self.symlinks == "follow":
+                return True
+            return self.symlinks == "inside" and inside(self.root, os.path.realpath(entry.path))
+        except (OSError, ValueError):
+            return False
+
+    def _may_fall_back(self, request: Request, segments: tuple[str, ...]) -> bool:
+        """The SPA fallback applies to a GET/HEAD that accepts text/html by name, for a path
+        that does not look like an asset (no extension in its last segment) and that is
+        safe; a dotfile only under dotfiles="ignore" ("deny" is a firm 404)."""
+        if self._fallback is None or request.method not in ("GET", "HEAD"):
+            return False
+        if segments and os.path.splitext(segments[-1])[1]:
+            return False
+        for segment in segments:
+            if bad_segment(segment) or (self.dotfiles == "deny" and hidden(segment, "deny")):
+                return False
+        return accepts_html(_joined(request, "accept"))
+
+    def _serve_fallback(self, request: Request) -> Response | None:
+        assert self._fallback is not None
+        lexical = lexical_join(self.root, self._fallback, "allow")
+        opened = None if lexical is None else self._open_regular(lexical)
+        if lexical is None or opened is None:
+            return None
+        return self._file(request, lexical, "/".join(self._fallback), *opened)
+
+
+@dataclass(slots=True)
+class _Representation:
+    """The file (or precompressed sibling) chosen to answer, with its validators."""
+
+    body: FileBody
+    size: int
+    etag: str
+    mtime: int  # Last-Modified, whole seconds
+
+
+def _real_path(fd: int, path: str) -> str:
+    if _HAVE_PROC_FD:
+        try:
+            return os.readlink(f"{_PROC_FD}{fd}")
+        except OSError:  # /proc unmounted since start-up (a chroot): fall back
+            pass
+    return os.path.realpath(path)
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _joined(request: Request, name: str) -> str | None:
+    values = request.headers.get_all(name)
+    return ", ".join(values) if values else None
+
+
+def _relative_parts(path: str) -> tuple[str, ...]:
+    # "./index.html" and "app//shell.html" are what people write; ".." stays in, to be refused.
+    return tuple(part for part in path.split("/") if part not in ("", "."))
+
+
+def _check_spec(spec: StaticSpec) -> list[ConfigIssue]:
+    """What from_spec cannot compile, each at its key."""
+    issues: list[ConfigIssue] = []
+    for i, name in enumerate(spec.index):
+        if bad_segment(name):
+            issues.append(spec.where.issue(f"{name!r} must be a file name in dir", f"index[{i}]"))
+    if spec.fallback is not None:
+        parts = _relative_parts(spec.fallback)
+        if not parts or any(bad_segment(p) for p in parts):
+            message = f"{spec.fallback!r} must be a path inside dir, without '.' or '..'"
+            issues.append(spec.where.issue(message, "fallback"))
+    for i, coding in enumerate(spec.precompressed):
+        if coding not in CODING_SUFFIX:
+            known = ", ".join(repr(c) for c in CODING_SUFFIX)
+            message = f"unknown coding {coding!r}: use {known}"
+            issues.append(spec.where.issue(message, f"precompressed[{i}]"))
+    if spec.dotfiles not in ("deny", "allow", "ignore"):
+        message = f"{spec.dotfiles!r} is not one of 'deny', 'allow', 'ignore'"
+        issues.append(spec.where.issue(message, "dotfiles"))
+    if spec.symlinks not in ("inside", "follow", "deny"):
+        message = f"{spec.symlinks!r} is not one of 'inside', 'follow', 'deny'"
+        issues.append(spec.where.issue(message, "symlinks"))
+    return issues
