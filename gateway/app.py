@@ -199,6 +199,7 @@ class _Compiler:
         elif spec.respond is not None:
             r = spec.respond
             label = f"respond {r.status}"
+            common["headers"] = r.headers + spec.headers
             target = RespondTarget(label, status=r.status, body=r.body, content_type=r.content_type, **common)
         else:
             assert spec.redirect is not None
@@ -220,11 +221,9 @@ class _Compiler:
 
     def _add(self, pattern: str, methods: tuple[str, ...], target: Target, host: str | None,
              where: Any, key: str) -> None:
-        from gateway.router.patterns import PatternError
-
         try:
             self.builder.add(pattern, methods, target, host=host, where=where)
-        except PatternError as exc:
+        except ValueError as exc:  # PatternError, or a bad method or host
             self.issues.append(where.issue(str(exc), key))
             return
         shown = pattern.replace("/{__rest:path}", "/**") if key == "prefix" else pattern
