@@ -303,7 +303,8 @@ class Conn:
                 return
             if sock.fileno() < 0:
                 return
-        self.deadline = self.server.loop.now + self.server.timeouts.idle
+        if self.waiting is None and not self.parser.in_message:
+            self.deadline = self.server.loop.now + self.server.timeouts.idle
         if self.close_after_write and self.waiting is None:
             self.close()
 
