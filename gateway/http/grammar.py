@@ -1,0 +1,47 @@
+"""The RFC 9110 / 9112 grammar gateway.http needs, as named compiled regexes.
+Patterns over str work on latin-1-decoded heads; patterns over bytes on the raw buffer.
+Every pattern is meant for fullmatch, so none needs ^ or $ anchors."""
+
+from __future__ import annotations
+
+import re
+
+# tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
+#       / DIGIT / ALPHA                                              (RFC 9110 §5.6.2)
+_TCHAR = r"[-!#$%&'*+.^_`|~0-9A-Za-z]"
+TOKEN = re.compile(f"{_TCHAR}+")
+
+# method SP request-target SP HTTP-version; exactly one SP each (RFC 9112 §3).
+# The target may hold any visible ASCII except "#" (fragments never reach a server).
+REQUEST_LINE = re.compile(rf"({_TCHAR}+) ([!-\"$-~]+) ([!-~]+)")
+HTTP_VERSION = re.compile(r"HTTP/([0-9])\.([0-9])")
+
+# Controls forbidden anywhere in a head: all C0 but HTAB, and DEL. CR and LF are checked
+# apart, by counting, since they are legal as CRLF pairs.
+CTL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Every CTL but HTAB, CR and LF included: what bytes.translate deletes to count them at once.
+CTL_BYTES = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F])
+
+# absolute-form: scheme "://" authority path-abempty [ "?" query ]   (RFC 9112 §3.2.2)
+ABSOLUTE_FORM = re.compile(r"([A-Za-z][-+.A-Za-z0-9]*)://([^/?]*)([^?]*)(?:\?(.*))?", re.DOTALL)
+
+# uri-host [ ":" port ], where uri-host = IP-literal / IPv4address / reg-name (RFC 3986 §3.2.2).
+# No userinfo: "@" is not allowed, nor "/", spaces or anything outside these sets.
+HOST = re.compile(
+    r"(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[-._~!$&'()*+,;=:A-Za-z0-9]+\]"
+    r"|(?:[-._~!$&'()*+,;=A-Za-z0-9]|%[0-9A-Fa-f]{2})*)"
+    r"(?::[0-9]*)?"
+)
+
+# chunk = chunk-size [ chunk-ext ] CRLF, chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS
+# ext-val ] ), ext-val = token / quoted-string (RFC 9112 §7.1.1). At most 16 hex digits, so a
+# size always fits in 64 bits; no sign, no "0x", no leading space.
+_BTCHAR = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+_EXT_VALUE = rb"(?:" + _BTCHAR + rb"+|" + _QUOTED + rb")"
+_CHUNK_EXT = rb"[ \t]*;[ \t]*" + _BTCHAR + rb"+(?:[ \t]*=[ \t]*" + _EXT_VALUE + rb")?"
+CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:" + _CHUNK_EXT + rb")*")
+
+# While a head is still arriving: a LF without its CR, or a CR followed by anything but LF
+# (a CR at the very end of the buffer may yet get its LF).
+BARE_EOL = re.compile(rb"\r(?=[^\n])|(?<!\r)\n")

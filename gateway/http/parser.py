@@ -1,0 +1,205 @@
+"""RequestParser: the front door of gateway.http. Bytes go in with feed(), events come out
+of next_event(). Owns the receive buffer, the limits, and which part of a request comes
+next; after each EndOfMessage it pauses until start_next(), so pipelined bytes wait."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.errors import ProtocolError
+from gateway.http.body import ChunkedReader
+from gateway.http.events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, RequestHead
+from gateway.http.fields import check_bytes
+from gateway.http.head import parse_head
+from gateway.http.scan import PartialSection
+
+_END = EndOfMessage()
+# Consumed bytes are cut off the front of the buffer once there are this many of them
+# (and always at start_next), so a long body does not keep a long buffer alive.
+_COMPACT_AT = 65536
+
+
+class RequestParser:
+    """Parses the requests of one connection, one after another:
+    `p.feed(data); while (ev := p.next_event()) is not NEED_DATA: ...`.
+    Raises ProtocolError(status, detail) for anything malformed or over a limit; after
+    that every next_event() raises the same error again.
+
+    Limits: `max_request_line` bytes of request line, CRLF excluded (414);
+    `max_header_bytes` of header section after the request line, its final empty line
+    included, and `max_headers` field lines (431; the same two bound a trailer section);
+    `max_body_bytes` of body, decided from Content-Length at the head or from each chunk
+    size as it arrives (413). All are enforced while the bytes are still arriving."""
+
+    def __init__(
+        self,
+        *,
+        max_header_bytes: int = 16384,
+        max_headers: int = 100,
+        max_body_bytes: int = 10 * 1024 * 1024,
+        max_request_line: int = 8192,
+    ) -> None:
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
+        self.max_body_bytes = max_body_bytes
+        self.max_request_line = max_request_line
+        self._buf = bytearray()
+        self._pos = 0  # bytes of _buf already consumed
+        # The current state is the method that reads the next event; calling it beats
+        # comparing an enum on every call of the hot path.
+        self._read: Callable[[], Event] = self._read_head
+        self._section = PartialSection(max_header_bytes, max_headers, "header section")
+        self._line_end = -1  # end of the request line while the head is arriving, or -1
+        self._left = 0  # Content-Length bytes still to come
+        self._chunked: ChunkedReader | None = None
+        self._error: ProtocolError | None = None
+
+    def feed(self, data: bytes) -> None:
+        """Append bytes received from the peer. Never parses: next_event() does."""
+        self._buf += data
+
+    def next_event(self) -> Event:
+        """RequestHead, then Data (as much body as has arrived), then EndOfMessage; NEED_DATA
+        when more bytes are needed; PAUSED from EndOfMessage until start_next()."""
+        return self._read()
+
+    def start_next(self) -> None:
+        """Begin the next request, once the response to the last one is on its way."""
+        if self._read != self._paused:
+            raise RuntimeError("start_next() called before the request's EndOfMessage")
+        del self._buf[: self._pos]
+        self._pos = 0
+        self._section.reset()
+        self._line_end = -1
+        self._read = self._read_head
+
+    @property
+    def buffered(self) -> bytes:
+        """The bytes received but not consumed, e.g. a pipelined request."""
+        return bytes(self._buf[self._pos :])
+
+    @property
+    def in_message(self) -> bool:
+        """True from the first byte of a request (stray empty lines before it aside) until
+        its EndOfMessage: a peer that closes now has cut a request short."""
+        if self._read == self._paused:
+            return False
+        if self._read == self._read_head:
+            return bool(self._buf[self._pos :].lstrip(b"\r\n"))
+        return True
+
+    def _read_head(self) -> Event:
+        buf = self._buf
+        pos = self._pos
+        if buf.startswith(b"\r\n", pos):
+            pos = self._skip_empty_lines(buf, pos)
+        end = buf.find(b"\r\n\r\n", self._section.search_from(pos))
+        if end < 0:
+            self._head_incomplete(buf, pos)
+            return NEED_DATA
+        try:
+            head = self._parse_head(buf, pos, end)
+        except ProtocolError as error:
+            return self._fail(error)
+        self._pos = end + 4
+        if head.chunked:
+            self._chunked = ChunkedReader(
+                self.max_body_bytes, self.max_header_bytes, self.max_headers
+            )
+            self._read = self._read_chunked
+        elif head.content_length:
+            self._left = head.content_length
+            self._read = self._read_length
+        else:
+            self._read = self._read_end
+        return head
+
+    def _skip_empty_lines(self, buf: bytearray, pos: int) -> int:
+        # RFC 9112 §2.2: empty lines before a request line are ignored (some clients send
+        # a CRLF after a POST body). They are consumed so they never count against limits.
+        while buf.startswith(b"\r\n", pos):
+            pos += 2
+        self._consume(pos)
+        self._section.reset()
+        return self._pos
+
+    def _parse_head(self, buf: bytearray, pos: int, end: int) -> RequestHead:
+        raw = buf[pos:end]
+        lines = raw.decode("latin-1").split("\r\n")
+        line_length = len(lines[0])
+        if line_length > self.max_request_line:
+            raise _line_too_long(self.max_request_line)
+        fields = len(lines) - 1
+        self._section.check_complete(end + 4 - (pos + line_length + 2), fields)
+        check_bytes(raw, fields)
+        return parse_head(lines, self.max_body_bytes)
+
+    def _head_incomplete(self, buf: bytearray, pos: int) -> None:
+        n = len(buf)
+        try:
+            if self._line_end < 0:
+                line_end = buf.find(b"\r\n", self._section.search_from(pos))
+                if line_end >= 0:
+                    self._line_end = line_end - pos
+                # Less one byte: the last one may be the CR of the request line's CRLF.
+                elif n - pos - 1 > self.max_request_line:
+                    raise _line_too_long(self.max_request_line)
+            fields_start = pos + self._line_end + 2 if self._line_end >= 0 else -1
+            self._section.check(buf, pos, n, fields_start)
+        except ProtocolError as error:
+            self._fail(error)
+
+    def _read_length(self) -> Event:
+        buf = self._buf
+        pos = self._pos
+        end = min(len(buf), pos + self._left)
+        if end == pos:
+            return NEED_DATA
+        data = bytes(buf[pos:end])
+        self._left -= end - pos
+        self._consume(end)
+        if not self._left:
+            self._read = self._read_end
+        return Data(data)
+
+    def _read_chunked(self) -> Event:
+        reader = self._chunked
+        assert reader is not None
+        try:
+            data, pos = reader.read(self._buf, self._pos)
+        except ProtocolError as error:
+            return self._fail(error)
+        self._consume(pos)
+        if data:
+            return Data(data)
+        if reader.done:
+            self._chunked = None
+            self._read = self._paused
+            return EndOfMessage(reader.trailers) if reader.trailers is not None else _END
+        return NEED_DATA
+
+    def _read_end(self) -> Event:
+        self._read = self._paused
+        return _END
+
+    def _paused(self) -> Event:
+        return PAUSED
+
+    def _consume(self, pos: int) -> None:
+        if pos >= _COMPACT_AT:
+            del self._buf[:pos]
+            pos = 0
+        self._pos = pos
+
+    def _fail(self, error: ProtocolError) -> Event:
+        self._error = error
+        self._read = self._failed
+        raise error
+
+    def _failed(self) -> Event:
+        assert self._error is not None
+        raise self._error
+
+
+def _line_too_long(limit: int) -> ProtocolError:
+    return ProtocolError(414, f"request line is over the limit of {limit} bytes")
