@@ -13,6 +13,7 @@ from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.handlers import SiteModules
+from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.request import Request
 from gateway.response import Response
 from gateway.router.paths import join_path
@@ -58,6 +59,8 @@ class App:
         default_cors: CorsPolicy | None,
         rows: list[RouteRow],
         modules: SiteModules,
+        mounts: list[StaticMount] | None = None,
+        live: LiveReload | None = None,
     ) -> None:
         self.config = config
         self.router = router
@@ -65,6 +68,8 @@ class App:
         self.default_cors = default_cors
         self.rows = rows
         self.modules = modules
+        self.mounts = mounts or []
+        self.live = live  # set when [dev] live_reload is on and a reloader runs
         self._fallback_target = Target("error", default_cors)
 
     def handle(self, request: Request) -> Result:
@@ -89,9 +94,15 @@ class App:
             if preflight is not None:
                 return preflight
         try:
-            return target.serve(self, request, match)  # type: ignore[attr-defined, no-any-return]
+            result: Result = target.serve(self, request, match)  # type: ignore[attr-defined]
+            return result if self.live is None else self.live.inject(request, result)
         except HTTPError as exc:
             return self.error_response(exc.status, request, target, exc.detail, exc.headers)
+
+    def close(self) -> None:
+        """Release cached files once this app is no longer the one serving."""
+        for mount in self.mounts:
+            mount.close()
 
     def _method_not_allowed(self, request: Request, allow: str, target: Target) -> Response:
         if request.method == "OPTIONS":
@@ -138,23 +149,28 @@ def _reason(status: int) -> str:
         return "error"
 
 
-def build_app(config: GatewayConfig, modules: SiteModules | None = None) -> App:
+def build_app(
+    config: GatewayConfig, modules: SiteModules | None = None, live: LiveReload | None = None
+) -> App:
     """Compile `config`. Raises ConfigError with every problem found (bad CORS policies,
-    handler imports, patterns, conflicting routes, unreadable error pages)."""
-    compiler = _Compiler(config, modules or SiteModules(config.server.root))
+    handler imports, patterns, conflicting routes, unreadable error pages). `live` (from
+    the reloader) serves the live-reload events and injects the client into HTML."""
+    compiler = _Compiler(config, modules or SiteModules(config.server.root), live)
     return compiler.build()
 
 
 class _Compiler:
-    def __init__(self, config: GatewayConfig, modules: SiteModules) -> None:
+    def __init__(self, config: GatewayConfig, modules: SiteModules, live: LiveReload | None) -> None:
         self.config = config
         self.modules = modules
+        self.live = live
         self.issues: list[ConfigIssue] = []
         self.policies: dict[str, CorsPolicy] = {}
         self.builder: RouterBuilder[Target] = RouterBuilder(
             redirect_slashes=config.server.trailing_slash == "redirect"
         )
         self.rows: list[RouteRow] = []
+        self.mounts: list[StaticMount] = []
 
     def build(self) -> App:
         for name, spec in self.config.cors.items():
@@ -166,6 +182,8 @@ class _Compiler:
             self._add_route(route)
         for mount in self.config.static:
             self._add_static(mount)
+        if self.live is not None:
+            self.builder.add(EVENTS_PATH, ("GET",), self.live.target)
         pages = self._error_pages()
         router: Router[Target] | None = None
         try:
@@ -175,7 +193,8 @@ class _Compiler:
         if self.issues or router is None:
             raise ConfigError(sorted(self.issues, key=lambda i: (i.file, i.line or 0)))
         default = self.policies.get(self.config.server.cors or "")
-        return App(self.config, router, pages, default, self.rows, self.modules)
+        return App(self.config, router, pages, default, self.rows, self.modules, self.mounts,
+                   self.live)
 
     def _cors(self, ref: Any) -> tuple[CorsPolicy | None, str | None]:
         if ref is False:
@@ -212,6 +231,7 @@ class _Compiler:
         cors, cors_name = self._cors(spec.cors)
         try:
             mount = StaticMount.from_spec(spec)
+            self.mounts.append(mount)
         except ConfigError as exc:
             self.issues.extend(exc.issues)
             return
@@ -221,6 +241,10 @@ class _Compiler:
 
     def _add(self, pattern: str, methods: tuple[str, ...], target: Target, host: str | None,
              where: Any, key: str) -> None:
+        literal = pattern.removesuffix("/{__rest:path}")  # a mount's prefix
+        if self.config.dev.live_reload and is_reserved(literal):
+            self.issues.append(where.issue(reserved_message(literal), key))
+            return
         try:
             self.builder.add(pattern, methods, target, host=host, where=where)
         except ValueError as exc:  # PatternError, or a bad method or host

@@ -18,16 +18,21 @@ HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]] | None
 @dataclass(slots=True)
 class FileBody:
     """`length` bytes of an open file from `offset`. Whoever ends up holding it (the
-    connection, or the code that drops the response) must call close() exactly once."""
+    connection, or the code that drops the response) must call close() exactly once;
+    with `release` set the fd is shared (a cache's) and close() only releases it."""
 
     fd: int
     offset: int
     length: int
+    release: Callable[[], None] | None = None  # instead of os.close, for shared (cached) fds
 
     def close(self) -> None:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
-            os.close(fd)
+            if self.release is not None:
+                self.release()
+            else:
+                os.close(fd)
 
 
 Body = bytes | FileBody | Iterator[bytes] | Iterable[bytes]  # or PushBody, below

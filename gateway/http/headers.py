@@ -32,6 +32,8 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         lowered = name.lower()
+        if lowered not in self._index:
+            return []  # the common case: most asked-for headers are absent
         return [v for n, v in self._items if n == lowered]
 
     def __getitem__(self, name: str) -> str:

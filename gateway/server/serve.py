@@ -77,6 +77,7 @@ class Server:
         the app they started with. Opens new listeners before closing old ones."""
         old = self.app
         self.app = app
+        old.close()  # responses still streaming from its files keep their fds until done
         self._apply_limits(app)
         self.access_log.set_format(app.config.server.access_log)
         if tuple(app.config.server.listen) != tuple(old.config.server.listen):
@@ -213,5 +214,6 @@ class Server:
             self._close_listener(sock)
         self.listeners.clear()
         self.pool.shutdown()
+        self.app.close()
         self.access_log.flush()
         self.loop.close()

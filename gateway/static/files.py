@@ -15,6 +15,7 @@ from gateway.config.schema import StaticSpec
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.request import Request
 from gateway.response import FileBody, HeaderList, Response
+from gateway.static.fdcache import OpenFiles
 from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
@@ -56,6 +57,7 @@ class StaticMount:
     __slots__ = (
         "_extra",
         "_fallback",
+        "_files",
         "_flags",
         "_replaced",
         "cache",
@@ -68,7 +70,9 @@ class StaticMount:
         "symlinks",
     )
 
-    def __init__(self, spec: StaticSpec, root: str, cache: CacheRules) -> None:
+    def __init__(
+        self, spec: StaticSpec, root: str, cache: CacheRules, file_cache_valid: float = 0.0
+    ) -> None:
         """Use from_spec, which checks `spec` first; `root` is the realpath of spec.dir."""
         self.spec = spec
         self.root = root
@@ -83,10 +87,13 @@ class StaticMount:
         fallback = spec.fallback
         self._fallback = None if fallback is None else _relative_parts(fallback)
         self._flags = _OPEN_FLAGS | (os.O_NOFOLLOW if spec.symlinks == "deny" else 0)
+        self._files = OpenFiles(file_cache_valid)
 
     @classmethod
-    def from_spec(cls, spec: StaticSpec) -> StaticMount:
-        """Compile a [[static]] table; ConfigError with every problem found in it."""
+    def from_spec(cls, spec: StaticSpec, file_cache_valid: float = 0.0) -> StaticMount:
+        """Compile a [[static]] table; ConfigError with every problem found in it.
+        Open files are trusted for `file_cache_valid` seconds before a re-check (0: every
+        request re-checks with one stat, which is what development wants)."""
         issues = _check_spec(spec)
         root = os.path.realpath(spec.dir)
         if not os.path.isdir(root):
@@ -97,7 +104,7 @@ class StaticMount:
             issues.append(spec.where.issue(f"bad glob: {exc}", "cache"))
         if issues:
             raise ConfigError(issues)
-        return cls(spec, root, cache)
+        return cls(spec, root, cache, file_cache_valid)
 
     def serve(self, request: Request, rest: tuple[str, ...]) -> Response | None:
         """The response for `rest` (decoded segments after the prefix; a trailing slash is a
@@ -111,6 +118,10 @@ class StaticMount:
         if response is None and self._may_fall_back(request, segments):
             return self._serve_fallback(request)
         return response
+
+    def close(self) -> None:
+        """Let go of cached files (when a reload replaces this mount)."""
+        self._files.close()
 
     def _serve_path(
         self, request: Request, lexical: str, segments: tuple[str, ...], trailing: bool
@@ -131,7 +142,18 @@ class StaticMount:
 
     def _open(self, path: str) -> tuple[FileBody, os.stat_result] | None:
         """Open `path` and fstat it if the symlink policy allows what it resolves to; the
-        FileBody covers the whole file and owns the fd from here on."""
+        FileBody covers the whole file and owns the fd (or a reference to a cached one)."""
+        cached = self._files.get(path)
+        if cached is not None:
+            return FileBody(cached.fd, 0, cached.st.st_size, cached.acquire()), cached.st
+        opened = self._open_uncached(path)
+        if opened is not None and stat.S_ISREG(opened[1].st_mode):
+            body, st = opened
+            entry = self._files.put(path, body.fd, st)
+            body.release = entry.acquire()
+        return opened
+
+    def _open_uncached(self, path: str) -> tuple[FileBody, os.stat_result] | None:
         try:
             fd = os.open(path, self._flags)
         except (OSError, ValueError):

@@ -368,6 +368,7 @@ def test_no_fd_leaks(tree: Path, client: Any) -> None:
         ("/about.txt/", {}),
         ("/.env", {}),
     ]
+    mount.close()  # the open-file cache keeps fds by design: count from empty to empty
     before = _open_fds()
     for i in range(200):
         path, headers = requests[i % len(requests)]
@@ -375,4 +376,18 @@ def test_no_fd_leaks(tree: Path, client: Any) -> None:
         if response is not None:
             response.close()
     client.responses.clear()
+    assert _open_fds() - before <= 8  # cached: about.txt, app.js and its variants, index
+    mount.close()
     assert _open_fds() == before
+
+
+def test_cached_fd_survives_until_its_response_is_done(tree: Path, client: Any) -> None:
+    mount = client.mount(tree)
+    first = client.ok(mount, "/about.txt")
+    (tree / "about.txt").write_text("changed content")  # new size: the cache must reopen
+    second = client.ok(mount, "/about.txt")
+    assert first.body.fd != second.body.fd or first.body.length != second.body.length
+    assert os.pread(first.body.fd, 100, 0)  # the old fd is still open for its response
+    first.close()
+    second.close()
+    mount.close()
