@@ -17,7 +17,13 @@ from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_me
 from gateway.request import Request
 from gateway.response import Response
 from gateway.router.paths import join_path
-from gateway.router.trie import MethodNotAllowed, NotFound, Router, RouterBuilder, TrailingSlashRedirect
+from gateway.router.trie import (
+    MethodNotAllowed,
+    NotFound,
+    Router,
+    RouterBuilder,
+    TrailingSlashRedirect,
+)
 from gateway.static.files import StaticMount
 from gateway.targets import (
     HandlerCall,
@@ -78,7 +84,9 @@ class App:
             match = self.router.match(request.headers.get("host"), request.method, request.segments)
         except NotFound:
             if request.path == "*" and request.method == "OPTIONS":
-                return Response(204, b"", [("allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")])
+                return Response(
+                    204, b"", [("allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")]
+                )
             return self.error_response(404, request, self._fallback_target)
         except MethodNotAllowed as exc:
             return self._method_not_allowed(request, exc.allow, exc.target)
@@ -160,7 +168,9 @@ def build_app(
 
 
 class _Compiler:
-    def __init__(self, config: GatewayConfig, modules: SiteModules, live: LiveReload | None) -> None:
+    def __init__(
+        self, config: GatewayConfig, modules: SiteModules, live: LiveReload | None
+    ) -> None:
         self.config = config
         self.modules = modules
         self.live = live
@@ -193,8 +203,9 @@ class _Compiler:
         if self.issues or router is None:
             raise ConfigError(sorted(self.issues, key=lambda i: (i.file, i.line or 0)))
         default = self.policies.get(self.config.server.cors or "")
-        return App(self.config, router, pages, default, self.rows, self.modules, self.mounts,
-                   self.live)
+        return App(
+            self.config, router, pages, default, self.rows, self.modules, self.mounts, self.live
+        )
 
     def _cors(self, ref: Any) -> tuple[CorsPolicy | None, str | None]:
         if ref is False:
@@ -219,12 +230,16 @@ class _Compiler:
             r = spec.respond
             label = f"respond {r.status}"
             common["headers"] = r.headers + spec.headers
-            target = RespondTarget(label, status=r.status, body=r.body, content_type=r.content_type, **common)
+            target = RespondTarget(
+                label, status=r.status, body=r.body, content_type=r.content_type, **common
+            )
         else:
             assert spec.redirect is not None
             d = spec.redirect
             label = f"redirect {d.status} {d.to}"
-            target = RedirectTarget(label, to=d.to, status=d.status, keep_query=d.keep_query, **common)
+            target = RedirectTarget(
+                label, to=d.to, status=d.status, keep_query=d.keep_query, **common
+            )
         self._add(spec.path, spec.methods, target, spec.host, spec.where, "path")
 
     def _add_static(self, spec: StaticSpec) -> None:
@@ -237,10 +252,19 @@ class _Compiler:
             return
         target = StaticTarget(f"static {spec.dir}", cors=cors, cors_name=cors_name, mount=mount)
         prefix = spec.prefix.rstrip("/")
-        self._add(prefix + "/{__rest:path}", ("GET", "HEAD"), target, spec.host, spec.where, "prefix")
+        self._add(
+            prefix + "/{__rest:path}", ("GET", "HEAD"), target, spec.host, spec.where, "prefix"
+        )
 
-    def _add(self, pattern: str, methods: tuple[str, ...], target: Target, host: str | None,
-             where: Any, key: str) -> None:
+    def _add(
+        self,
+        pattern: str,
+        methods: tuple[str, ...],
+        target: Target,
+        host: str | None,
+        where: Any,
+        key: str,
+    ) -> None:
         literal = pattern.removesuffix("/{__rest:path}")  # a mount's prefix
         if self.config.dev.live_reload and is_reserved(literal):
             self.issues.append(where.issue(reserved_message(literal), key))
@@ -251,8 +275,11 @@ class _Compiler:
             self.issues.append(where.issue(str(exc), key))
             return
         shown = pattern.replace("/{__rest:path}", "/**") if key == "prefix" else pattern
-        self.rows.append(RouteRow(host or "*", ",".join(methods), shown or "/", target.label,
-                                  target.cors_name or "-"))
+        self.rows.append(
+            RouteRow(
+                host or "*", ",".join(methods), shown or "/", target.label, target.cors_name or "-"
+            )
+        )
 
     def _error_pages(self) -> dict[int, ErrorPage]:
         pages: dict[int, ErrorPage] = {}
@@ -261,7 +288,9 @@ class _Compiler:
             try:
                 body = path.read_bytes()
             except OSError as exc:
-                self.issues.append(where.issue(f"cannot read {str(path)!r}: {exc.strerror}", str(status)))
+                self.issues.append(
+                    where.issue(f"cannot read {str(path)!r}: {exc.strerror}", str(status))
+                )
                 continue
             ctype = mimetypes.guess_type(path.name)[0] or "text/html"
             if ctype.startswith("text/"):

@@ -36,11 +36,19 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve gateway.toml")
     _config_arg(serve)
-    serve.add_argument("--listen", action="append", metavar="HOST:PORT",
-                       help="listen here instead of [server] listen (repeatable)")
+    serve.add_argument(
+        "--listen",
+        action="append",
+        metavar="HOST:PORT",
+        help="listen here instead of [server] listen (repeatable)",
+    )
     serve.add_argument("--workers", type=int, metavar="N", help="prefork N worker processes")
-    serve.add_argument("--reload", action=argparse.BooleanOptionalAction, default=None,
-                       help="rebuild on changes (default: [dev] reload)")
+    serve.add_argument(
+        "--reload",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rebuild on changes (default: [dev] reload)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", help="validate gateway.toml and print every error")
@@ -59,8 +67,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", default=DEFAULT_CONFIG, metavar="FILE",
-                        help=f"the config file (default: {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--config",
+        "-c",
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help=f"the config file (default: {DEFAULT_CONFIG})",
+    )
 
 
 def _load(path: str) -> Any:
@@ -81,7 +94,9 @@ def _load(path: str) -> Any:
         _print_issues(issues)
         return None
     except FileNotFoundError:
-        print(f"{path}: no such file (run 'gateway init' to write a starter config)", file=sys.stderr)
+        print(
+            f"{path}: no such file (run 'gateway init' to write a starter config)", file=sys.stderr
+        )
         return None
     try:
         return build_app(config)
@@ -110,13 +125,25 @@ def cmd_routes(args: argparse.Namespace) -> int:
     if app is None:
         return 1
     rows = [
-        {"host": r.host, "methods": r.methods, "pattern": r.pattern, "target": r.target, "cors": r.cors}
+        {
+            "host": r.host,
+            "methods": r.methods,
+            "pattern": r.pattern,
+            "target": r.target,
+            "cors": r.cors,
+        }
         for r in app.rows
     ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = {"host": "HOST", "methods": "METHODS", "pattern": "PATTERN", "target": "TARGET", "cors": "CORS"}
+    header = {
+        "host": "HOST",
+        "methods": "METHODS",
+        "pattern": "PATTERN",
+        "target": "TARGET",
+        "cors": "CORS",
+    }
     table = [header, *rows]
     widths = {k: max(len(str(row[k])) for row in table) for k in header}
     for row in table:
@@ -154,8 +181,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve_single(args.config, app, listen, reload)
 
 
-def serve_single(config_path: str, app: Any, listen: list[str], reload: bool,
-                 reuse_port: bool = False, announce: bool = True) -> int:
+def serve_single(
+    config_path: str,
+    app: Any,
+    listen: list[str],
+    reload: bool,
+    reuse_port: bool = False,
+    announce: bool = True,
+) -> int:
     from gateway.server.serve import Server
 
     server = Server(app, listen=listen, reuse_port=reuse_port)
@@ -166,7 +199,9 @@ def serve_single(config_path: str, app: Any, listen: list[str], reload: bool,
         return 1
     if announce:
         for address in addresses:
-            print(f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr)
+            print(
+                f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr
+            )
     reloader = _start_reloader(config_path, server) if reload else None
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: server.request_shutdown())

@@ -35,7 +35,8 @@ def parse_form(content_type: str, body: bytes) -> MultiDict:
             raise HTTPError(400, "multipart/form-data without a boundary")
         return MultiDict(_parse_multipart(body, boundary.encode("latin-1")))
     raise HTTPError(
-        415, f"cannot read a form from {mime or 'no content type'!r}: "
+        415,
+        f"cannot read a form from {mime or 'no content type'!r}: "
         "send application/x-www-form-urlencoded or multipart/form-data",
     )
 
@@ -66,13 +67,15 @@ def _parse_multipart(body: bytes, boundary: bytes) -> list[tuple[str, str | Uplo
 
 
 def _field(head: str, content: bytes) -> tuple[str, str | UploadedFile]:
-    headers = {}
+    headers: dict[str, str] = {}
     for line in head.split("\r\n"):
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
     disposition = Message()
     disposition["content-disposition"] = headers.get("content-disposition", "")
-    params = dict(disposition.get_params(header="content-disposition", failobj=[])[1:])
+    params: dict[str, str] = dict(
+        disposition.get_params(header="content-disposition", failobj=[])[1:]
+    )
     name = params.get("name")
     if name is None:
         raise HTTPError(400, "multipart part without a name in content-disposition")

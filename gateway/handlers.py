@@ -75,10 +75,16 @@ class SiteModules:
             self._record_stamps()
         func = getattr(module, func_name, None)
         if not callable(func):
-            names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                     and getattr(v, "__module__", None) == module.__name__]
+            names = [
+                n
+                for n, v in vars(module).items()
+                if callable(v)
+                and not n.startswith("_")
+                and getattr(v, "__module__", None) == module.__name__
+            ]
             return where.issue(_missing_function(module_name, func_name, names), key)
-        return func
+        handler: Handler = func
+        return handler
 
     def _record_stamps(self) -> None:
         for module in list(sys.modules.values()):
@@ -179,9 +185,12 @@ def call_handler(func: Handler, request: Any) -> Response:
     except HTTPError as exc:
         return http_error_response(exc)
     except Exception:
-        log.error("request %s: handler %s raised\n%s", request.id, _name(func), traceback.format_exc())
+        log.error(
+            "request %s: handler %s raised\n%s", request.id, _name(func), traceback.format_exc()
+        )
         return Response(
-            500, f"internal server error (request id {request.id})\n",
+            500,
+            f"internal server error (request id {request.id})\n",
             content_type="text/plain; charset=utf-8",
         )
 

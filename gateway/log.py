@@ -46,10 +46,20 @@ class AccessLog:
             agent = request.headers.get("user-agent") or "-"
             rid = request.id
         if self.format == "json":
-            self._lines.append(json.dumps({
-                "time": now, "client": client[0], "request": line_text, "status": status,
-                "bytes": length, "referer": referer, "user_agent": agent, "id": rid,
-            }))
+            self._lines.append(
+                json.dumps(
+                    {
+                        "time": now,
+                        "client": client[0],
+                        "request": line_text,
+                        "status": status,
+                        "bytes": length,
+                        "referer": referer,
+                        "user_agent": agent,
+                        "id": rid,
+                    }
+                )
+            )
             return
         line = f'{client[0]} - - [{self._stamp}] "{_escape(line_text)}" {status} {size}'
         if self.format == "combined":

@@ -92,9 +92,7 @@ class Response:
     def close(self) -> None:
         """Release what the body holds (an fd, a generator) when it will not be sent."""
         body = self.body
-        if isinstance(body, FileBody):
-            body.close()
-        elif hasattr(body, "close") and not isinstance(body, bytes):
+        if isinstance(body, FileBody) or (hasattr(body, "close") and not isinstance(body, bytes)):
             body.close()
 
     def __repr__(self) -> str:

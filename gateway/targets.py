@@ -61,7 +61,9 @@ class HandlerCall:
         self.request = request
 
     def run(self) -> Response:
-        return self.target.finish(self.request, call_handler(self.target.func, self.request))
+        response = self.target.finish(self.request, call_handler(self.target.func, self.request))
+        live = self.app.live  # live reload: HTML from a pooled handler gets the client too
+        return response if live is None else live.inject(self.request, response)
 
     def busy_response(self) -> Response:
         return self._error(503, "server busy: try again shortly", [("retry-after", "1")])
@@ -72,7 +74,9 @@ class HandlerCall:
     def error_response(self) -> Response:
         return self._error(500, f"internal server error (request id {self.request.id})")
 
-    def _error(self, status: int, detail: str, headers: list[tuple[str, str]] | None = None) -> Response:
+    def _error(
+        self, status: int, detail: str, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
         return self.app.error_response(status, self.request, self.target, detail, headers)
 
 

@@ -8,7 +8,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,10 +81,8 @@ def exchange(port: int, data: bytes, timeout: float = 10.0) -> bytes:
     """Send `data` on a fresh connection, half-close, and read until the server closes."""
     with connect(port, timeout) as sock:
         sock.sendall(data)
-        try:
+        with suppress(OSError):
             sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
         return read_until_closed(sock)
 
 

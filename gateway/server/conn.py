@@ -16,8 +16,8 @@ from gateway.errors import HTTPError, ProtocolError
 from gateway.http.events import Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
 from gateway.http.writer import CONTINUE, LAST_CHUNK, Framing, HeaderError, chunk
-from gateway.response import FileBody, PushBody, Response
 from gateway.request import Request, build_request
+from gateway.response import FileBody, PushBody, Response
 
 if TYPE_CHECKING:
     from gateway.server.serve import Server
@@ -60,8 +60,8 @@ class Conn:
         "_out_bytes",
         "_pending_id",
         "_push_wait",
-        "close_after_write",
         "client",
+        "close_after_write",
         "deadline",
         "parser",
         "read_closed",
@@ -135,7 +135,9 @@ class Conn:
             request, call, _keep_alive = self.waiting
             self.waiting = None
             self._pending_id += 1  # the late result will be dropped
-            log.error("handler timed out: request %s %s %s", request.id, request.method, request.path)
+            log.error(
+                "handler timed out: request %s %s %s", request.id, request.method, request.path
+            )
             self.send_response(request, call.timeout_response(), keep_alive=False)
             self.flush()
             self._update_interest()
@@ -197,7 +199,9 @@ class Conn:
             return
         self._pending_id += 1
         token = self._pending_id
-        if not server.pool.submit(result.run, lambda response: self._on_handler_done(token, response)):
+        if not server.pool.submit(
+            result.run, lambda response: self._on_handler_done(token, response)
+        ):
             self.send_response(request, result.busy_response(), keep_alive)
             return
         self.waiting = (request, result, keep_alive)
@@ -244,8 +248,12 @@ class Conn:
             response = Response(500, b"internal server error\n", content_type="text/plain")
             body, length = response.body, 22
             head, framing = server.writer.head(
-                500, response.headers, content_length=22, keep_alive=keep_alive,
-                http_version=request.http_version, head_request=request.method == "HEAD",
+                500,
+                response.headers,
+                content_length=22,
+                keep_alive=keep_alive,
+                http_version=request.http_version,
+                head_request=request.method == "HEAD",
             )
         if not keep_alive or framing is Framing.CLOSE:
             self.close_after_write = True
@@ -264,14 +272,16 @@ class Conn:
             self._queue(body)
         else:
             self._queue(head)
-            self._queue(StreamBody(iter(body), framing is Framing.CHUNKED))
+            self._queue(StreamBody(iter(body), framing is Framing.CHUNKED))  # type: ignore[arg-type]
 
     def _send_error_head(self, exc: HTTPError) -> None:
         """Answer a request we could not parse; its framing is lost, so close after."""
         self.close_after_write = True
         response = self.server.app.protocol_error_response(exc)
         head, _ = self.server.writer.head(
-            response.status, response.headers, content_length=len(response.body),  # type: ignore[arg-type]
+            response.status,
+            response.headers,
+            content_length=len(response.body),  # type: ignore[arg-type]
             keep_alive=False,
         )
         self._queue(head + response.body)  # type: ignore[operator]
@@ -311,9 +321,9 @@ class Conn:
     def _send_bytes(self, item: bytes | memoryview) -> bool:
         out = self._out
         if len(out) > 1 and isinstance(out[1], (bytes, memoryview)):
-            parts = []
+            parts: list[bytes | memoryview] = []
             while out and isinstance(out[0], (bytes, memoryview)):
-                parts.append(out.popleft())
+                parts.append(out.popleft())  # type: ignore[arg-type]
             item = b"".join(parts)
             out.appendleft(item)
         more = socket.MSG_MORE if len(out) > 1 and isinstance(out[1], FileBody) else 0
@@ -336,7 +346,9 @@ class Conn:
 
     def _send_file(self, body: FileBody) -> bool:
         try:
-            sent = os.sendfile(self.sock.fileno(), body.fd, body.offset, min(body.length, SENDFILE_CHUNK))
+            sent = os.sendfile(
+                self.sock.fileno(), body.fd, body.offset, min(body.length, SENDFILE_CHUNK)
+            )
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:
@@ -402,8 +414,12 @@ class Conn:
         mask = 0
         if self._out and not self._push_wait:
             mask |= WRITE
-        if not (self.read_closed or self.close_after_write or self.waiting is not None
-                or self._out_bytes > HIGH_WATER):
+        if not (
+            self.read_closed
+            or self.close_after_write
+            or self.waiting is not None
+            or self._out_bytes > HIGH_WATER
+        ):
             mask |= READ
         if mask != self._mask:
             selector = self.server.loop.selector

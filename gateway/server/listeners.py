@@ -13,7 +13,9 @@ def split_host_port(address: str) -> tuple[str, int]:
     else:
         host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise ValueError(f"{address!r} is not host:port: write e.g. '127.0.0.1:8000' or '[::1]:8000'")
+        raise ValueError(
+            f"{address!r} is not host:port: write e.g. '127.0.0.1:8000' or '[::1]:8000'"
+        )
     return host, int(port)
 
 

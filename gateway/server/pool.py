@@ -4,6 +4,7 @@ bound; results go back to the loop thread through Loop.call_soon_threadsafe."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -61,7 +62,7 @@ class HandlerPool:
             except BaseException:  # work() turns handler errors into responses itself
                 log.exception("handler pool job failed")
                 result = None
-            call_soon(lambda done=done, result=result: done(result))
+            call_soon(functools.partial(done, result))
             with self._lock:
                 self._idle += 1
 

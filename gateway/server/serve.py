@@ -5,6 +5,7 @@ except `request_shutdown` and `call_soon_threadsafe`, which any thread may call.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import logging
@@ -32,7 +33,9 @@ ACCEPT_PAUSE = 0.5  # after EMFILE, wait this long before accepting again
 
 
 class Server:
-    def __init__(self, app: App, *, listen: list[str] | None = None, reuse_port: bool = False) -> None:
+    def __init__(
+        self, app: App, *, listen: list[str] | None = None, reuse_port: bool = False
+    ) -> None:
         self.app = app
         spec = app.config.server
         self.loop = Loop()
@@ -69,7 +72,9 @@ class Server:
 
     @staticmethod
     def _tick_interval(timeouts: TimeoutsSpec) -> float:
-        shortest = min(timeouts.header, timeouts.body, timeouts.idle, timeouts.write, timeouts.handler)
+        shortest = min(
+            timeouts.header, timeouts.body, timeouts.idle, timeouts.write, timeouts.handler
+        )
         return max(0.01, min(1.0, shortest / 4))
 
     def swap_app(self, app: App) -> None:
@@ -83,7 +88,9 @@ class Server:
         if tuple(app.config.server.listen) != tuple(old.config.server.listen):
             self.listen(list(app.config.server.listen))
         if app.config.server.workers != old.config.server.workers:
-            log.warning("workers changed to %d: restart gateway to apply it", app.config.server.workers)
+            log.warning(
+                "workers changed to %d: restart gateway to apply it", app.config.server.workers
+            )
 
     # -- listening ------------------------------------------------------------------------
 
@@ -110,10 +117,8 @@ class Server:
         return [address_of(sock) for sock in self.listeners.values()]
 
     def _close_listener(self, sock: socket.socket) -> None:
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self.loop.selector.unregister(sock)
-        except (KeyError, ValueError):
-            pass
         sock.close()
 
     def _make_acceptor(self, listener: socket.socket) -> Callable[[int], None]:
@@ -164,7 +169,11 @@ class Server:
     def _tick(self) -> None:
         now = self.loop.now
         self.writer.set_date(time.time())
-        if self._accept_paused_until and now >= self._accept_paused_until and not self.shutting_down:
+        if (
+            self._accept_paused_until
+            and now >= self._accept_paused_until
+            and not self.shutting_down
+        ):
             self._resume_accepting()
         for conn in [c for c in self.conns if c.deadline <= now]:
             conn.on_timeout()

@@ -42,8 +42,11 @@ def serve_prefork(config_path: str, app: Any, listen: list[str], workers: int, r
         return 1
     addresses = [address_of(sock) for sock in reserved]
     for address in addresses:
-        print(f"gateway {__version__} serving {config_path} at http://{address}/ "
-              f"with {workers} workers", file=sys.stderr)
+        print(
+            f"gateway {__version__} serving {config_path} at http://{address}/ "
+            f"with {workers} workers",
+            file=sys.stderr,
+        )
     master = _Master(config_path, app, addresses, reload)
     try:
         return master.run(workers)
@@ -100,8 +103,14 @@ class _Master:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             from gateway.cli import serve_single
 
-            code = serve_single(self.config_path, self.app, self.addresses, self.reload,
-                                reuse_port=True, announce=False)
+            code = serve_single(
+                self.config_path,
+                self.app,
+                self.addresses,
+                self.reload,
+                reuse_port=True,
+                announce=False,
+            )
         except BaseException:
             log.exception("worker failed")
         finally:

@@ -15,8 +15,8 @@ from gateway.config.schema import StaticSpec
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.request import Request
 from gateway.response import FileBody, HeaderList, Response
-from gateway.static.fdcache import OpenFiles
 from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
+from gateway.static.fdcache import OpenFiles
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
 from gateway.static.negotiate import CODING_SUFFIX, accepted_codings, accepts_html

@@ -39,7 +39,8 @@ def test_check_reports_every_error_with_file_and_line(tmp_path, capsys):
     (tmp_path / "api").mkdir()
     (tmp_path / "api" / "users.py").write_text("def get_user(request):\n    return {}\n")
     config = tmp_path / "gateway.toml"
-    config.write_text(textwrap.dedent("""\
+    config.write_text(
+        textwrap.dedent("""\
         [server]
         listne = ["127.0.0.1:8000"]
 
@@ -50,12 +51,18 @@ def test_check_reports_every_error_with_file_and_line(tmp_path, capsys):
         [[route]]
         path = "/a"
         handler = "api.nope:x"
-    """))
+    """)
+    )
     assert main(["check", "--config", str(config)]) == 1
     err = capsys.readouterr().err
-    assert re.search(r"gateway.toml:2: server.listne: unknown key 'listne' \(did you mean 'listen'\?\)", err)
-    assert re.search(r"gateway.toml:6: route\[0\].handler: module 'api.users' has no function "
-                     r"'get_usr' \(did you mean 'get_user'\?\)", err)
+    assert re.search(
+        r"gateway.toml:2: server.listne: unknown key 'listne' \(did you mean 'listen'\?\)", err
+    )
+    assert re.search(
+        r"gateway.toml:6: route\[0\].handler: module 'api.users' has no function "
+        r"'get_usr' \(did you mean 'get_user'\?\)",
+        err,
+    )
     assert re.search(r"gateway.toml:10: route\[1\].handler: module 'api.nope' not found", err)
     assert "3 errors" in err
 
@@ -67,11 +74,15 @@ def test_check_reports_handler_syntax_error_with_its_line(tmp_path, capsys):
     config.write_text('[[route]]\npath = "/b"\nhandler = "api.broken:f"\n')
     assert main(["check", "--config", str(config)]) == 1
     err = capsys.readouterr().err
-    assert "gateway.toml:3: route[0].handler: importing 'api.broken' failed: api/broken.py:2: SyntaxError" in err
+    assert (
+        "gateway.toml:3: route[0].handler: importing 'api.broken' failed: api/broken.py:2: SyntaxError"
+        in err
+    )
 
 
 def test_check_reports_conflicting_routes(tmp_path, capsys):
-    (tmp_path / "gateway.toml").write_text(textwrap.dedent("""\
+    (tmp_path / "gateway.toml").write_text(
+        textwrap.dedent("""\
         [[route]]
         path = "/x/{id}"
         respond = { status = 200, body = "a" }
@@ -79,7 +90,8 @@ def test_check_reports_conflicting_routes(tmp_path, capsys):
         [[route]]
         path = "/x/{name}"
         respond = { status = 200, body = "b" }
-    """))
+    """)
+    )
     assert main(["check", "--config", str(tmp_path / "gateway.toml")]) == 1
     err = capsys.readouterr().err
     assert "gateway.toml:5" in err and "route[0]" in err
@@ -90,11 +102,18 @@ def test_routes_table_and_json(capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split() == ["HOST", "METHODS", "PATTERN", "TARGET", "CORS"]
-    assert any("/api/hello/{name}" in line and "api.status:hello (inline)" in line for line in lines)
+    assert any(
+        "/api/hello/{name}" in line and "api.status:hello (inline)" in line for line in lines
+    )
     assert main(["routes", "--json", "--config", str(REPO / "gateway.toml")]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {"host": "*", "methods": "GET", "pattern": "/api/status", "target": "api.status:status",
-            "cors": "-"} in rows
+    assert {
+        "host": "*",
+        "methods": "GET",
+        "pattern": "/api/status",
+        "target": "api.status:status",
+        "cors": "-",
+    } in rows
 
 
 def test_init_writes_a_site_that_serves(tmp_path, capsys):
@@ -113,9 +132,20 @@ def test_serve_prints_url_serves_and_exits_zero_on_sigterm(tmp_path):
     assert main(["init", str(site)]) == 0
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(site / "gateway.toml"),
-         "--listen", "127.0.0.1:0", "--no-reload"],
-        stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--config",
+            str(site / "gateway.toml"),
+            "--listen",
+            "127.0.0.1:0",
+            "--no-reload",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         line = process.stderr.readline()
@@ -133,13 +163,27 @@ def test_serve_prints_url_serves_and_exits_zero_on_sigterm(tmp_path):
 def test_prefork_workers_share_the_port(tmp_path):
     site = tmp_path / "s"
     assert main(["init", str(site)]) == 0
-    (site / "api" / "pid.py").write_text("import os\ndef pid(request):\n    return {'pid': os.getpid()}\n")
+    (site / "api" / "pid.py").write_text(
+        "import os\ndef pid(request):\n    return {'pid': os.getpid()}\n"
+    )
     config = site / "gateway.toml"
     config.write_text(config.read_text() + '\n[[route]]\npath = "/pid"\nhandler = "api.pid:pid"\n')
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config),
-         "--listen", "127.0.0.1:0", "--workers", "2", "--no-reload"],
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--config",
+            str(config),
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--no-reload",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         url = re.search(r"at (http://127\.0\.0\.1:\d+/)", process.stderr.readline()).group(1)

@@ -182,7 +182,11 @@ def test_multipart_form_with_file(client):
     response = client.post(
         "/form", data={"name": "ada"}, files={"file": ("notes.txt", b"hello file", "text/plain")}
     )
-    assert response.json() == {"name": "ada", "tags": [], "file": ["notes.txt", "text/plain", "hello file"]}
+    assert response.json() == {
+        "name": "ada",
+        "tags": [],
+        "file": ["notes.txt", "text/plain", "hello file"],
+    }
 
 
 def test_json_body_errors_are_400(client, server):
@@ -194,8 +198,12 @@ def test_json_body_errors_are_400(client, server):
 def _module(server):
     import sys
 
-    return next(m for name, m in sys.modules.items() if name.endswith(".api.kinds")
-                and getattr(m, "__file__", "").startswith(str(server.server.app.config.server.root)))
+    return next(
+        m
+        for name, m in sys.modules.items()
+        if name.endswith(".api.kinds")
+        and getattr(m, "__file__", "").startswith(str(server.server.app.config.server.root))
+    )
 
 
 def test_pool_saturation_gives_503_and_timeout_gives_504(server):

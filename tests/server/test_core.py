@@ -80,7 +80,9 @@ def test_static_file_and_json_route(server):
 
 def test_head_has_headers_but_no_body(server):
     with connect(server.port) as sock:
-        sock.sendall(b"HEAD /kb.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /fast/7 HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.sendall(
+            b"HEAD /kb.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /fast/7 HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
         reader = ResponseReader(sock)
         head = reader.read(head_request=True)
         assert head.status == 200
@@ -117,7 +119,8 @@ def test_pipelined_requests_answered_in_order_in_one_send(server, count):
 
 def test_pipelined_requests_to_pool_handlers_stay_in_order(server):
     requests = b"".join(
-        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(str(i)), str(i).encode())
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(str(i)), str(i).encode())
         for i in range(8)
     )
     with connect(server.port) as sock:
@@ -136,10 +139,16 @@ BAD_REQUESTS = [
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
     (b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"a" * 20000 + b"\r\n\r\n", 431),
     (b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n", 413),
-    (b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        400,
+    ),
     (b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
     (b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
-    (b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", 400),
+    (
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
     (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400),
@@ -184,7 +193,9 @@ def test_idle_keep_alive_connection_is_closed(server):
 
 def test_expect_continue_gets_100_then_the_answer(server):
     with connect(server.port) as sock:
-        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+        )
         reader = ResponseReader(sock)
         assert reader.read().status == 100
         sock.sendall(b"hi")
@@ -201,6 +212,8 @@ def test_client_that_disconnects_mid_request_does_not_hurt(server):
     for _ in range(20):
         with connect(server.port) as sock:
             sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
     assert httpx.get(server.url + "/fast/2").text == "2"
     wait_for(lambda: len(server.server.conns) == 0)
