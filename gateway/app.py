@@ -143,9 +143,18 @@ class App:
             target.cors.decorate(request.headers, response)
         return response
 
-    def protocol_error_response(self, exc: HTTPError) -> Response:
-        """The answer to a request that could not be parsed (no route is known)."""
-        return self.error_response(exc.status, None, None, exc.detail)
+    def protocol_error_response(self, exc: HTTPError, request: Request | None = None) -> Response:
+        """The answer to a request that could not be read. When its head was sound (a body
+        over the limit), the route it was for adds its CORS headers."""
+        target: Target | None = None
+        if request is not None:
+            try:
+                target = self.router.match(
+                    request.headers.get("host"), request.method, request.segments
+                ).target
+            except Exception:  # no route, 405, redirect: the plain answer will do
+                target = self._fallback_target
+        return self.error_response(exc.status, request, target, exc.detail)
 
 
 def _reason(status: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class GatewayError(Exception):
@@ -53,4 +54,7 @@ class HTTPError(GatewayError):
 
 class ProtocolError(HTTPError):
     """A request that breaks HTTP/1.1 framing or limits. The server answers `status`
-    and closes the connection, since what follows in the buffer cannot be trusted."""
+    and closes the connection, since what follows in the buffer cannot be trusted.
+    `head` is the request head when it was sound (a body over the limit: 413)."""
+
+    head: Any = None

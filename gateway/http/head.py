@@ -33,7 +33,26 @@ def parse_head(lines: list[str], max_body_bytes: int) -> RequestHead:
     content_length: int | None = None
     chunked = False
     if "content-length" in index or "transfer-encoding" in index:
-        content_length, chunked = _body_framing(index, repeated, version, max_body_bytes)
+        try:
+            content_length, chunked = _body_framing(index, repeated, version, max_body_bytes)
+        except ProtocolError as exc:
+            if exc.status == 413:
+                # The head itself is sound: keep it, so the server can still route the
+                # answer (a CORS route's 413 must carry its CORS headers).
+                exc.head = RequestHead(
+                    method,
+                    target,
+                    path,
+                    query,
+                    version,
+                    Headers.from_lowered(items, index),
+                    host,
+                    None,
+                    False,
+                    False,
+                    False,
+                )
+            raise
     return RequestHead(
         method,
         target,

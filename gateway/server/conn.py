@@ -275,17 +275,25 @@ class Conn:
             self._queue(StreamBody(iter(body), framing is Framing.CHUNKED))  # type: ignore[arg-type]
 
     def _send_error_head(self, exc: HTTPError) -> None:
-        """Answer a request we could not parse; its framing is lost, so close after."""
+        """Answer a request we could not read; its framing is lost, so close after."""
         self.close_after_write = True
-        response = self.server.app.protocol_error_response(exc)
+        request = None
+        request_head = getattr(exc, "head", None) or self._head
+        if request_head is not None:
+            try:
+                request = build_request(
+                    request_head, b"", self.client, self.server.next_request_id()
+                )
+            except HTTPError:
+                request = None
+        response = self.server.app.protocol_error_response(exc, request)
+        body = response.body
+        assert isinstance(body, bytes)
         head, _ = self.server.writer.head(
-            response.status,
-            response.headers,
-            content_length=len(response.body),  # type: ignore[arg-type]
-            keep_alive=False,
+            response.status, response.headers, content_length=len(body), keep_alive=False
         )
-        self._queue(head + response.body)  # type: ignore[operator]
-        self.server.access_log(None, response.status, len(response.body), self.client)  # type: ignore[arg-type]
+        self._queue(head + body)
+        self.server.access_log(request, response.status, len(body), self.client)
 
     # -- output ---------------------------------------------------------------------------
 
