@@ -35,6 +35,9 @@ class FileBody:
                 os.close(fd)
 
 
+# One encoder, built once: json.dumps with arguments builds a new encoder on every call.
+_encode_json = _json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 Body = bytes | FileBody | Iterator[bytes] | Iterable[bytes]  # or PushBody, below
 
 
@@ -63,7 +66,7 @@ class Response:
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: HeadersLike = None) -> Response:
-        body = _json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        body = _encode_json(data).encode()
         return cls(status, body, headers, "application/json")
 
     @classmethod
