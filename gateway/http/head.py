@@ -30,6 +30,7 @@ def parse_head(lines: list[str], max_body_bytes: int) -> RequestHead:
     host = _host(index, repeated, version)
     if authority is not None:
         host = authority  # RFC 9112 §3.2.2: the target's authority wins over Host
+    headers = Headers.from_lowered(items, index)
     content_length: int | None = None
     chunked = False
     if "content-length" in index or "transfer-encoding" in index:
@@ -37,21 +38,10 @@ def parse_head(lines: list[str], max_body_bytes: int) -> RequestHead:
             content_length, chunked = _body_framing(index, repeated, version, max_body_bytes)
         except ProtocolError as exc:
             if exc.status == 413:
-                # The head itself is sound: keep it, so the server can still route the
-                # answer (a CORS route's 413 must carry its CORS headers).
-                exc.head = RequestHead(
-                    method,
-                    target,
-                    path,
-                    query,
-                    version,
-                    Headers.from_lowered(items, index),
-                    host,
-                    None,
-                    False,
-                    False,
-                    False,
-                )
+                # The head itself is sound: keep it (without a body), so the server can
+                # still route the answer and a CORS route's 413 carries its CORS headers.
+                fields = (method, target, path, query, version, headers, host)
+                exc.head = RequestHead(*fields, None, False, False, False)
             raise
     return RequestHead(
         method,
@@ -59,7 +49,7 @@ def parse_head(lines: list[str], max_body_bytes: int) -> RequestHead:
         path,
         query,
         version,
-        Headers.from_lowered(items, index),
+        headers,
         host,
         content_length,
         chunked,

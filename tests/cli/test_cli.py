@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -127,37 +129,37 @@ def test_init_writes_a_site_that_serves(tmp_path, capsys):
         assert httpx.get(running.url + "/api/hello").json() == {"message": "hello from gateway"}
 
 
-def test_serve_prints_url_serves_and_exits_zero_on_sigterm(tmp_path):
-    site = tmp_path / "s"
-    assert main(["init", str(site)]) == 0
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+SERVE_FLAGS = ("--listen", "127.0.0.1:0", "--no-reload")
+
+
+@contextmanager
+def serving(config: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`gateway serve` as a subprocess on 127.0.0.1:0; yields it and the URL it printed."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "serve",
-            "--config",
-            str(site / "gateway.toml"),
-            "--listen",
-            "127.0.0.1:0",
-            "--no-reload",
-        ],
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config), *SERVE_FLAGS, *extra],
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
+        assert process.stderr is not None
         line = process.stderr.readline()
         match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         assert match, line
-        assert httpx.get(match.group(1) + "api/hello").status_code == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        yield process, match.group(1)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_serve_prints_url_serves_and_exits_zero_on_sigterm(tmp_path):
+    site = tmp_path / "s"
+    assert main(["init", str(site)]) == 0
+    with serving(site / "gateway.toml") as (process, url):
+        assert httpx.get(url + "api/hello").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
 
 
 def test_prefork_workers_share_the_port(tmp_path):
@@ -168,25 +170,7 @@ def test_prefork_workers_share_the_port(tmp_path):
     )
     config = site / "gateway.toml"
     config.write_text(config.read_text() + '\n[[route]]\npath = "/pid"\nhandler = "api.pid:pid"\n')
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "serve",
-            "--config",
-            str(config),
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-            "--no-reload",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = re.search(r"at (http://127\.0\.0\.1:\d+/)", process.stderr.readline()).group(1)
+    with serving(config, "--workers", "2") as (process, url):
         pids: set[int] = set()
 
         def both_workers_answered() -> bool:
@@ -200,7 +184,3 @@ def test_prefork_workers_share_the_port(tmp_path):
         wait_for(both_workers_answered, timeout=20)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
