@@ -50,12 +50,15 @@ class Loop:
         self._tick_interval = min(self._tick_interval, interval)
 
     def _on_wake(self, mask: int) -> None:
-        self._woken.clear()
+        # Drain first, then clear: cleared first, a thread could set the flag and send its
+        # byte, which the drain would then swallow, leaving the flag set with no byte to
+        # wake the loop for the next callback (it would wait for the tick, up to a second).
         try:
             while self._wake_r.recv(4096):
                 pass
         except (BlockingIOError, InterruptedError):
             pass
+        self._woken.clear()
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         self.running = True

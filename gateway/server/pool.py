@@ -1,6 +1,7 @@
-"""HandlerPool: a fixed set of threads running handler calls off the loop, with a bounded
-queue. A full queue is refused at once (the caller answers 503) instead of growing without
-bound; results go back to the loop thread through Loop.call_soon_threadsafe."""
+"""HandlerPool: a fixed set of threads running handler calls off the loop. At most
+`threads + queue_size` calls are in flight; past that the caller is refused at once (it
+answers 503) instead of queueing without bound. Results go back to the loop thread
+through Loop.call_soon_threadsafe; the in-flight count is kept on the loop thread only."""
 
 from __future__ import annotations
 
@@ -21,55 +22,55 @@ Job = tuple[Callable[[], Any], Callable[[Any], None]]
 class HandlerPool:
     def __init__(self, loop: Loop, threads: int, queue_size: int) -> None:
         self._loop = loop
-        self._size = threads
-        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max(1, queue_size))
+        self._size = max(1, threads)
+        self._limit = self._size + max(0, queue_size)
+        # SimpleQueue is C code with no Condition: a put and a get cost a fraction of
+        # queue.Queue's. Bounding is done by `pending`, which only the loop thread changes.
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._lock = threading.Lock()
+        self.pending = 0  # submitted and not yet finished (running or waiting)
+
+    @property
+    def waiting(self) -> int:
+        """Calls queued for a thread (not yet running)."""
+        return max(0, self.pending - self._size)
 
     def submit(self, work: Callable[[], Any], done: Callable[[Any], None]) -> bool:
         """Queue `work` for a thread; `done(result)` runs later on the loop thread.
-        False when the queue is full: the caller should answer 503."""
-        self._grow_if_needed()
-        try:
-            self._queue.put_nowait((work, done))
-        except queue.Full:
+        False when `threads + queue_size` calls are already in flight: answer 503."""
+        if self.pending >= self._limit:
             return False
+        if not self._threads:
+            self._start()  # on first use, so an app without handlers costs no threads
+        self.pending += 1
+        self._jobs.put((work, done))
         return True
 
-    def _grow_if_needed(self) -> None:
-        # Threads start on demand so an app without handlers costs no threads.
-        with self._lock:
-            if self._idle == 0 and len(self._threads) < self._size:
-                thread = threading.Thread(
-                    target=self._work, name=f"gateway-handler-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-                self._idle += 1
-                thread.start()
+    def _start(self) -> None:
+        for i in range(self._size):
+            thread = threading.Thread(target=self._work, name=f"gateway-handler-{i}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def _work(self) -> None:
         call_soon = self._loop.call_soon_threadsafe
         while True:
-            job = self._queue.get()
+            job = self._jobs.get()
             if job is None:
                 return
-            with self._lock:
-                self._idle -= 1
             work, done = job
             try:
                 result = work()
             except BaseException:  # work() turns handler errors into responses itself
                 log.exception("handler pool job failed")
                 result = None
-            call_soon(functools.partial(done, result))
-            with self._lock:
-                self._idle += 1
+            call_soon(functools.partial(self._finish, done, result))
+
+    def _finish(self, done: Callable[[Any], None], result: Any) -> None:
+        self.pending -= 1
+        done(result)
 
     def shutdown(self) -> None:
         """Ask every thread to stop after its current job; does not wait for them."""
         for _ in self._threads:
-            try:
-                self._queue.put_nowait(None)
-            except queue.Full:
-                break
+            self._jobs.put(None)

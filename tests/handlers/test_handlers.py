@@ -216,10 +216,10 @@ def test_pool_saturation_gives_503_and_timeout_gives_504(server):
 
     first = threading.Thread(target=get, args=("running",))
     first.start()
-    wait_for(lambda: server.server.pool._idle == 0 and len(server.server.pool._threads) == 1)
+    wait_for(lambda: server.server.pool.pending == 1)
     second = threading.Thread(target=get, args=("queued",))
     second.start()
-    wait_for(lambda: server.server.pool._queue.qsize() == 1)
+    wait_for(lambda: server.server.pool.waiting == 1)
     busy = httpx.get(server.url + "/block", timeout=10)
     assert busy.status_code == 503
     assert busy.headers["retry-after"] == "1"
