@@ -17,6 +17,7 @@ from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_me
 from gateway.request import Request
 from gateway.response import Response
 from gateway.router.paths import join_path
+from gateway.router.patterns import parse_host
 from gateway.router.trie import (
     MethodNotAllowed,
     NotFound,
@@ -94,7 +95,9 @@ class App:
             location = join_path(exc.segments)
             if request.query_string:
                 location += "?" + request.query_string
-            return Response(308, b"", [("location", location)])
+            return self._fallback_target.finish(
+                request, Response(308, b"", [("location", location)])
+            )
         target = match.target
         request.params = match.params
         if request.method == "OPTIONS" and target.cors is not None:
@@ -152,7 +155,9 @@ class App:
                 target = self.router.match(
                     request.headers.get("host"), request.method, request.segments
                 ).target
-            except Exception:  # no route, 405, redirect: the plain answer will do
+            except MethodNotAllowed as not_allowed:
+                target = not_allowed.target  # as handle() does: that route's policy, or none
+            except (NotFound, TrailingSlashRedirect):
                 target = self._fallback_target
         return self.error_response(exc.status, request, target, exc.detail)
 
@@ -278,9 +283,15 @@ class _Compiler:
         if self.config.dev.live_reload and is_reserved(literal):
             self.issues.append(where.issue(reserved_message(literal), key))
             return
+        if host is not None:
+            try:
+                parse_host(host)
+            except ValueError as exc:
+                self.issues.append(where.issue(str(exc), "host"))
+                return
         try:
             self.builder.add(pattern, methods, target, host=host, where=where)
-        except ValueError as exc:  # PatternError, or a bad method or host
+        except ValueError as exc:  # PatternError, or a bad method
             self.issues.append(where.issue(str(exc), key))
             return
         shown = pattern.replace("/{__rest:path}", "/**") if key == "prefix" else pattern

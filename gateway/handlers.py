@@ -173,8 +173,20 @@ def to_response(result: Any) -> Response:
 
 
 def _encode_chunks(chunks: Iterator[Any]) -> Iterator[bytes]:
-    for item in chunks:
-        yield item.encode() if isinstance(item, str) else bytes(item)
+    try:
+        for item in chunks:
+            if isinstance(item, str):
+                yield item.encode()
+            elif isinstance(item, (bytes, bytearray, memoryview)):
+                yield bytes(item)
+            else:  # bytes(3) would quietly send three NULs
+                raise TypeError(
+                    f"a streamed body yielded {type(item).__name__!r}: yield bytes or str"
+                )
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def call_handler(func: Handler, request: Any) -> Response:

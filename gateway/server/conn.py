@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.errors import HTTPError, ProtocolError
 from gateway.http.events import Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
-from gateway.http.writer import CONTINUE, LAST_CHUNK, Framing, HeaderError, chunk
+from gateway.http.writer import CONTINUE, LAST_CHUNK, Framing, chunk
 from gateway.request import Request, build_request
 from gateway.response import FileBody, PushBody, Response
 
@@ -242,8 +242,8 @@ class Conn:
                 http_version=request.http_version,
                 head_request=request.method == "HEAD",
             )
-        except HeaderError as exc:
-            log.error("request %s: handler response has a bad header: %s", request.id, exc)
+        except ValueError as exc:  # HeaderError, or a status outside 100..999
+            log.error("request %s: response cannot be written: %s", request.id, exc)
             response.close()
             response = Response(500, b"internal server error\n", content_type="text/plain")
             body, length = response.body, 22
@@ -390,6 +390,11 @@ class Conn:
             return False
         if isinstance(data, str):
             data = data.encode()
+        elif not isinstance(data, (bytes, bytearray, memoryview)):
+            log.error("streamed body yielded %s, not bytes or str; closing", type(data).__name__)
+            stream.close()
+            self.close()
+            return False
         if data:
             self._out.appendleft(chunk(data) if stream.chunked else bytes(data))
         return True

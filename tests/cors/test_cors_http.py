@@ -532,14 +532,6 @@ def test_413_from_another_origin_gets_no_cors_headers(server):
     assert headers.get("vary") == "Origin"
 
 
-BUG_413_405 = (
-    "App.protocol_error_response turns every router exception into the [server] cors "
-    "fallback target; a MethodNotAllowed should use exc.target (as App.handle does), so "
-    "a cors = false route or mount keeps its 413 free of CORS headers"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_413_405)
 @pytest.mark.parametrize("path", ["/internal", "/private/app.js"], ids=["route", "mount"])
 def test_413_on_a_cors_false_path_that_does_not_take_the_method(server, path):
     # Without the oversized body the same request is a 405 with no CORS headers.
@@ -605,7 +597,7 @@ def test_503_from_a_saturated_pool_carries_cors_headers(site):
         callers[0].start()
         wait_for(gates.started.is_set)  # the one thread is busy
         callers[1].start()
-        wait_for(lambda: running.server.pool._queue.qsize() == 1)  # the one queue slot taken
+        wait_for(lambda: running.server.pool.waiting == 1)  # the one queue slot taken
         busy = httpx.get(running.url + "/slow", headers={"origin": APP})
         assert busy.status_code == 503
         assert busy.headers["retry-after"] == "1"

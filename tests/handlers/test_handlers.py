@@ -74,6 +74,8 @@ KINDS = """
             "query": lambda: request.query.getlist("q"),
             "bad": lambda: object(),
             "badheader": lambda: Response(200, "x", {"x-bad": "a\\r\\nset-cookie: evil=1"}),
+            "badstatus": lambda: (42, "x"),
+            "baditem": lambda: iter([b"a", 3]),
         }[kind]()
 
     def boom(request):
@@ -228,4 +230,16 @@ def test_pool_saturation_gives_503_and_timeout_gives_504(server):
     module.RELEASE.set()
     second.join(10)
     assert results["queued"].status_code in (200, 504)
+    assert httpx.get(server.url + "/r/str").text == "text"
+
+
+def test_status_outside_http_range_is_500_and_server_goes_on(client):
+    assert client.get("/r/badstatus").status_code == 500
+    assert client.get("/r/str").text == "text"
+
+
+@pytest.mark.parametrize("prefix", ["/r", "/inline"])
+def test_stream_yielding_a_non_bytes_item_closes_only_that_connection(server, prefix):
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(server.url + f"{prefix}/baditem", timeout=5)
     assert httpx.get(server.url + "/r/str").text == "text"
