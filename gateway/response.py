@@ -115,11 +115,12 @@ class PushBody:
     push(data) and end(); the connection sends what has arrived as chunks and waits for
     more without blocking. `on_close` runs once when the connection lets go of it."""
 
-    __slots__ = ("_chunks", "_ended", "_on_close", "waiter")
+    __slots__ = ("_chunks", "_ended", "_on_close", "failed", "waiter")
 
     def __init__(self, on_close: Callable[[PushBody], None] | None = None) -> None:
         self._chunks: list[bytes] = []
         self._ended = False
+        self.failed = False  # ended by an error: the connection closes without a last chunk
         self._on_close = on_close
         self.waiter: Callable[[], None] | None = None
 
@@ -132,6 +133,11 @@ class PushBody:
     def end(self) -> None:
         self._ended = True
         self._wake()
+
+    def fail(self) -> None:
+        """End the body as broken: the client must not take it for complete."""
+        self.failed = True
+        self.end()
 
     def _wake(self) -> None:
         waiter, self.waiter = self.waiter, None

@@ -403,6 +403,9 @@ class Conn:
         data = body.take()
         if data is None:
             body.close()
+            if body.failed:
+                self.close()  # no last chunk: the client sees the body was cut short
+                return False
             self._out.popleft()
             self._out.appendleft(LAST_CHUNK)
             return True

@@ -12,7 +12,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from gateway.response import FileBody, PushBody
 from gateway.server.loop import Loop
+from gateway.server.streams import ThreadStream
 
 log = logging.getLogger("gateway.server")
 
@@ -64,13 +66,26 @@ class HandlerPool:
             except BaseException:  # work() turns handler errors into responses itself
                 log.exception("handler pool job failed")
                 result = None
-            call_soon(functools.partial(self._finish, done, result))
+            stream = _thread_stream(result, call_soon)
+            call_soon(functools.partial(done, result))
+            if stream is not None:
+                stream.pump()  # this thread stays with the stream until it ends
+            call_soon(self._job_done)
 
-    def _finish(self, done: Callable[[Any], None], result: Any) -> None:
+    def _job_done(self) -> None:
         self.pending -= 1
-        done(result)
 
     def shutdown(self) -> None:
         """Ask every thread to stop after its current job; does not wait for them."""
         for _ in self._threads:
             self._jobs.put(None)
+
+
+def _thread_stream(result: Any, call_soon: Callable[[Callable[[], None]], None]) -> Any:
+    """Swap an iterator body for a ThreadStream this thread will pump; None otherwise."""
+    body = getattr(result, "body", None)
+    if body is None or isinstance(body, (bytes, FileBody, PushBody)):
+        return None
+    stream = ThreadStream(iter(body), call_soon)
+    result.body = stream
+    return stream

@@ -47,6 +47,10 @@ SITE = """
     handler = "api.kinds:block"
 
     [[route]]
+    path = "/slow-stream"
+    handler = "api.kinds:slow_stream"
+
+    [[route]]
     path = "/users/{id:int}"
     handler = "api.kinds:user"
     headers = { x-route = "users" }
@@ -94,6 +98,15 @@ KINDS = """
     def block(request):
         RELEASE.wait(10)
         return "released"
+
+    STREAM_GATE = threading.Event()
+
+    def slow_stream(request):
+        def chunks():
+            yield b"first;"
+            STREAM_GATE.wait(10)  # blocks: must not block the server loop
+            yield b"second"
+        return chunks()
 
     def user(request):
         return {"id": request.params["id"], "type": type(request.params["id"]).__name__}
@@ -243,3 +256,17 @@ def test_stream_yielding_a_non_bytes_item_closes_only_that_connection(server, pr
     with pytest.raises(httpx.HTTPError):
         httpx.get(server.url + f"{prefix}/baditem", timeout=5)
     assert httpx.get(server.url + "/r/str").text == "text"
+
+
+def test_a_blocking_stream_runs_on_the_pool_not_the_loop(server):
+    module = _module(server)
+    module.STREAM_GATE.clear()
+    with httpx.Client(base_url=server.url, timeout=10) as streaming, streaming.stream(
+        "GET", "/slow-stream"
+    ) as response:
+        chunks = response.iter_bytes()
+        assert next(chunks) == b"first;"
+        # The generator now blocks on its pool thread; the loop still answers others.
+        assert httpx.get(server.url + "/inline/str", timeout=5).text == "text"
+        module.STREAM_GATE.set()
+        assert b"".join(chunks) == b"second"
