@@ -110,6 +110,31 @@ class App:
         except HTTPError as exc:
             return self.error_response(exc.status, request, target, exc.detail, exc.headers)
 
+    def static_miss(self, request: Request, mount: Target) -> Response:
+        """A static mount had no file. A mount is a catch-all, so it may have shadowed a
+        route that exists for another method (405) or with the other trailing slash (308)."""
+        host = request.headers.get("host")
+        try:
+            self.router.match(host, "\0", request.segments)  # a method no route has
+        except MethodNotAllowed as exc:
+            if exc.target is not mount:
+                return self.error_response(405, request, exc.target, "", [("allow", exc.allow)])
+        except Exception:
+            pass
+        segments = request.segments
+        other = segments[:-1] if segments and segments[-1] == "" else (*segments, "")
+        if self.config.server.trailing_slash == "redirect" and other:
+            try:
+                match = self.router.match(host, request.method, other)
+            except Exception:
+                match = None
+            if match is not None and match.target is not mount:
+                location = join_path(other) + (
+                    f"?{request.query_string}" if request.query_string else ""
+                )
+                return mount.finish(request, Response(308, b"", [("location", location)]))
+        return self.error_response(404, request, mount)
+
     def close(self) -> None:
         """Release cached files once this app is no longer the one serving."""
         for mount in self.mounts:

@@ -123,5 +123,5 @@ class StaticTarget(Target):
         except HTTPError as exc:
             return self.finish(request, http_error_response(exc))
         if response is None:
-            return app.error_response(404, request, self)
+            return app.static_miss(request, self)
         return self.finish(request, response)

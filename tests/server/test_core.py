@@ -217,3 +217,35 @@ def test_client_that_disconnects_mid_request_does_not_hurt(server):
             )
     assert httpx.get(server.url + "/fast/2").text == "2"
     wait_for(lambda: len(server.server.conns) == 0)
+
+
+def test_a_root_mount_does_not_hide_405_or_trailing_slash_redirects(site):
+    running = site(
+        """
+        [server]
+        access_log = "off"
+
+        [[static]]
+        prefix = "/"
+        dir = "public"
+
+        [[route]]
+        path = "/api/things"
+        methods = ["POST"]
+        respond = { status = 201, body = "made" }
+
+        [[route]]
+        path = "/api/status"
+        respond = { status = 200, body = "ok" }
+        """,
+        {"public/index.html": "<p>home</p>"},
+    )
+    with httpx.Client(base_url=running.url) as client:
+        wrong_method = client.get("/api/things")
+        assert wrong_method.status_code == 405
+        assert wrong_method.headers["allow"] == "OPTIONS, POST"
+        slash = client.get("/api/status/?x=1")
+        assert slash.status_code == 308
+        assert slash.headers["location"] == "/api/status?x=1"
+        assert client.get("/missing").status_code == 404
+        assert client.get("/").text == "<p>home</p>"
