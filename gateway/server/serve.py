@@ -145,6 +145,11 @@ class Server:
             self.conns.add(Conn(self, sock, (addr[0], addr[1])))
         self._pause_accepting(f"connection limit {self.max_connections} reached")
 
+    @property
+    def accepting(self) -> bool:
+        """False while accepting is paused (connection limit or out of fds) or stopped."""
+        return not self._accept_paused_until and not self.shutting_down
+
     def _pause_accepting(self, why: str) -> None:
         if self._accept_paused_until:
             return
