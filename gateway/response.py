@@ -115,12 +115,13 @@ class PushBody:
     push(data) and end(); the connection sends what has arrived as chunks and waits for
     more without blocking. `on_close` runs once when the connection lets go of it."""
 
-    __slots__ = ("_chunks", "_ended", "_on_close", "failed", "waiter")
+    __slots__ = ("_chunks", "_ended", "_on_close", "chunked", "failed", "waiter")
 
     def __init__(self, on_close: Callable[[PushBody], None] | None = None) -> None:
         self._chunks: list[bytes] = []
         self._ended = False
         self.failed = False  # ended by an error: the connection closes without a last chunk
+        self.chunked = True  # the connection sets False for HTTP/1.0 (close-delimited)
         self._on_close = on_close
         self.waiter: Callable[[], None] | None = None
 

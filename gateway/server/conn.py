@@ -268,6 +268,8 @@ class Conn:
                 self._queue(head)
                 self._queue(body)
         elif isinstance(body, (FileBody, PushBody)):
+            if isinstance(body, PushBody):
+                body.chunked = framing is Framing.CHUNKED
             self._queue(head)
             self._queue(body)
         else:
@@ -407,10 +409,11 @@ class Conn:
                 self.close()  # no last chunk: the client sees the body was cut short
                 return False
             self._out.popleft()
-            self._out.appendleft(LAST_CHUNK)
+            if body.chunked:
+                self._out.appendleft(LAST_CHUNK)
             return True
         if data:
-            self._out.appendleft(chunk(data))
+            self._out.appendleft(chunk(data) if body.chunked else data)
             return True
         # Nothing yet: wait for a push instead of polling the socket for writability.
         self._push_wait = True

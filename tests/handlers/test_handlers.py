@@ -270,3 +270,12 @@ def test_a_blocking_stream_runs_on_the_pool_not_the_loop(server):
         assert httpx.get(server.url + "/inline/str", timeout=5).text == "text"
         module.STREAM_GATE.set()
         assert b"".join(chunks) == b"second"
+
+
+def test_pooled_stream_to_http10_client_is_close_delimited(server):
+    from tests.support import exchange
+
+    reply = exchange(server.port, b"GET /r/iter HTTP/1.0\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"transfer-encoding" not in head.lower()
+    assert body == b"abc"
