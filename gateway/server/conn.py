@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import HTTPError, ProtocolError
-from gateway.http.events import Data, EndOfMessage, RequestHead
+from gateway.http.events import NEED_DATA, Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
 from gateway.http.writer import CONTINUE, LAST_CHUNK, Framing, chunk
 from gateway.request import Request, build_request
@@ -30,6 +30,9 @@ RECV_SIZE = 65536
 COALESCE_LIMIT = 65536  # bodies up to this size go out in the same send as their head
 HIGH_WATER = 1 << 20  # stop reading new requests while this much output waits
 SENDFILE_CHUNK = 1 << 22
+# File bodies queued on one connection before it stops taking pipelined requests: each holds
+# an open fd (or a reference that keeps an evicted cached one open) until it is sent.
+MAX_QUEUED_FILES = 8
 
 
 class StreamBody:
@@ -55,9 +58,11 @@ class Conn:
     __slots__ = (
         "_body",
         "_head",
+        "_held",
         "_mask",
         "_out",
         "_out_bytes",
+        "_out_files",
         "_pending_id",
         "_push_wait",
         "client",
@@ -77,6 +82,8 @@ class Conn:
         self.parser = RequestParser(**server.parser_limits)
         self._out: collections.deque[OutItem] = collections.deque()
         self._out_bytes = 0
+        self._out_files = 0  # FileBody items in _out
+        self._held = False  # complete requests wait in the parser until the output drains
         self._head: RequestHead | None = None
         self._body: list[bytes] = []
         self._pending_id = 0
@@ -121,11 +128,13 @@ class Conn:
 
     def _on_peer_closed(self) -> None:
         self.read_closed = True
-        if self.waiting is None and not self._out:
+        if self.waiting is None and not self._out and not self._held:
             self.close()
             return
-        # Answer what was asked, then close; there is nothing more to read.
-        self.close_after_write = True
+        # Answer what was asked, then close; there is nothing more to read. Requests held
+        # back by the backlog are still answered: process() closes after the last one.
+        if not self._held:
+            self.close_after_write = True
         self._update_interest()
 
     def on_timeout(self) -> None:
@@ -156,6 +165,9 @@ class Conn:
         has to wait for the handler pool."""
         parser = self.parser
         while self.waiting is None and not self.close_after_write:
+            if self._out_files >= MAX_QUEUED_FILES or self._out_bytes > HIGH_WATER:
+                self._held = True  # flush() resumes once the output drains
+                return
             try:
                 event = parser.next_event()
             except ProtocolError as exc:
@@ -173,6 +185,8 @@ class Conn:
             elif kind is EndOfMessage:
                 self._dispatch()
             else:
+                if self.read_closed and event is NEED_DATA:
+                    self.close_after_write = True  # the peer has sent all it will send
                 return  # NEED_DATA, or PAUSED until a pooled response comes back
 
     def _dispatch(self) -> None:
@@ -303,26 +317,35 @@ class Conn:
         self._out.append(item)
         if type(item) is bytes:
             self._out_bytes += len(item)
+        elif type(item) is FileBody:
+            self._out_files += 1
 
     def flush(self) -> None:
         """Write as much queued output as the socket takes without blocking."""
         out = self._out
         sock = self.sock
-        while out:
-            item = out[0]
-            if isinstance(item, (bytes, memoryview)):
-                if not self._send_bytes(item):
+        while True:
+            while out:
+                item = out[0]
+                if isinstance(item, (bytes, memoryview)):
+                    if not self._send_bytes(item):
+                        return
+                elif isinstance(item, FileBody):
+                    if not self._send_file(item):
+                        return
+                elif isinstance(item, PushBody):
+                    if not self._take_pushed(item):
+                        return
+                elif not self._pull_stream(item):
                     return
-            elif isinstance(item, FileBody):
-                if not self._send_file(item):
+                if sock.fileno() < 0:
                     return
-            elif isinstance(item, PushBody):
-                if not self._take_pushed(item):
-                    return
-            elif not self._pull_stream(item):
-                return
-            if sock.fileno() < 0:
-                return
+            if not self._held or self.waiting is not None:
+                break
+            self._held = False
+            self.process()  # the pipelined requests that waited for the output to drain
+            if not out:
+                break
         if self.waiting is None and not self.parser.in_message:
             self.deadline = self.server.loop.now + self.server.timeouts.idle
         if self.close_after_write and self.waiting is None:
@@ -375,6 +398,7 @@ class Conn:
         if body.length == 0:
             body.close()
             self._out.popleft()
+            self._out_files -= 1
         return True
 
     def _pull_stream(self, stream: StreamBody) -> bool:
@@ -437,6 +461,7 @@ class Conn:
             self.read_closed
             or self.close_after_write
             or self.waiting is not None
+            or self._held
             or self._out_bytes > HIGH_WATER
         ):
             mask |= READ
