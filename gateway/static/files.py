@@ -48,6 +48,9 @@ _NOT_MODIFIED_KEEP = frozenset({"etag", "last-modified", "cache-control", "vary"
 # Configured `headers` replace these computed ones; any other name is added alongside.
 _REPLACEABLE = frozenset({"content-type", "cache-control", "x-content-type-options"})
 _HTML = "text/html; charset=utf-8"
+_MAX_HEADER_SETS = 4096
+# (headers, etag, last-modified seconds, content type) of one file version under one name
+_KnownHeaders = tuple[tuple[tuple[str, str], ...], str, int, str]
 
 
 class StaticMount:
@@ -59,6 +62,7 @@ class StaticMount:
         "_fallback",
         "_files",
         "_flags",
+        "_headers",
         "_replaced",
         "cache",
         "codings",
@@ -88,6 +92,7 @@ class StaticMount:
         self._fallback = None if fallback is None else _relative_parts(fallback)
         self._flags = _OPEN_FLAGS | (os.O_NOFOLLOW if spec.symlinks == "deny" else 0)
         self._files = OpenFiles(file_cache_valid)
+        self._headers: dict[tuple[object, ...], _KnownHeaders] = {}
 
     @classmethod
     def from_spec(cls, spec: StaticSpec, file_cache_valid: float = 0.0) -> StaticMount:
@@ -203,31 +208,41 @@ class StaticMount:
     ) -> Response:
         """Serve the open file `body` (named `rel` under the dir), or a precompressed sibling."""
         try:
-            content_type = self.mime.guess(rel)
             coding, vary = "", False
             if self.codings:
                 variant, vary = self._variant(request, lexical)
                 if variant is not None:
                     body.close()
                     body, st, coding = variant
-            rep = _Representation(body, st.st_size, make_etag(st, coding), int(st.st_mtime))
-            headers = self._file_headers(rel, content_type, rep, coding, vary)
-            return self._conditional(request, rep, content_type, headers)
+            # Headers depend only on the name and the file's identity: build them once.
+            key = (rel, coding, vary, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            known = self._headers.get(key)
+            if known is None:
+                content_type = self.mime.guess(rel)
+                etag, mtime = make_etag(st, coding), int(st.st_mtime)
+                built = self._file_headers(rel, content_type, etag, mtime, coding, vary)
+                known = (built, etag, mtime, content_type)
+                if len(self._headers) >= _MAX_HEADER_SETS:
+                    self._headers.clear()  # a crude bound; rebuilding is cheap
+                self._headers[key] = known
+            headers, etag, mtime, content_type = known
+            rep = _Representation(body, st.st_size, etag, mtime)
+            return self._conditional(request, rep, content_type, list(headers))
         except BaseException:
             body.close()
             raise
 
     def _file_headers(
-        self, rel: str, content_type: str, rep: _Representation, coding: str, vary: bool
-    ) -> HeaderList:
+        self, rel: str, content_type: str, etag: str, mtime: int, coding: str, vary: bool
+    ) -> tuple[tuple[str, str], ...]:
         replaced = self._replaced
         headers: HeaderList = []
         if "content-type" not in replaced:
             headers.append(("content-type", content_type))
         headers += [
             ("accept-ranges", "bytes"),
-            ("last-modified", http_date(rep.mtime)),
-            ("etag", rep.etag),
+            ("last-modified", http_date(mtime)),
+            ("etag", etag),
         ]
         if "x-content-type-options" not in replaced:
             headers.append(("x-content-type-options", "nosniff"))
@@ -239,7 +254,7 @@ class StaticMount:
         if coding:
             headers.append(("content-encoding", coding))
         headers += self._extra
-        return headers
+        return tuple(headers)
 
     def _conditional(
         self, request: Request, rep: _Representation, content_type: str, headers: HeaderList
