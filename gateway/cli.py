@@ -174,6 +174,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listen = args.listen or list(app.config.server.listen)
     workers = args.workers or app.config.server.workers
     reload = app.config.dev.reload if args.reload is None else args.reload
+    if app.config.dev.live_reload and not reload:
+        logging.getLogger("gateway").warning(
+            "[dev] live_reload needs reload: pages get the script, but nothing watches for edits"
+        )
     if workers > 1:
         from gateway.server.workers import serve_prefork
 

@@ -107,8 +107,14 @@ def _stamp(path: str) -> tuple[int, int]:
 
 
 def _is_under(file: str, root: Path) -> bool:
+    # Site modules are found through the resolved root (the package __path__ and the
+    # sys.path entry), so their files start with it: a string test first spares a
+    # realpath of every module in sys.modules on each handler load.
+    text = str(root)
+    if not file.startswith(text):
+        return False
     try:
-        return os.path.commonpath([os.path.realpath(file), str(root)]) == str(root)
+        return os.path.commonpath([os.path.realpath(file), text]) == text
     except ValueError:
         return False
 
