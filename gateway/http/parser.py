@@ -85,7 +85,11 @@ class RequestParser:
         if self._read == self._paused:
             return False
         if self._read == self._read_head:
-            return bool(self._buf[self._pos :].lstrip(b"\r\n"))
+            # Without slicing: this runs per request, with pipelined bytes in the buffer.
+            buf, pos, n = self._buf, self._pos, len(self._buf)
+            while pos < n and buf[pos] in b"\r\n":
+                pos += 1
+            return pos < n
         return True
 
     def _read_head(self) -> Event:
