@@ -82,7 +82,7 @@ class App:
     def handle(self, request: Request) -> Result:
         """The answer to `request`: never raises."""
         try:
-            match = self.router.match(request.headers.get("host"), request.method, request.segments)
+            match = self.router.match(request.host, request.method, request.segments)
         except NotFound:
             if request.path == "*" and request.method == "OPTIONS":
                 return Response(
@@ -113,7 +113,7 @@ class App:
     def static_miss(self, request: Request, mount: Target) -> Response:
         """A static mount had no file. A mount is a catch-all, so it may have shadowed a
         route that exists for another method (405) or with the other trailing slash (308)."""
-        host = request.headers.get("host")
+        host = request.host
         try:
             self.router.match(host, "\0", request.segments)  # a method no route has
         except MethodNotAllowed as exc:
@@ -177,9 +177,7 @@ class App:
         target: Target | None = None
         if request is not None:
             try:
-                target = self.router.match(
-                    request.headers.get("host"), request.method, request.segments
-                ).target
+                target = self.router.match(request.host, request.method, request.segments).target
             except MethodNotAllowed as not_allowed:
                 target = not_allowed.target  # as handle() does: that route's policy, or none
             except (NotFound, TrailingSlashRedirect):

@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway.config.schema import Where
 from gateway.errors import ConfigIssue, HTTPError
-from gateway.response import Response
+from gateway.response import FileBody, PushBody, Response
 
 log = logging.getLogger("gateway.handlers")
 
@@ -199,10 +199,10 @@ def call_handler(func: Handler, request: Any) -> Response:
     """Run a handler and convert its result; HTTPError becomes its status, anything else
     a 500 that names the request id (the traceback goes to the log)."""
     try:
-        return to_response(func(request))
+        return _checked(to_response(func(request)))
     except HTTPError as exc:
         return http_error_response(exc)
-    except Exception:
+    except BaseException:  # SystemExit in a handler must not stop the server either
         log.error(
             "request %s: handler %s raised\n%s", request.id, _name(func), traceback.format_exc()
         )
@@ -211,6 +211,23 @@ def call_handler(func: Handler, request: Any) -> Response:
             f"internal server error (request id {request.id})\n",
             content_type="text/plain; charset=utf-8",
         )
+
+
+def _checked(response: Response) -> Response:
+    """A Response the server can write: a final status (an int from 200 to 999) and a body
+    it knows how to send. Anything else is the handler's bug: TypeError -> 500."""
+    status = response.status
+    if type(status) is not int or not 200 <= status <= 999:
+        raise TypeError(f"status {status!r} is not a final status: use an int from 200 to 599")
+    body = response.body
+    sendable = isinstance(body, (bytes, FileBody, PushBody)) or (
+        hasattr(body, "__iter__") and not isinstance(body, str)
+    )
+    if not sendable:
+        raise TypeError(
+            f"response body {type(body).__name__!r}: use bytes, str or an iterator of bytes"
+        )
+    return response
 
 
 def http_error_response(exc: HTTPError) -> Response:

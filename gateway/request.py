@@ -78,6 +78,7 @@ class Request:
         "body",
         "client",
         "headers",
+        "host",
         "http_version",
         "id",
         "method",
@@ -101,6 +102,7 @@ class Request:
         client: tuple[str, int] = ("", 0),
         id: str = "",
         http_version: str = "1.1",
+        host: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -112,6 +114,9 @@ class Request:
         self.client = client
         self.id = id
         self.http_version = http_version
+        # The authority a request names: the absolute-form target's, else the Host header
+        # (RFC 9112 §3.2.2); routes match on it.
+        self.host = host if host is not None else headers.get("host")
         self.params: dict[str, Any] = {}
         self._query: MultiDict | None = None
         self._form: MultiDict | None = None
@@ -128,6 +133,8 @@ class Request:
             return _json.loads(self.body)
         except ValueError as exc:
             raise HTTPError(400, f"request body is not valid json: {exc}") from None
+        except RecursionError:
+            raise HTTPError(400, "request body is json nested too deeply") from None
 
     def form(self) -> MultiDict:
         """Fields of an urlencoded or multipart/form-data body; files arrive as UploadedFile."""
@@ -164,4 +171,5 @@ def build_request(
         client=client,
         id=request_id,
         http_version=head.http_version,
+        host=head.host,
     )

@@ -60,6 +60,8 @@ class Response:
             body = body.encode()
             if content_type is None and not self.has_header("content-type"):
                 content_type = "text/plain; charset=utf-8"
+        elif isinstance(body, (bytearray, memoryview)):
+            body = bytes(body)
         self.body: Body = body
         if content_type is not None:
             self.headers.append(("content-type", content_type))

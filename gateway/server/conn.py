@@ -90,7 +90,9 @@ class Conn(Outbox):
         was_idle = not self.parser.in_message
         self.parser.feed(data)
         timeouts = self.server.timeouts
-        if was_idle:
+        if was_idle and self.parser.in_message:
+            # The header clock starts at a request's first byte; stray CRLFs (which the
+            # parser skips) must not restart it, or they would keep a connection forever.
             self.deadline = self.server.loop.now + timeouts.header
         elif self._head is not None:
             self.deadline = self.server.loop.now + timeouts.body
@@ -228,7 +230,7 @@ class Conn(Outbox):
                 http_version=request.http_version,
                 head_request=request.method == "HEAD",
             )
-        except ValueError as exc:  # HeaderError, or a status outside 100..999
+        except (ValueError, TypeError) as exc:  # HeaderError, a bad status
             log.error("request %s: response cannot be written: %s", request.id, exc)
             response.close()
             response = Response(500, b"internal server error\n", content_type="text/plain")
@@ -289,6 +291,7 @@ class Conn(Outbox):
         """Write as much queued output as the socket takes without blocking."""
         out = self._out
         sock = self.sock
+        wrote = bool(out)
         while True:
             while out:
                 item = out[0]
@@ -311,7 +314,9 @@ class Conn(Outbox):
             self.process()  # the pipelined requests that waited for the output to drain
             if not out:
                 break
-        if self.waiting is None and not self.parser.in_message:
+        if wrote and self.waiting is None and not self.parser.in_message:
+            # A response just finished: the connection is idle from now. (Only then: a
+            # flush with nothing to send must not extend the deadline of a quiet client.)
             self.deadline = self.server.loop.now + self.server.timeouts.idle
         if self.close_after_write and self.waiting is None:
             self.close()

@@ -5,11 +5,13 @@ Only this thread touches sockets; other threads call `call_soon_threadsafe`."""
 from __future__ import annotations
 
 import collections
+import logging
 import selectors
 import socket
-import threading
 import time
 from collections.abc import Callable
+
+log = logging.getLogger("gateway.server")
 
 Callback = Callable[[], None]
 ReadyHandler = Callable[[int], None]
@@ -31,14 +33,17 @@ class Loop:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._woken = threading.Event()
+        # A plain bool, not threading.Event: assignments are atomic under the GIL, and a
+        # signal handler may call call_soon_threadsafe while this thread is inside it
+        # (an Event's lock is not re-entrant and would deadlock there).
+        self._woken = False
         self.selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
 
     def call_soon_threadsafe(self, callback: Callback) -> None:
         """Run `callback` on the loop thread soon; safe from any thread."""
         self._ready.append(callback)
-        if not self._woken.is_set():
-            self._woken.set()
+        if not self._woken:
+            self._woken = True
             try:  # noqa: SIM105 (suppress() costs more on this path, run per pooled request)
                 self._wake_w.send(b"\0")
             except OSError:
@@ -58,7 +63,7 @@ class Loop:
                 pass
         except (BlockingIOError, InterruptedError):
             pass
-        self._woken.clear()
+        self._woken = False
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         self.running = True
@@ -69,10 +74,17 @@ class Loop:
             if ready:
                 timeout = 0.0
             for key, mask in select(timeout):
-                key.data(mask)
+                try:
+                    key.data(mask)
+                except Exception:
+                    _contain(key.data)
             self.now = time.monotonic()
             while ready:
-                ready.popleft()()
+                callback = ready.popleft()
+                try:
+                    callback()
+                except Exception:
+                    _contain(callback)
             for callback in self.after_batch:
                 callback()
             if self.now >= self._next_tick:
@@ -86,3 +98,16 @@ class Loop:
         self._wake_r.close()
         self._wake_w.close()
         self.selector.close()
+
+
+def _contain(callback: Callable[..., object]) -> None:
+    """A bug in one callback must not end the loop: log it, and close the connection the
+    callback belongs to (its state can no longer be trusted); the loop goes on."""
+    log.exception("unexpected error in the server loop; closing the connection involved")
+    owner = getattr(callback, "__self__", None)
+    close = getattr(owner, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            log.exception("closing after an unexpected error failed")

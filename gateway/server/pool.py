@@ -66,11 +66,15 @@ class HandlerPool:
             except BaseException:  # work() turns handler errors into responses itself
                 log.exception("handler pool job failed")
                 result = None
-            stream = _thread_stream(result, call_soon)
-            call_soon(functools.partial(done, result))
-            if stream is not None:
-                stream.pump()  # this thread stays with the stream until it ends
-            call_soon(self._job_done)
+            try:
+                stream = _thread_stream(result, call_soon)
+                call_soon(functools.partial(done, result))
+                if stream is not None:
+                    stream.pump()  # this thread stays with the stream until it ends
+            except BaseException:
+                log.exception("handler pool job failed after the handler returned")
+            finally:
+                call_soon(self._job_done)  # the slot is free whatever happened
 
     def _job_done(self) -> None:
         self.pending -= 1

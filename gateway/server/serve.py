@@ -30,6 +30,24 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.server")
 
 ACCEPT_PAUSE = 0.5  # after EMFILE, wait this long before accepting again
+_OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+# accept(2) on Linux: errors of the pending connection itself, to be treated like EAGAIN.
+_CONNECTION_GONE = frozenset(
+    getattr(errno, name)
+    for name in (
+        "ECONNABORTED",
+        "EPROTO",
+        "ENETDOWN",
+        "ENOPROTOOPT",
+        "EHOSTDOWN",
+        "ENONET",
+        "EHOSTUNREACH",
+        "EOPNOTSUPP",
+        "ENETUNREACH",
+        "EPERM",
+    )
+    if hasattr(errno, name)
+)
 
 
 class Server:
@@ -51,6 +69,7 @@ class Server:
         self.send_calls = 0  # socket sends of response bytes (tests check coalescing)
         self._shutdown_deadline = 0.0
         self._accept_paused_until = 0.0
+        self._pause_reason = ""
         self._reuse_port = reuse_port
         self._listen = list(listen or spec.listen)
         self._ids = itertools.count(1)
@@ -104,7 +123,8 @@ class Server:
                 opened[address] = self.listeners.pop(address)
                 continue
             sock = bind(address, reuse_port=self._reuse_port)
-            self.loop.selector.register(sock, selectors.EVENT_READ, self._make_acceptor(sock))
+            if not self._accept_paused_until:  # else _resume_accepting registers it
+                self.loop.selector.register(sock, selectors.EVENT_READ, self._make_acceptor(sock))
             opened[address] = sock
         for sock in self.listeners.values():
             self._close_listener(sock)
@@ -116,7 +136,7 @@ class Server:
     def addresses(self) -> list[str]:
         return [address_of(sock) for sock in self.listeners.values()]
 
-    def _close_listener(self, sock: socket.socket) -> None:
+    def _close_listener(self, sock: socket.socket) -> None:  # registered or paused
         with contextlib.suppress(KeyError, ValueError):
             self.loop.selector.unregister(sock)
         sock.close()
@@ -134,15 +154,16 @@ class Server:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                if exc.errno in _OUT_OF_RESOURCES:
                     self._pause_accepting(f"out of file descriptors ({exc.strerror})")
                     return
-                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
-                    continue
+                if exc.errno in _CONNECTION_GONE:
+                    continue  # accept(2): that connection failed; the next may not
                 raise
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.conns.add(Conn(self, sock, (addr[0], addr[1])))
+            self._pause_reason = ""
         self._pause_accepting(f"connection limit {self.max_connections} reached")
 
     @property
@@ -153,7 +174,9 @@ class Server:
     def _pause_accepting(self, why: str) -> None:
         if self._accept_paused_until:
             return
-        log.warning("not accepting for %.1fs: %s", ACCEPT_PAUSE, why)
+        if why != self._pause_reason:  # log once per cause, not every ACCEPT_PAUSE
+            log.warning("not accepting new connections for now: %s", why)
+            self._pause_reason = why
         self._accept_paused_until = self.loop.now + ACCEPT_PAUSE
         for sock in self.listeners.values():
             self.loop.selector.unregister(sock)

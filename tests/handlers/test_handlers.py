@@ -79,6 +79,12 @@ KINDS = """
             "bad": lambda: object(),
             "badheader": lambda: Response(200, "x", {"x-bad": "a\\r\\nset-cookie: evil=1"}),
             "badstatus": lambda: (42, "x"),
+            "strstatus": lambda: Response("200", b"x"),
+            "floatstatus": lambda: Response(200.5, b"x"),
+            "informational": lambda: (101, "x"),
+            "nonebody": lambda: Response(200, None),
+            "intbody": lambda: Response(200, 12345),
+            "exit": lambda: exec("raise SystemExit(3)"),
             "baditem": lambda: iter([b"a", 3]),
         }[kind]()
 
@@ -261,9 +267,10 @@ def test_stream_yielding_a_non_bytes_item_closes_only_that_connection(server, pr
 def test_a_blocking_stream_runs_on_the_pool_not_the_loop(server):
     module = _module(server)
     module.STREAM_GATE.clear()
-    with httpx.Client(base_url=server.url, timeout=10) as streaming, streaming.stream(
-        "GET", "/slow-stream"
-    ) as response:
+    with (
+        httpx.Client(base_url=server.url, timeout=10) as streaming,
+        streaming.stream("GET", "/slow-stream") as response,
+    ):
         chunks = response.iter_bytes()
         assert next(chunks) == b"first;"
         # The generator now blocks on its pool thread; the loop still answers others.
@@ -279,3 +286,15 @@ def test_pooled_stream_to_http10_client_is_close_delimited(server):
     head, _, body = reply.partition(b"\r\n\r\n")
     assert b"transfer-encoding" not in head.lower()
     assert body == b"abc"
+
+
+@pytest.mark.parametrize("prefix", ["/r", "/inline"])
+@pytest.mark.parametrize(
+    "kind",
+    ["badstatus", "strstatus", "floatstatus", "informational", "nonebody", "intbody", "exit"],
+)
+def test_a_handler_bug_is_a_500_and_never_stops_the_server(server, prefix, kind):
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get(f"{prefix}/{kind}").status_code == 500
+        assert client.get("/r/str").text == "text"  # the pool still has its thread
+    wait_for(lambda: server.server.pool.pending == 0)
