@@ -34,6 +34,10 @@ MAX_QUEUED_FILES = 8
 
 
 class Conn(Outbox):
+    """One client connection: parses what arrives, dispatches each complete request in
+    order (pausing while its handler runs in the pool), queues the answers, and keeps one
+    deadline for whichever timeout applies now."""
+
     __slots__ = (
         "_body",
         "_head",
@@ -214,43 +218,21 @@ class Conn(Outbox):
         """Queue `response` for `request` behind everything queued before it."""
         server = self.server
         keep_alive = keep_alive and not self.close_after_write and not server.shutting_down
+        response, head, framing = self._encode_head(request, response, keep_alive)
         body = response.body
-        if type(body) is bytes:
-            length: int | None = len(body)
-        elif isinstance(body, FileBody):
-            length = body.length
-        else:  # iterators and PushBody: length unknown, chunked
-            length = None
-        try:
-            head, framing = server.writer.head(
-                response.status,
-                response.headers,
-                content_length=length,
-                keep_alive=keep_alive,
-                http_version=request.http_version,
-                head_request=request.method == "HEAD",
-            )
-        except (ValueError, TypeError) as exc:  # HeaderError, a bad status
-            log.error("request %s: response cannot be written: %s", request.id, exc)
-            response.close()
-            response = Response(500, b"internal server error\n", content_type="text/plain")
-            body, length = response.body, 22
-            head, framing = server.writer.head(
-                500,
-                response.headers,
-                content_length=22,
-                keep_alive=keep_alive,
-                http_version=request.http_version,
-                head_request=request.method == "HEAD",
-            )
         if not keep_alive or framing is Framing.CLOSE:
             self.close_after_write = True
+        length = (
+            len(body)
+            if type(body) is bytes
+            else (body.length if isinstance(body, FileBody) else None)
+        )
         server.access_log(request, response.status, length, self.client)
         if framing is Framing.NONE:
             response.close()
             self._queue(head)
         elif type(body) is bytes:
-            if length is not None and length <= COALESCE_LIMIT:
+            if len(body) <= COALESCE_LIMIT:
                 self._queue(head + body)
             else:
                 self._queue(head)
@@ -263,6 +245,44 @@ class Conn(Outbox):
         else:
             self._queue(head)
             self._queue(StreamBody(iter(body), framing is Framing.CHUNKED))  # type: ignore[arg-type]
+
+    def _encode_head(
+        self, request: Request, response: Response, keep_alive: bool
+    ) -> tuple[Response, bytes, Framing]:
+        """The head bytes for `response`; a response that cannot be written (a header with
+        CR/LF, a bad status) is replaced by a plain 500, never sent half-checked."""
+        body = response.body
+        if type(body) is bytes:
+            length: int | None = len(body)
+        elif isinstance(body, FileBody):
+            length = body.length
+        else:  # iterators and PushBody: length unknown, chunked
+            length = None
+        writer = self.server.writer
+        head_request = request.method == "HEAD"
+        version = request.http_version
+        try:
+            head, framing = writer.head(
+                response.status,
+                response.headers,
+                content_length=length,
+                keep_alive=keep_alive,
+                http_version=version,
+                head_request=head_request,
+            )
+        except (ValueError, TypeError) as exc:  # HeaderError, a bad status
+            log.error("request %s: response cannot be written: %s", request.id, exc)
+            response.close()
+            response = Response(500, b"internal server error\n", content_type="text/plain")
+            head, framing = writer.head(
+                500,
+                response.headers,
+                content_length=22,
+                keep_alive=keep_alive,
+                http_version=version,
+                head_request=head_request,
+            )
+        return response, head, framing
 
     def _send_error_head(self, exc: HTTPError) -> None:
         """Answer a request we could not read; its framing is lost, so close after."""

@@ -22,6 +22,8 @@ Job = tuple[Callable[[], Any], Callable[[Any], None]]
 
 
 class HandlerPool:
+    """Threads for handler calls; `submit` refuses (for a 503) once full."""
+
     def __init__(self, loop: Loop, threads: int, queue_size: int) -> None:
         self._loop = loop
         self._size = max(1, threads)

@@ -51,6 +51,8 @@ _CONNECTION_GONE = frozenset(
 
 
 class Server:
+    """One process's server: its listeners, connections, pool and current app."""
+
     def __init__(
         self, app: App, *, listen: list[str] | None = None, reuse_port: bool = False
     ) -> None:

@@ -162,3 +162,50 @@ def test_access_log_keeps_one_request_on_one_line():
     log(request, 200, 0, ("1.2.3.4", 1))
     log.flush()
     assert stream.getvalue().count("\n") == 1
+
+
+def test_a_request_in_flight_finishes_on_the_app_it_started_with(tmp_path):
+    files = {
+        "api/__init__.py": "",
+        "api/v.py": SLOW.replace('return "done"', 'return "v1"'),
+    }
+    config = write_site(
+        tmp_path,
+        """
+        [server]
+        access_log = "off"
+
+        [[route]]
+        path = "/slow"
+        handler = "api.v:slow"
+
+        [[route]]
+        path = "/version"
+        respond = { status = 200, body = "v1" }
+        """,
+        files,
+    )
+    server = Server(build_app(load_config(config)), listen=["127.0.0.1:0"])
+    port = int(server.listen(["127.0.0.1:0"])[0].rsplit(":", 1)[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        in_flight = connect(port)
+        in_flight.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: server.pool.pending == 1)
+        config.write_text(config.read_text().replace('body = "v1"', 'body = "v2"'))
+        new_app = build_app(load_config(config), server.app.modules)
+        server.call_soon_threadsafe(lambda: server.swap_app(new_app))
+        wait_for(lambda: server.app is new_app)
+        assert httpx.get(f"http://127.0.0.1:{port}/version").text == "v2"
+        module = next(
+            m
+            for m in __import__("sys").modules.values()
+            if getattr(m, "__file__", "") == str(tmp_path / "api" / "v.py")
+        )
+        module.GATE.set()
+        assert ResponseReader(in_flight).read().body == b"v1"  # kept its old app and module
+        in_flight.close()
+    finally:
+        server.request_shutdown()
+        thread.join(10)
