@@ -19,6 +19,7 @@ from gateway.server.streams import ThreadStream
 log = logging.getLogger("gateway.server")
 
 Job = tuple[Callable[[], Any], Callable[[Any], None]]
+Callback = Callable[[], None]
 
 
 class HandlerPool:
@@ -68,15 +69,32 @@ class HandlerPool:
             except BaseException:  # work() turns handler errors into responses itself
                 log.exception("handler pool job failed")
                 result = None
-            try:
-                stream = _thread_stream(result, call_soon)
-                call_soon(functools.partial(done, result))
-                if stream is not None:
-                    stream.pump()  # this thread stays with the stream until it ends
-            except BaseException:
-                log.exception("handler pool job failed after the handler returned")
-            finally:
-                call_soon(self._job_done)  # the slot is free whatever happened
+            self._hand_back(result, done, call_soon)
+
+    def _hand_back(
+        self, result: Any, done: Callable[[Any], None], call_soon: Callable[[Callback], None]
+    ) -> None:
+        """Give `result` to the loop and free the slot: in one callback for a whole
+        response (the common case), in two around the pumping of a streamed one."""
+        stream = None
+        try:
+            stream = _thread_stream(result, call_soon)
+        except BaseException:
+            log.exception("handler pool job failed after the handler returned")
+        if stream is None:
+            call_soon(functools.partial(self._finish, done, result))
+            return
+        call_soon(functools.partial(done, result))
+        try:
+            stream.pump()  # this thread stays with the stream until it ends
+        except BaseException:
+            log.exception("streaming a response failed")
+        finally:
+            call_soon(self._job_done)  # the slot is free whatever happened
+
+    def _finish(self, done: Callable[[Any], None], result: Any) -> None:
+        self.pending -= 1
+        done(result)
 
     def _job_done(self) -> None:
         self.pending -= 1
