@@ -8,9 +8,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,3 +186,64 @@ def test_prefork_workers_share_the_port(tmp_path):
         wait_for(both_workers_answered, timeout=20)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
+
+
+def test_running_out_of_file_descriptors_is_survived(tmp_path):
+    import resource
+
+    site = tmp_path / "s"
+    assert main(["init", str(site)]) == 0
+
+    def low_fd_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--config",
+            str(site / "gateway.toml"),
+            *SERVE_FLAGS,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=low_fd_limit,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    clients: list[socket.socket] = []
+    try:
+        assert process.stderr is not None
+        url = re.search(r"at (http://127\.0\.0\.1:(\d+)/)", process.stderr.readline())
+        assert url, "server did not start"
+        port = int(url.group(2))
+        for _ in range(80):  # more than the server has fds for: the backlog holds the rest
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        lines: list[str] = []
+        threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()
+        wait_for(
+            lambda: any(
+                "not accepting new connections for now: out of file descriptors" in line
+                for line in lines
+            ),
+            timeout=10,
+        )
+        for client in clients:
+            client.close()
+        clients.clear()
+        answered = wait_for(lambda: _try_get(url.group(1) + "api/hello"), timeout=20, interval=0.1)
+        assert answered == 200
+        assert process.poll() is None  # still serving
+    finally:
+        for client in clients:
+            client.close()
+        process.kill()
+        process.wait()
+
+
+def _try_get(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
