@@ -36,6 +36,11 @@ class Headers:
             return []  # the common case: most asked-for headers are absent
         return [v for n, v in self._items if n == lowered]
 
+    def has_any(self, lowered_names: frozenset[str]) -> bool:
+        """Whether any of these (lowercase) names is present: one set test, for hot paths
+        that usually find none of them."""
+        return not lowered_names.isdisjoint(self._index)
+
     def __getitem__(self, name: str) -> str:
         return self._index[name.lower()]
 

@@ -74,10 +74,15 @@ def _single_date(headers: Headers, name: str) -> int | None:
     return parse_http_date(values[0]) if len(values) == 1 else None
 
 
+_CONDITIONAL = frozenset(("if-match", "if-unmodified-since", "if-none-match", "if-modified-since"))
+
+
 def evaluate(headers: Headers, method: str, etag: str, mtime: int) -> Precondition:
     """RFC 9110 §13.2.2, in its order: If-Match, else If-Unmodified-Since (412 when they
     fail); If-None-Match, else If-Modified-Since (304 for GET/HEAD when they match).
     `mtime` is the Last-Modified in whole seconds."""
+    if not headers.has_any(_CONDITIONAL):
+        return Precondition.PROCEED  # the common case, decided with one set test
     if_match = _joined(headers, "if-match")
     if if_match is not None:
         if not strong_match(if_match, etag):

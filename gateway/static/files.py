@@ -9,6 +9,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from gateway.config.schema import StaticSpec
@@ -49,6 +50,9 @@ _NOT_MODIFIED_KEEP = frozenset({"etag", "last-modified", "cache-control", "vary"
 _REPLACEABLE = frozenset({"content-type", "cache-control", "x-content-type-options"})
 _HTML = "text/html; charset=utf-8"
 _MAX_HEADER_SETS = 4096
+_MAX_JOINS = 4096
+_RANGE = frozenset(("range",))
+_UNSEEN: Any = object()
 # (headers, etag, last-modified seconds, content type) of one file version under one name
 _KnownHeaders = tuple[tuple[tuple[str, str], ...], str, int, str]
 
@@ -63,6 +67,7 @@ class StaticMount:
         "_files",
         "_flags",
         "_headers",
+        "_joins",
         "_replaced",
         "cache",
         "codings",
@@ -93,6 +98,7 @@ class StaticMount:
         self._flags = _OPEN_FLAGS | (os.O_NOFOLLOW if spec.symlinks == "deny" else 0)
         self._files = OpenFiles(file_cache_valid)
         self._headers: dict[tuple[object, ...], _KnownHeaders] = {}
+        self._joins: dict[tuple[str, ...], str | None] = {}
 
     @classmethod
     def from_spec(cls, spec: StaticSpec, file_cache_valid: float = 0.0) -> StaticMount:
@@ -116,7 +122,13 @@ class StaticMount:
         final ""), or None for "no such file" (the app answers 404). GET and HEAD only."""
         trailing = bool(rest) and rest[-1] == ""
         segments = rest[:-1] if trailing else rest
-        lexical = lexical_join(self.root, segments, self.dotfiles)
+        # The join is a pure function of the segments (the policies are fixed per mount).
+        lexical = self._joins.get(segments, _UNSEEN)
+        if lexical is _UNSEEN:
+            lexical = lexical_join(self.root, segments, self.dotfiles)
+            if len(self._joins) >= _MAX_JOINS:
+                self._joins.clear()  # bounded: clients choose these keys
+            self._joins[segments] = lexical
         response = (
             None if lexical is None else self._serve_path(request, lexical, segments, trailing)
         )
@@ -267,8 +279,10 @@ class StaticMount:
             if outcome is Precondition.FAILED:
                 return Response(412)
             return Response(304, b"", [h for h in headers if h[0] in _NOT_MODIFIED_KEEP])
+        if request.method != "GET" or not request.headers.has_any(_RANGE):
+            return Response(200, body, headers)
         ranges = request.headers.get_all("range")
-        if request.method != "GET" or len(ranges) != 1:
+        if len(ranges) != 1:
             return Response(200, body, headers)
         if not range_applies(request.headers.get("if-range"), rep.etag, rep.mtime):
             return Response(200, body, headers)
