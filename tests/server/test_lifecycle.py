@@ -209,3 +209,15 @@ def test_a_request_in_flight_finishes_on_the_app_it_started_with(tmp_path):
     finally:
         server.request_shutdown()
         thread.join(10)
+
+
+def test_a_reload_that_changes_workers_says_a_restart_is_needed(tmp_path, caplog):
+    config = write_site(tmp_path, '[[route]]\npath = "/x"\nrespond = { status = 200, body = "x" }\n')
+    server = Server(build_app(load_config(config)), listen=["127.0.0.1:0"])
+    try:
+        config.write_text("[server]\nworkers = 3\n" + config.read_text())
+        with caplog.at_level("WARNING", logger="gateway.server"):
+            server.swap_app(build_app(load_config(config)))
+        assert "workers changed to 3: restart gateway to apply it" in caplog.text
+    finally:
+        server.loop.close()
