@@ -212,7 +212,9 @@ def test_a_request_in_flight_finishes_on_the_app_it_started_with(tmp_path):
 
 
 def test_a_reload_that_changes_workers_says_a_restart_is_needed(tmp_path, caplog):
-    config = write_site(tmp_path, '[[route]]\npath = "/x"\nrespond = { status = 200, body = "x" }\n')
+    config = write_site(
+        tmp_path, '[[route]]\npath = "/x"\nrespond = { status = 200, body = "x" }\n'
+    )
     server = Server(build_app(load_config(config)), listen=["127.0.0.1:0"])
     try:
         config.write_text("[server]\nworkers = 3\n" + config.read_text())
