@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,23 +18,12 @@ from typing import Any
 
 import pytest
 
+from tests.browser import headless, needs_chromium
 from tests.support import Running, running_server, wait_for, write_site
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DEADLINE = 20.0
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK), reason=f"needs Chromium at {CHROMIUM} (apt install chromium)"
-)
+pytestmark = needs_chromium
 
 # The scenarios, by name. Each page runs the ones its URL names (?run=a,b), in order, and
 # reports {name: {ok, status, exposed, hidden, body}} (body parsed when JSON), or
@@ -252,18 +237,8 @@ def write_pages(app: Running, other: Running, api: Running, root: Path) -> str:
 
 
 def run_chromium(url: str, profile: Path, done: Any, log: Path) -> None:
-    """Run headless Chromium on `url` until `done()` or the deadline, then kill it (its
-    whole process group: the renderers too)."""
-    profile.mkdir()
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url],
-            stdin=subprocess.DEVNULL,
-            stdout=err,
-            stderr=err,
-            start_new_session=True,
-        )
-    try:
+    """Run headless Chromium on `url` until `done()` or the deadline."""
+    with headless(url, profile, log) as proc:
         with contextlib.suppress(AssertionError):  # reported below, with chromium's output
             wait_for(lambda: done() or proc.poll() is not None, timeout=DEADLINE, interval=0.05)
         if not done():
@@ -272,22 +247,6 @@ def run_chromium(url: str, profile: Path, done: Any, log: Path) -> None:
             raise AssertionError(
                 f"no report within {DEADLINE}s (chromium {state})\n--- chromium output ---\n{tail}"
             )
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the group we started: pgid == its pid
-        proc.wait(10)
-        try:
-            wait_for(lambda: not group_alive(proc.pid), timeout=10, interval=0.05)
-        except AssertionError:
-            warnings.warn(f"chromium processes of group {proc.pid} outlived SIGKILL", stacklevel=1)
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_cors_in_a_real_browser(origins, tmp_path):

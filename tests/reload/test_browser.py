@@ -5,14 +5,10 @@ the page. Skipped when Chromium is not installed."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import socket
-import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,9 +17,10 @@ from gateway.app import build_app
 from gateway.config.load import load_config
 from gateway.reload import Reloader
 from gateway.server.serve import Server
+from tests.browser import headless, needs_chromium
 from tests.support import wait_for, write_site
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = needs_chromium
 
 SITE = """
     [server]
@@ -84,49 +81,14 @@ def reports(path: Path) -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
-    procs: list[subprocess.Popen[bytes]] = []
+def chromium(tmp_path: Path) -> Iterator[Callable[[str], None]]:
+    """open_page(url): headless Chromium on `url` until the test ends."""
+    with ExitStack() as stack:
 
-    def open_page(url: str) -> None:
-        args = [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-extensions",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            url,
-        ]
-        procs.append(
-            subprocess.Popen(
-                args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-            )
-        )
+        def open_page(url: str) -> None:
+            stack.enter_context(headless(url, tmp_path / "profile"))
 
-    yield open_page
-    for proc in procs:  # its own session: the wrapper script and every child it started
-        signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)  # reaped, so the group empties once its children are gone too
-            wait_for(lambda p=proc: not signal_group(p.pid, 0), timeout=10)
-        except (subprocess.TimeoutExpired, AssertionError):
-            signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
-def signal_group(pgid: int, sig: int) -> bool:
-    """Send `sig` to the process group; False when no process is left in it."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    return True
+        yield open_page
 
 
 def test_a_page_restyles_on_css_edits_and_reloads_on_html_edits(reloading, chromium, tmp_path):
