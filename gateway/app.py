@@ -12,7 +12,7 @@ from typing import Any
 from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
-from gateway.handlers import SiteModules
+from gateway.handlers import SiteModules, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.request import Request
 from gateway.response import Response
@@ -163,7 +163,7 @@ class App:
         if page is not None:
             response = Response(status, page.body, content_type=page.content_type)
         else:
-            text = detail or _reason(status)
+            text = detail or reason(status)
             response = Response(status, text + "\n", content_type="text/plain; charset=utf-8")
         if headers:
             response.headers.extend(headers)
@@ -183,15 +183,6 @@ class App:
             except (NotFound, TrailingSlashRedirect):
                 target = self._fallback_target
         return self.error_response(exc.status, request, target, exc.detail)
-
-
-def _reason(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase.lower()
-    except ValueError:
-        return "error"
 
 
 def build_app(

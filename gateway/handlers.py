@@ -19,7 +19,8 @@ from typing import Any
 
 from gateway.config.schema import Where
 from gateway.errors import ConfigIssue, HTTPError
-from gateway.response import FileBody, PushBody, Response
+from gateway.http.writer import REASONS
+from gateway.response import FileBody, PushBody, Response, to_header_list
 
 log = logging.getLogger("gateway.handlers")
 
@@ -168,7 +169,7 @@ def to_response(result: Any) -> Response:
         response = to_response(result[1])
         response.status = result[0]
         if len(result) == 3:
-            response.headers.extend(Response(headers=result[2]).headers)
+            response.headers.extend(to_header_list(result[2]))
         return response
     if isinstance(result, (Iterator, Iterable)) and not isinstance(result, (set, frozenset)):
         return Response(200, _encode_chunks(iter(result)), content_type="application/octet-stream")
@@ -230,20 +231,16 @@ def _checked(response: Response) -> Response:
     return response
 
 
+def reason(status: int) -> str:
+    """The status's reason phrase in lowercase (error text style), or "error"."""
+    return REASONS.get(status, "error").lower()
+
+
 def http_error_response(exc: HTTPError) -> Response:
-    detail = exc.detail or _reason(exc.status)
+    detail = exc.detail or reason(exc.status)
     response = Response(exc.status, detail + "\n", content_type="text/plain; charset=utf-8")
     response.headers.extend(exc.headers)
     return response
-
-
-def _reason(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase.lower()
-    except ValueError:
-        return "error"
 
 
 def _name(func: Handler) -> str:
