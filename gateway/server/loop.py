@@ -26,10 +26,12 @@ class Loop:
         self.now = time.monotonic()
         self.running = False
         self._ready: collections.deque[Callback] = collections.deque()
-        self._ticks: list[tuple[float, Callback]] = []
+        # One periodic callback (the server's deadline sweep and Date update), run about
+        # every `tick_interval` seconds; the owner may change the interval at any time.
+        self.tick: Callback = _nothing
+        self.tick_interval = 1.0
         self.after_batch: list[Callback] = []  # run after each batch of events (log flush)
         self._next_tick = 0.0
-        self._tick_interval = 1.0
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -48,11 +50,6 @@ class Loop:
                 self._wake_w.send(b"\0")
             except OSError:
                 pass  # the pipe is full (so the loop will wake anyway) or closed at shutdown
-
-    def every_tick(self, callback: Callback, interval: float = 1.0) -> None:
-        """Run `callback` about every `interval` seconds (the smallest interval wins)."""
-        self._ticks.append((interval, callback))
-        self._tick_interval = min(self._tick_interval, interval)
 
     def _on_wake(self, mask: int) -> None:
         # Drain first, then clear: cleared first, a thread could set the flag and send its
@@ -88,9 +85,11 @@ class Loop:
             for callback in self.after_batch:
                 callback()
             if self.now >= self._next_tick:
-                self._next_tick = self.now + self._tick_interval
-                for _interval, callback in self._ticks:
-                    callback()
+                self._next_tick = self.now + self.tick_interval
+                try:
+                    self.tick()
+                except Exception:
+                    _contain(self.tick)
         self.running = False
 
     def close(self) -> None:
@@ -98,6 +97,10 @@ class Loop:
         self._wake_r.close()
         self._wake_w.close()
         self.selector.close()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _contain(callback: Callable[..., object]) -> None:

@@ -77,7 +77,7 @@ class Server:
         self._ids = itertools.count(1)
         self._id_prefix = f"{os.getpid():x}-"
         self._apply_limits(app)
-        self.loop.every_tick(self._tick, self._tick_interval(app.config.server.timeouts))
+        self.loop.tick = self._tick
 
     # -- configuration that follows the app ----------------------------------------------
 
@@ -90,6 +90,7 @@ class Server:
             "max_body_bytes": spec.max_body_bytes,
         }
         self.max_connections = spec.max_connections
+        self.loop.tick_interval = self._tick_interval(spec.timeouts)
 
     @staticmethod
     def _tick_interval(timeouts: TimeoutsSpec) -> float:
@@ -206,7 +207,11 @@ class Server:
         ):
             self._resume_accepting()
         for conn in [c for c in self.conns if c.deadline <= now]:
-            conn.on_timeout()
+            try:
+                conn.on_timeout()
+            except Exception:  # one connection's bug must not stop the sweep
+                log.exception("timing out a connection failed; closing it")
+                conn.close()
 
     def call_soon_threadsafe(self, callback: Callable[[], Any]) -> None:
         self.loop.call_soon_threadsafe(callback)
