@@ -187,7 +187,6 @@ class Conn(Outbox):
         keep_alive = head.keep_alive
         if isinstance(result, Response):
             self.send_response(request, result, keep_alive)
-            self.deadline = server.loop.now + server.timeouts.idle
             return
         self._pending_id += 1
         token = self._pending_id
@@ -209,7 +208,6 @@ class Conn(Outbox):
         if response is None:
             response = call.error_response()
         self.send_response(request, response, keep_alive)
-        self.deadline = self.server.loop.now + self.server.timeouts.idle
         self.process()  # pipelined requests that arrived meanwhile
         self.flush()
         self._update_interest()
@@ -218,6 +216,8 @@ class Conn(Outbox):
         """Queue `response` for `request` behind everything queued before it."""
         server = self.server
         keep_alive = keep_alive and not self.close_after_write and not server.shutting_down
+        # Output is pending now: the write timeout applies until flush() drains it (then idle).
+        self.deadline = server.loop.now + server.timeouts.write
         response, head, framing = self._encode_head(request, response, keep_alive)
         body = response.body
         if not keep_alive or framing is Framing.CLOSE:
@@ -334,10 +334,13 @@ class Conn(Outbox):
             self.process()  # the pipelined requests that waited for the output to drain
             if not out:
                 break
-        if wrote and self.waiting is None and not self.parser.in_message:
-            # A response just finished: the connection is idle from now. (Only then: a
-            # flush with nothing to send must not extend the deadline of a quiet client.)
-            self.deadline = self.server.loop.now + self.server.timeouts.idle
+        if wrote and self.waiting is None and not self._out:
+            # A response just finished: idle from now, or the header clock for a pipelined
+            # request already begun. (Only then: a flush with nothing to send must not
+            # extend the deadline of a quiet client.)
+            timeouts = self.server.timeouts
+            wait = timeouts.header if self.parser.in_message else timeouts.idle
+            self.deadline = self.server.loop.now + wait
         if self.close_after_write and self.waiting is None:
             self.close()
 
