@@ -49,7 +49,10 @@ def test_configured_networks():
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("10.0.0.1/8", "'10.0.0.1/8' is not a CIDR (host bits set: write the network address): write e.g. '10.0.0.0/8' or '::1/128'"),
+        (
+            "10.0.0.1/8",
+            "'10.0.0.1/8' is not a CIDR (host bits set: write the network address): write e.g. '10.0.0.0/8' or '::1/128'",
+        ),
         ("localhost", "'localhost' is not a CIDR: write e.g. '10.0.0.0/8' or '::1/128'"),
         (8, "8 is not a CIDR: write e.g. '10.0.0.0/8' or '::1/128'"),
     ],
@@ -67,7 +70,11 @@ def test_bad_networks_say_what_would_be_right(value, message):
         (HealthState(draining=True), 503, "draining"),
         (HealthState(loaded=False), 503, "config not loaded"),
         (HealthState(upstreams=(("api", "a", False), ("api", "b", True))), 200, None),
-        (HealthState(upstreams=(("api", "a", False), ("web", "b", False))), 503, "every upstream server is down"),
+        (
+            HealthState(upstreams=(("api", "a", False), ("web", "b", False))),
+            503,
+            "every upstream server is down",
+        ),
     ],
 )
 def test_readiness(state, status, reason):

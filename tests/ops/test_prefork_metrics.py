@@ -41,7 +41,9 @@ def samples(text):
 
 
 def requests(found):
-    return found[("gateway_requests_total", (("code", "2xx"), ("method", "GET"), ("route", "/api")))]
+    return found[
+        ("gateway_requests_total", (("code", "2xx"), ("method", "GET"), ("route", "/api")))
+    ]
 
 
 @pytest.fixture
