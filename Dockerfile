@@ -1,11 +1,11 @@
 # gateway in a container: a slim Python base, the package (and the extras you name) in a
 # venv, the demo site as the default /srv/site, a non-root user. Build and run:
-#   docker build -t gateway .                     (or: --build-arg EXTRAS=metrics,tls)
+#   docker build -t gateway .          (every extra; --build-arg EXTRAS= for the plain install)
 #   docker run --rm -p 8000:8000 gateway
 # Serve your own site: mount it over /srv/site, or point --config at a mounted file.
 
 FROM python:3.11-slim AS build
-ARG EXTRAS=""
+ARG EXTRAS="all"
 RUN python -m venv /opt/gateway
 COPY pyproject.toml README.md /src/
 COPY gateway /src/gateway

@@ -176,6 +176,13 @@ def test_dockerfile_runs_non_root_with_sigterm_and_a_health_check():
     assert timeout < 10, "docker stop sends SIGKILL after 10 s"
 
 
+def test_the_image_installs_extras_that_exist():
+    (arg,) = [args for op, args in dockerfile() if op == "ARG" and args.startswith("EXTRAS=")]
+    extras = arg.partition("=")[2].strip('"').split(",")
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert set(extras) <= set(declared["optional-dependencies"])
+
+
 def test_dockerignore_keeps_the_venv_and_git_out():
     ignored = set((REPO / ".dockerignore").read_text().split())
     assert {".git", ".venv", "tests"} <= ignored
