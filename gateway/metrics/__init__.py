@@ -6,6 +6,7 @@ from gateway.metrics.counters import BUCKETS, UNMATCHED, Metrics
 from gateway.metrics.endpoints import HEALTH, READY, Endpoints
 from gateway.metrics.health import HealthState, liveness, readiness
 from gateway.metrics.render import CONTENT_TYPE, merge, render
+from gateway.metrics.runtime import Ops
 from gateway.metrics.shared import SharedDir
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Endpoints",
     "HealthState",
     "Metrics",
+    "Ops",
     "SharedDir",
     "allowed",
     "liveness",
