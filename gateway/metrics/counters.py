@@ -4,7 +4,7 @@ Gauges are sampled when a snapshot is taken, never kept up to date per request."
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +15,6 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 # the number of series.
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
 UNMATCHED = "(unmatched)"  # the route label of requests no route or mount matched
-CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
 Sampler = Callable[[], dict[str, float]]
 
@@ -26,7 +25,7 @@ class RouteStats:
     __slots__ = ("buckets", "requests", "seconds")
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str], int] = {}
+        self.requests: dict[tuple[str, int], int] = {}  # (method, status // 100)
         self.buckets = [0] * (len(BUCKETS) + 1)  # per bucket, not cumulative; last is +Inf
         self.seconds = 0.0
 
@@ -55,15 +54,18 @@ class Metrics:
     ) -> None:
         """Count one response: `route` is its route's label (UNMATCHED when none matched),
         `seconds` from the request's first byte to the response being queued."""
-        stats = self.routes.get(route)
-        if stats is None:
+        try:
+            stats = self.routes[route]
+        except KeyError:
             stats = self.routes[route] = RouteStats()
-        if method not in METHODS:
-            method = "OTHER"
-        key = (method, CLASSES[status // 100 - 1] if 100 <= status < 600 else "5xx")
-        requests = stats.requests
-        requests[key] = requests.get(key, 0) + 1
-        stats.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
+        # The status class stays an int here (rendered "2xx"); a method no route can
+        # have is OTHER, so a client cannot add series.
+        key = (method if method in METHODS else "OTHER", status // 100)
+        try:
+            stats.requests[key] += 1
+        except KeyError:
+            stats.requests[key] = 1
+        stats.buckets[bisect_left(BUCKETS, seconds)] += 1
         stats.seconds += seconds
         self.bytes_in += bytes_in
         self.bytes_out += bytes_out
@@ -86,7 +88,7 @@ class Metrics:
         return {
             "routes": {
                 label: {
-                    "requests": [[m, c, n] for (m, c), n in stats.requests.items()],
+                    "requests": [[m, status_class(c), n] for (m, c), n in stats.requests.items()],
                     "buckets": list(stats.buckets),
                     "seconds": stats.seconds,
                 }
@@ -99,3 +101,8 @@ class Metrics:
             "last_reload": list(self.last_reload) if self.last_reload else None,
             "upstreams": [[u, s, up] for (u, s), up in self.upstreams.items()],
         }
+
+
+def status_class(hundreds: int) -> str:
+    """2 -> "2xx"; a status outside 100-599 (a handler's mistake) counts as a server error."""
+    return f"{hundreds}xx" if 1 <= hundreds <= 5 else "5xx"
