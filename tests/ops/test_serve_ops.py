@@ -13,8 +13,11 @@ import time
 import httpx
 import pytest
 
+from gateway.config.load import load_config
+from gateway.errors import ConfigError
+from gateway.reload import Reloader
 from tests.ops.test_configmap_reload import wait_for_url
-from tests.support import write_site
+from tests.support import running_server, wait_for, write_site
 
 parser = pytest.importorskip("prometheus_client.parser", reason="prometheus-client parses")
 
@@ -90,3 +93,36 @@ def test_metrics_across_two_workers_match_the_requests_sent(tmp_path):
             proc.wait()
         proc.stderr.close()
     assert proc.returncode == 0
+
+
+def test_reloads_are_counted(tmp_path):
+    """A good edit, then a broken one, through a server with the reloader, as scraped."""
+    config = write_site(tmp_path, CONFIG.replace("workers = 2", "workers = 1"))
+    text = config.read_text()
+    try:
+        load_config(config)
+    except ConfigError:
+        pytest.skip("[server] metrics is not wired into the config loader yet")
+    with running_server(config) as running:
+        reloader = Reloader(config, running.server)
+        reloader.start()
+        try:
+            config.write_text(text.replace('body = "a"', 'body = "b"'))
+            wait_for(lambda: httpx.get(running.url + "/a").text == "b")
+            config.write_text(text + "\n[[route]]\npath = 7\n")
+            wait_for(lambda: reloader.failures == 1)
+
+            def scraped() -> bool:
+                body = httpx.get(running.url + "/__gateway/metrics").text
+                return all(
+                    line in body.splitlines()
+                    for line in (
+                        'gateway_reloads_total{outcome="success"} 1',
+                        'gateway_reloads_total{outcome="failure"} 1',
+                        "gateway_last_reload_success 0",
+                    )
+                )
+
+            wait_for(scraped)
+        finally:
+            reloader.stop()
