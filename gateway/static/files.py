@@ -5,19 +5,21 @@ to the Response as a FileBody, whichever way serve() leaves."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from gateway.config.schema import StaticSpec
-from gateway.errors import ConfigError, ConfigIssue
+from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.request import Request
 from gateway.response import FileBody, HeaderList, Response
 from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
-from gateway.static.fdcache import OpenFiles
+from gateway.static.fdcache import FdBudget, OpenFiles
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
 from gateway.static.negotiate import CODING_SUFFIX, accepted_codings, accepts_html
@@ -53,6 +55,10 @@ _MAX_HEADER_SETS = 4096
 _MAX_JOINS = 4096
 _RANGE = frozenset(("range",))
 _UNSEEN: Any = object()
+# open() failing for want of fds is the server's trouble, not a missing file: shed cached fds
+# and retry once, else 503 (nginx answers 500; 503 + Retry-After says "try again soon").
+_OUT_OF_FDS = frozenset((errno.EMFILE, errno.ENFILE))
+RETRY_AFTER = "1"
 # (headers, etag, last-modified seconds, content type) of one file version under one name
 _KnownHeaders = tuple[tuple[tuple[str, str], ...], str, int, str]
 
@@ -71,6 +77,7 @@ class StaticMount:
         "_replaced",
         "cache",
         "codings",
+        "default_control",
         "dotfiles",
         "mime",
         "prefix",
@@ -80,7 +87,13 @@ class StaticMount:
     )
 
     def __init__(
-        self, spec: StaticSpec, root: str, cache: CacheRules, file_cache_valid: float = 0.0
+        self,
+        spec: StaticSpec,
+        root: str,
+        cache: CacheRules,
+        *,
+        default_cache_control: str | None = None,
+        fd_budget: FdBudget | None = None,
     ) -> None:
         """Use from_spec, which checks `spec` first; `root` is the realpath of spec.dir."""
         self.spec = spec
@@ -90,21 +103,30 @@ class StaticMount:
         self.dotfiles: DotfilePolicy = spec.dotfiles
         self.symlinks: SymlinkPolicy = spec.symlinks
         self.cache = cache
+        self.default_control = default_cache_control
         self.mime = MimeTypes(spec.mime)
         self._extra: HeaderList = [(name.lower(), value) for name, value in spec.headers]
         self._replaced = frozenset(name for name, _ in self._extra) & _REPLACEABLE
         fallback = spec.fallback
         self._fallback = None if fallback is None else _relative_parts(fallback)
         self._flags = _OPEN_FLAGS | (os.O_NOFOLLOW if spec.symlinks == "deny" else 0)
-        self._files = OpenFiles(file_cache_valid)
+        self._files = OpenFiles(fd_budget)
         self._headers: dict[tuple[object, ...], _KnownHeaders] = {}
         self._joins: dict[tuple[str, ...], str | None] = {}
 
     @classmethod
-    def from_spec(cls, spec: StaticSpec, file_cache_valid: float = 0.0) -> StaticMount:
+    def from_spec(
+        cls,
+        spec: StaticSpec,
+        *,
+        default_cache_control: str | None = None,
+        fd_budget: FdBudget | None = None,
+    ) -> StaticMount:
         """Compile a [[static]] table; ConfigError with every problem found in it.
-        Open files are trusted for `file_cache_valid` seconds before a re-check (0: every
-        request re-checks with one stat, which is what development wants)."""
+        `default_cache_control` is the Cache-Control of files no `cache` rule matches
+        ("no-cache" in development, so an edited file is never served from a browser's
+        heuristic cache); None keeps the usual default (HTML "no-cache", the rest none).
+        `fd_budget` bounds the open-file cache (the process's share of RLIMIT_NOFILE)."""
         issues = _check_spec(spec)
         root = os.path.realpath(spec.dir)
         if not os.path.isdir(root):
@@ -115,11 +137,14 @@ class StaticMount:
             issues.append(spec.where.issue(f"bad glob: {exc}", "cache"))
         if issues:
             raise ConfigError(issues)
-        return cls(spec, root, cache, file_cache_valid)
+        return cls(
+            spec, root, cache, default_cache_control=default_cache_control, fd_budget=fd_budget
+        )
 
     def serve(self, request: Request, rest: tuple[str, ...]) -> Response | None:
         """The response for `rest` (decoded segments after the prefix; a trailing slash is a
-        final ""), or None for "no such file" (the app answers 404). GET and HEAD only."""
+        final ""), or None for "no such file" (the app answers 404). GET and HEAD only.
+        Raises HTTPError(503) when a file cannot be opened for want of file descriptors."""
         trailing = bool(rest) and rest[-1] == ""
         segments = rest[:-1] if trailing else rest
         # The join is a pure function of the segments (the policies are fixed per mount).
@@ -167,12 +192,13 @@ class StaticMount:
         if opened is not None and stat.S_ISREG(opened[1].st_mode):
             body, st = opened
             entry = self._files.put(path, body.fd, st)
-            body.release = entry.acquire()
+            if entry is not None:  # else the body keeps its own fd and closes it when sent
+                body.release = entry.acquire()
         return opened
 
     def _open_uncached(self, path: str) -> tuple[FileBody, os.stat_result] | None:
         try:
-            fd = os.open(path, self._flags)
+            fd = self._with_fds(os.open, path, self._flags)
         except (OSError, ValueError):
             return None
         body = FileBody(fd, 0, 0)
@@ -188,6 +214,24 @@ class StaticMount:
             raise
         body.length = st.st_size
         return body, st
+
+    def _with_fds(self, call: Callable[..., Any], *args: Any) -> Any:
+        """call(*args); on EMFILE/ENFILE, close idle cached fds and try once more; still out
+        of fds (or none to close): HTTPError(503) with Retry-After. Other OSErrors propagate."""
+        try:
+            return call(*args)
+        except OSError as exc:
+            if exc.errno not in _OUT_OF_FDS:
+                raise
+            if self._files.budget.shed():
+                try:
+                    return call(*args)
+                except OSError as again:
+                    if again.errno not in _OUT_OF_FDS:
+                        raise
+            raise HTTPError(
+                503, "out of file descriptors", [("retry-after", RETRY_AFTER)]
+            ) from None
 
     def _open_regular(self, path: str) -> tuple[FileBody, os.stat_result] | None:
         opened = self._open(path)
@@ -258,7 +302,7 @@ class StaticMount:
         ]
         if "x-content-type-options" not in replaced:
             headers.append(("x-content-type-options", "nosniff"))
-        control = self.cache.control(rel, content_type)
+        control = self.cache.control(rel, content_type, self.default_control)
         if control is not None and "cache-control" not in replaced:
             headers.append(("cache-control", control))
         if vary:
@@ -337,7 +381,7 @@ class StaticMount:
     def _listing(self, lexical: str, segments: tuple[str, ...]) -> Response | None:
         url_path = self._url_path(segments).rstrip("/") + "/"
         try:
-            page = render_listing(lexical, url_path, self._listed, at_root=not segments)
+            page = self._with_fds(render_listing, lexical, url_path, self._listed, not segments)
         except OSError:
             return None
         headers = [("cache-control", "no-cache"), ("x-content-type-options", "nosniff")]
