@@ -54,6 +54,7 @@ _HTML = "text/html; charset=utf-8"
 _MAX_HEADER_SETS = 4096
 _MAX_JOINS = 4096
 _RANGE = frozenset(("range",))
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _UNSEEN: Any = object()
 # open() failing for want of fds is the server's trouble, not a missing file: shed cached fds
 # and retry once, else 503 (nginx answers 500; 503 + Retry-After says "try again soon").
@@ -160,6 +161,19 @@ class StaticMount:
         if response is None and self._may_fall_back(request, segments):
             return self._serve_fallback(request)
         return response
+
+    def answers(self, request: Request, rest: tuple[str, ...]) -> bool:
+        """Whether serve(request, rest) gives content: not a miss, not a redirect, not out
+        of fds. The app asks before it redirects a miss to the other trailing-slash form that
+        this mount serves, so no two redirects ever point at each other."""
+        try:
+            response = self.serve(request, rest)
+        except HTTPError:
+            return False
+        if response is None:
+            return False
+        response.close()
+        return response.status not in _REDIRECTS
 
     def close(self) -> None:
         """Let go of cached files (when a reload replaces this mount)."""
@@ -348,9 +362,11 @@ class StaticMount:
     ) -> Response | None:
         index = self._find_index(lexical)
         if not trailing:
-            # Only a folder that would answer gets the redirect: the rest stay indistinguishable
-            # from missing paths. The body stays empty so nothing of the path is echoed.
-            if index is None and not self.spec.listing:
+            # Only a folder whose slash form this mount answers (an index file, or a listing
+            # it can read) gets the redirect: the rest are misses like any missing path (the
+            # fallback may answer them in place), so a redirect never leads to a miss that the
+            # app could redirect back. The body stays empty so nothing of the path is echoed.
+            if index is None and not (self.spec.listing and os.access(lexical, os.R_OK)):
                 return None
             if index is not None:
                 index[0].close()

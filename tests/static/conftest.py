@@ -86,6 +86,10 @@ class Client:
             self.responses.append(response)
         return response
 
+    @staticmethod
+    def request(path: str, headers: dict[str, str] | None = None, method: str = "GET") -> Request:
+        return Request(method, path, Headers(list((headers or {}).items())))
+
     def ok(self, mount: StaticMount, path: str, headers: Any = None, **kw: Any) -> Response:
         response = self.get(mount, path, headers, **kw)
         assert response is not None, f"{path} gave None"
