@@ -5,11 +5,9 @@ to the Response as a FileBody, whichever way serve() leaves."""
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -19,10 +17,11 @@ from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.request import Request
 from gateway.response import FileBody, HeaderList, Response
 from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
-from gateway.static.fdcache import FdBudget, OpenFiles
+from gateway.static.fdcache import FdBudget
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
 from gateway.static.negotiate import CODING_SUFFIX, accepted_codings, accepts_html
+from gateway.static.opener import Opener, is_file
 from gateway.static.paths import (
     DotfilePolicy,
     SymlinkPolicy,
@@ -30,19 +29,9 @@ from gateway.static.paths import (
     hidden,
     inside,
     lexical_join,
-    real_allowed,
 )
 from gateway.static.ranges import content_range, multipart_response, parse_range
 from gateway.static.rules import CacheRules
-
-# O_NONBLOCK: opening a FIFO someone left in the dir would otherwise block the whole loop;
-# for regular files Linux ignores it, so sendfile behaves as usual.
-_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
-# Where the kernel says which file an fd really is: one readlink instead of realpath's lstat
-# of every component, and it checks the file actually opened, so there is no check-then-open
-# race. Without /proc (not Linux), realpath of the path stands in.
-_PROC_FD = "/proc/self/fd/"
-_HAVE_PROC_FD = os.path.isdir(_PROC_FD)
 
 # pchar minus "/" (RFC 3986 §3.3): what may stay unencoded in one segment of a Location.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
@@ -56,10 +45,6 @@ _MAX_JOINS = 4096
 _RANGE = frozenset(("range",))
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _UNSEEN: Any = object()
-# open() failing for want of fds is the server's trouble, not a missing file: shed cached fds
-# and retry once, else 503 (nginx answers 500; 503 + Retry-After says "try again soon").
-_OUT_OF_FDS = frozenset((errno.EMFILE, errno.ENFILE))
-RETRY_AFTER = "1"
 # (headers, etag, last-modified seconds, content type) of one file version under one name
 _KnownHeaders = tuple[tuple[tuple[str, str], ...], str, int, str]
 
@@ -71,10 +56,9 @@ class StaticMount:
     __slots__ = (
         "_extra",
         "_fallback",
-        "_files",
-        "_flags",
         "_headers",
         "_joins",
+        "_opener",
         "_replaced",
         "cache",
         "codings",
@@ -110,8 +94,7 @@ class StaticMount:
         self._replaced = frozenset(name for name, _ in self._extra) & _REPLACEABLE
         fallback = spec.fallback
         self._fallback = None if fallback is None else _relative_parts(fallback)
-        self._flags = _OPEN_FLAGS | (os.O_NOFOLLOW if spec.symlinks == "deny" else 0)
-        self._files = OpenFiles(fd_budget)
+        self._opener = Opener(root, spec.symlinks, fd_budget)
         self._headers: dict[tuple[object, ...], _KnownHeaders] = {}
         self._joins: dict[tuple[str, ...], str | None] = {}
 
@@ -177,12 +160,12 @@ class StaticMount:
 
     def close(self) -> None:
         """Let go of cached files (when a reload replaces this mount)."""
-        self._files.close()
+        self._opener.close()
 
     def _serve_path(
         self, request: Request, lexical: str, segments: tuple[str, ...], trailing: bool
     ) -> Response | None:
-        opened = self._open(lexical)
+        opened = self._opener.open(lexical)
         if opened is None:
             return None
         body, st = opened
@@ -194,66 +177,6 @@ class StaticMount:
             return None
         return self._file(request, lexical, "/".join(segments), body, st)
 
-    # -- opening ---------------------------------------------------------------------------
-
-    def _open(self, path: str) -> tuple[FileBody, os.stat_result] | None:
-        """Open `path` and fstat it if the symlink policy allows what it resolves to; the
-        FileBody covers the whole file and owns the fd (or a reference to a cached one)."""
-        cached = self._files.get(path)
-        if cached is not None:
-            return FileBody(cached.fd, 0, cached.st.st_size, cached.acquire()), cached.st
-        opened = self._open_uncached(path)
-        if opened is not None and stat.S_ISREG(opened[1].st_mode):
-            body, st = opened
-            entry = self._files.put(path, body.fd, st)
-            if entry is not None:  # else the body keeps its own fd and closes it when sent
-                body.release = entry.acquire()
-        return opened
-
-    def _open_uncached(self, path: str) -> tuple[FileBody, os.stat_result] | None:
-        try:
-            fd = self._with_fds(os.open, path, self._flags)
-        except (OSError, ValueError):
-            return None
-        body = FileBody(fd, 0, 0)
-        try:
-            if self.symlinks != "follow" and not real_allowed(
-                self.root, path, _real_path(fd, path), self.symlinks
-            ):
-                body.close()
-                return None
-            st = os.fstat(fd)
-        except BaseException:
-            body.close()
-            raise
-        body.length = st.st_size
-        return body, st
-
-    def _with_fds(self, call: Callable[..., Any], *args: Any) -> Any:
-        """call(*args); on EMFILE/ENFILE, close idle cached fds and try once more; still out
-        of fds (or none to close): HTTPError(503) with Retry-After. Other OSErrors propagate."""
-        try:
-            return call(*args)
-        except OSError as exc:
-            if exc.errno not in _OUT_OF_FDS:
-                raise
-            if self._files.budget.shed():
-                try:
-                    return call(*args)
-                except OSError as again:
-                    if again.errno not in _OUT_OF_FDS:
-                        raise
-            raise HTTPError(
-                503, "out of file descriptors", [("retry-after", RETRY_AFTER)]
-            ) from None
-
-    def _open_regular(self, path: str) -> tuple[FileBody, os.stat_result] | None:
-        opened = self._open(path)
-        if opened is not None and not stat.S_ISREG(opened[1].st_mode):
-            opened[0].close()
-            return None
-        return opened
-
     def _variant(
         self, request: Request, lexical: str
     ) -> tuple[tuple[FileBody, os.stat_result, str] | None, bool]:
@@ -264,11 +187,11 @@ class StaticMount:
         for coding in self.codings:
             path = lexical + CODING_SUFFIX[coding]
             if coding in accepted:
-                opened = self._open_regular(path)
+                opened = self._opener.open_regular(path)
                 if opened is not None:
                     return (*opened, coding), True
             elif not exists:
-                exists = _is_file(path)  # only decides Vary, so a plain stat will do
+                exists = is_file(path)  # only decides Vary, so a plain stat will do
         return None, exists
 
     # -- one file --------------------------------------------------------------------------
@@ -379,7 +302,7 @@ class StaticMount:
 
     def _find_index(self, lexical: str) -> tuple[FileBody, os.stat_result, str] | None:
         for name in self.spec.index:
-            opened = self._open_regular(os.path.join(lexical, name))
+            opened = self._opener.open_regular(os.path.join(lexical, name))
             if opened is not None:
                 return (*opened, name)
         return None
@@ -397,7 +320,9 @@ class StaticMount:
     def _listing(self, lexical: str, segments: tuple[str, ...]) -> Response | None:
         url_path = self._url_path(segments).rstrip("/") + "/"
         try:
-            page = self._with_fds(render_listing, lexical, url_path, self._listed, not segments)
+            page = self._opener.with_fds(
+                render_listing, lexical, url_path, self._listed, not segments
+            )
         except OSError:
             return None
         headers = [("cache-control", "no-cache"), ("x-content-type-options", "nosniff")]
@@ -430,7 +355,7 @@ class StaticMount:
     def _serve_fallback(self, request: Request) -> Response | None:
         assert self._fallback is not None
         lexical = lexical_join(self.root, self._fallback, "allow")
-        opened = None if lexical is None else self._open_regular(lexical)
+        opened = None if lexical is None else self._opener.open_regular(lexical)
         if lexical is None or opened is None:
             return None
         return self._file(request, lexical, "/".join(self._fallback), *opened)
@@ -444,22 +369,6 @@ class _Representation:
     size: int
     etag: str
     mtime: int  # Last-Modified, whole seconds
-
-
-def _real_path(fd: int, path: str) -> str:
-    if _HAVE_PROC_FD:
-        try:
-            return os.readlink(f"{_PROC_FD}{fd}")
-        except OSError:  # /proc unmounted since start-up (a chroot): fall back
-            pass
-    return os.path.realpath(path)
-
-
-def _is_file(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
 
 
 def _joined(request: Request, name: str) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import HTTPError
-from gateway.static import files
+from gateway.static import opener
 from gateway.static.fdcache import FdBudget, OpenFiles, budget_for
 
 
@@ -148,7 +148,7 @@ class FlakyOpen:
 def warm(tree: Path, client):
     """A mount whose cache holds about.txt (idle), with its own budget."""
     mount = client.mount(tree)
-    mount._files = OpenFiles(FdBudget(8))
+    mount._opener.files = OpenFiles(FdBudget(8))
     assert client.body(client.ok(mount, "/about.txt")) == b"about us"
     client.close()
     client.responses.clear()
@@ -158,17 +158,17 @@ def warm(tree: Path, client):
 @pytest.mark.parametrize("error", [errno.EMFILE, errno.ENFILE])
 def test_out_of_fds_sheds_the_cache_and_retries(warm, client, monkeypatch, error) -> None:
     flaky = FlakyOpen(1, error)
-    monkeypatch.setattr(files.os, "open", flaky)
+    monkeypatch.setattr(opener.os, "open", flaky)
     response = client.ok(warm, "/app.js")
     assert response.status == 200 and client.body(response) == client.JS
     assert flaky.calls == 2
-    assert warm._files.budget.held == 1  # about.txt was shed; app.js is cached
+    assert warm._opener.files.budget.held == 1  # about.txt was shed; app.js is cached
 
 
 def test_out_of_fds_with_nothing_to_shed_is_503_not_404(tree, client, monkeypatch) -> None:
     mount = client.mount(tree)
-    mount._files = OpenFiles(FdBudget(8))
-    monkeypatch.setattr(files.os, "open", FlakyOpen(1))
+    mount._opener.files = OpenFiles(FdBudget(8))
+    monkeypatch.setattr(opener.os, "open", FlakyOpen(1))
     with pytest.raises(HTTPError) as caught:
         client.get(mount, "/about.txt")
     assert caught.value.status == 503
@@ -176,7 +176,7 @@ def test_out_of_fds_with_nothing_to_shed_is_503_not_404(tree, client, monkeypatc
 
 
 def test_out_of_fds_again_after_shedding_is_503(warm, client, monkeypatch) -> None:
-    monkeypatch.setattr(files.os, "open", FlakyOpen(2))
+    monkeypatch.setattr(opener.os, "open", FlakyOpen(2))
     with pytest.raises(HTTPError) as caught:
         client.get(warm, "/app.js")
     assert caught.value.status == 503
@@ -184,8 +184,8 @@ def test_out_of_fds_again_after_shedding_is_503(warm, client, monkeypatch) -> No
 
 def test_out_of_fds_is_503_for_a_folder_too(tree, client, monkeypatch) -> None:
     mount = client.mount(tree)
-    mount._files = OpenFiles(FdBudget(8))
-    monkeypatch.setattr(files.os, "open", FlakyOpen(99))
+    mount._opener.files = OpenFiles(FdBudget(8))
+    monkeypatch.setattr(opener.os, "open", FlakyOpen(99))
     for path in ("/docs", "/docs/", "/nodir/"):
         with pytest.raises(HTTPError):
             client.get(mount, path)
@@ -193,5 +193,5 @@ def test_out_of_fds_is_503_for_a_folder_too(tree, client, monkeypatch) -> None:
 
 def test_other_open_errors_are_still_misses(tree, client, monkeypatch) -> None:
     mount = client.mount(tree)
-    monkeypatch.setattr(files.os, "open", FlakyOpen(1, errno.EACCES))
+    monkeypatch.setattr(opener.os, "open", FlakyOpen(1, errno.EACCES))
     assert client.get(mount, "/about.txt") is None

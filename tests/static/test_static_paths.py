@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.static import files
+from gateway.static import opener
 from gateway.static.paths import bad_segment, inside, lexical_join
 
 MODES = ("inside", "follow", "deny")
@@ -218,7 +218,7 @@ def test_symlinked_root(tmp_path: Path, tree: Path, client) -> None:
 
 @pytest.fixture(params=[True, False], ids=["proc-fd", "realpath"])
 def proc_fd(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    monkeypatch.setattr(files, "_HAVE_PROC_FD", request.param and files._HAVE_PROC_FD)
+    monkeypatch.setattr(opener, "_HAVE_PROC_FD", request.param and opener._HAVE_PROC_FD)
     return bool(request.param)
 
 
