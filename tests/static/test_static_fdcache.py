@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config.schema import StaticSpec
 from gateway.errors import HTTPError
 from gateway.static import opener
-from gateway.static.fdcache import FdBudget, OpenFiles, budget_for
+from gateway.static.fdcache import FdBudget, OpenFiles, budget_for, shared_budget
+from gateway.static.files import StaticMount
 
 
 def is_open(fd: int) -> bool:
@@ -195,3 +197,25 @@ def test_other_open_errors_are_still_misses(tree, client, monkeypatch) -> None:
     mount = client.mount(tree)
     monkeypatch.setattr(opener.os, "open", FlakyOpen(1, errno.EACCES))
     assert client.get(mount, "/about.txt") is None
+
+
+def test_the_shared_budget_comes_from_the_fd_limit() -> None:
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert shared_budget().limit == budget_for(soft if soft != resource.RLIM_INFINITY else 1 << 20)
+
+
+def test_a_mount_serves_any_number_of_files_within_its_budget(tmp_path: Path, client) -> None:
+    budget = FdBudget(5)
+    for i in range(50):
+        client.write(tmp_path / "many" / f"f{i}.txt", f"file {i}")
+    mount = StaticMount.from_spec(StaticSpec(dir=tmp_path / "many", prefix="/"), fd_budget=budget)
+    for round_ in range(2):
+        for i in range(50):
+            response = client.ok(mount, f"/f{i}.txt")
+            assert client.body(response) == f"file {i}".encode(), (round_, i)
+            assert budget.held <= 5
+            client.close()
+    mount.close()
+    assert budget.held == 0
