@@ -18,7 +18,7 @@ except ImportError:  # not Unix: no limit to ask; the fallback budget applies
 # listeners, the loop's own fds, files being sent uncached and whatever handlers open.
 FD_SHARE = 4
 MIN_BUDGET = 4
-MAX_BUDGET = 4096  # past this an open() per cold file costs nothing worth more fds
+MAX_BUDGET = 4096  # past this, caching more files saves little: a cold file costs one open()
 _UNKNOWN_LIMIT = 1024
 
 
