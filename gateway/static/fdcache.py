@@ -43,11 +43,12 @@ class FdBudget:
     """The fds every OpenFiles sharing this budget holds open together (cached ones, and
     evicted ones a response is still sending), against `limit`."""
 
-    __slots__ = ("_caches", "held", "limit")
+    __slots__ = ("_caches", "held", "limit", "starved")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.held = 0
+        self.starved = False  # the last open() found no fd, even after shedding
         self._caches: weakref.WeakSet[OpenFiles] = weakref.WeakSet()
 
     def register(self, cache: OpenFiles) -> None:

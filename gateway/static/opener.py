@@ -5,6 +5,7 @@ cache; running out of fds sheds the cache and retries once, else HTTPError(503).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any
 
 from gateway.errors import HTTPError
 from gateway.response import FileBody
-from gateway.static.fdcache import FdBudget, OpenFiles
+from gateway.static.fdcache import FdBudget, OpenFiles, fd_limit
 from gateway.static.paths import SymlinkPolicy, real_allowed
 
 # O_NONBLOCK: opening a FIFO someone left in the dir would otherwise block the whole loop;
@@ -29,6 +30,8 @@ _OUT_OF_FDS = frozenset((errno.EMFILE, errno.ENFILE))
 RETRY_AFTER = "1"
 
 Opened = tuple[FileBody, os.stat_result]
+
+log = logging.getLogger("gateway.static")
 
 
 class Opener:
@@ -66,20 +69,32 @@ class Opener:
     def with_fds(self, call: Callable[..., Any], *args: Any) -> Any:
         """call(*args); on EMFILE/ENFILE, close idle cached fds and try once more; still out
         of fds (or none to close): HTTPError(503) with Retry-After. Other OSErrors propagate."""
+        budget = self.files.budget
         try:
-            return call(*args)
+            result = call(*args)
         except OSError as exc:
             if exc.errno not in _OUT_OF_FDS:
                 raise
-            if self.files.budget.shed():
+            if budget.shed():
                 try:
                     return call(*args)
                 except OSError as again:
                     if again.errno not in _OUT_OF_FDS:
                         raise
+            if not budget.starved:  # say it once per episode, not once per request
+                budget.starved = True
+                log.warning(
+                    "out of file descriptors opening static files: answering 503 until some "
+                    "are free (the fd limit is %d; raise it)",
+                    fd_limit(),
+                )
             raise HTTPError(
                 503, "out of file descriptors", [("retry-after", RETRY_AFTER)]
             ) from None
+        if budget.starved:
+            budget.starved = False
+            log.warning("static files open again after running out of file descriptors")
+        return result
 
     def close(self) -> None:
         self.files.close()

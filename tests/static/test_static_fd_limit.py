@@ -142,6 +142,7 @@ def test_out_of_fds_is_503_with_retry_after_and_recovers(tmp_path):
             response = client.get(served.url + "/f0001.txt")
             assert response.status_code == 503, response.text
             assert response.headers["retry-after"] == "1"
+            wait_for(lambda: any("opening static files: answering 503" in x for x in served.lines))
             assert client.get(served.url + "/ping").text == "pong"  # touches no file
         finally:
             for sock in flood:

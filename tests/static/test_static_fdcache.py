@@ -167,14 +167,21 @@ def test_out_of_fds_sheds_the_cache_and_retries(warm, client, monkeypatch, error
     assert warm._opener.files.budget.held == 1  # about.txt was shed; app.js is cached
 
 
-def test_out_of_fds_with_nothing_to_shed_is_503_not_404(tree, client, monkeypatch) -> None:
+def test_out_of_fds_with_nothing_to_shed_is_503_not_404(tree, client, monkeypatch, caplog) -> None:
     mount = client.mount(tree)
     mount._opener.files = OpenFiles(FdBudget(8))
-    monkeypatch.setattr(opener.os, "open", FlakyOpen(1))
-    with pytest.raises(HTTPError) as caught:
-        client.get(mount, "/about.txt")
-    assert caught.value.status == 503
-    assert ("retry-after", "1") in caught.value.headers
+    monkeypatch.setattr(opener.os, "open", FlakyOpen(3))
+    for _ in range(3):
+        with pytest.raises(HTTPError) as caught:
+            client.get(mount, "/about.txt")
+        assert caught.value.status == 503
+        assert ("retry-after", "1") in caught.value.headers
+    assert client.body(client.ok(mount, "/about.txt")) == b"about us"
+    # One warning when it starts and one when it ends, not one per request.
+    messages = [r.getMessage() for r in caplog.records if r.name == "gateway.static"]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("out of file descriptors opening static files: answering 503")
+    assert messages[1] == "static files open again after running out of file descriptors"
 
 
 def test_out_of_fds_again_after_shedding_is_503(warm, client, monkeypatch) -> None:
