@@ -33,8 +33,8 @@ class Connection:
                 self.received.append(data)
                 return data
             woke: list[int] = []
-            self.body.waiter = lambda woke=woke: woke.append(1)  # type: ignore[misc]
-            self.server.run_until(lambda woke=woke: bool(woke))  # type: ignore[misc]
+            self.body.waiter = lambda woke=woke: woke.append(1)
+            self.server.run_until(lambda woke=woke: bool(woke))
             self.woken += 1
 
 
