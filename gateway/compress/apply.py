@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from gateway.compress.codecs import StreamCompressor, compress_body
 from gateway.compress.policy import DEFAULT_POLICY, Policy
+from gateway.cors import merge_vary as cors_merge_vary
 from gateway.response import FileBody, PushBody, Response
 
 # Headers a 304 keeps (RFC 9110 §15.4.5): the validators and what a cache must update.
@@ -44,18 +45,9 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 def merge_vary(response: Response, name: str = "Accept-Encoding") -> None:
-    """Add `name` to Vary, merged into the existing field rather than a second one; left
-    alone when Vary is "*" or already lists it."""
-    lowered = name.lower()
-    for i, (field, value) in enumerate(response.headers):
-        if field.lower() != "vary":
-            continue
-        tokens = [t.strip().lower() for t in value.split(",")]
-        if "*" in tokens or lowered in tokens:
-            return
-        response.headers[i] = (field, f"{value}, {name}" if value.strip() else name)
-        return
-    response.headers.append(("vary", name))
+    """Add `name` to the response's one Vary field (gateway.cors's merge: no second field,
+    nothing added to "*", a token already listed kept as is)."""
+    cors_merge_vary(response.headers, name)
 
 
 def _values(response: Response, name: str) -> list[str]:
