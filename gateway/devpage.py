@@ -80,6 +80,13 @@ def render(exc: BaseException, request: Any) -> bytes:
     return "".join(parts).encode("utf-8", "replace")
 
 
+def response(exc: BaseException, request: Any) -> Any:
+    """The dev page as a gateway Response (500, no-store, a CSP that allows no script)."""
+    from gateway.response import Response
+
+    return Response(500, render(exc, request), list(HEADERS))
+
+
 def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
     """The exception and the ones behind it, oldest first as Python prints them; each with
     the sentence that links it to the one printed above it ("" for the first)."""

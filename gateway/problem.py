@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gateway.http.writer import REASONS
@@ -120,3 +120,25 @@ def render(
     if status >= 500 and request_id and request_id not in text:
         text = f"{text} (request id {request_id})"
     return (text + "\n").encode(), PLAIN_TEXT
+
+
+def error_response(
+    status: int,
+    detail: str = "",
+    *,
+    request: Any = None,
+    route_json: bool = False,
+    headers: Iterable[tuple[str, str]] = (),
+) -> Any:
+    """A gateway Response for an error: render() with the preference read from `request`'s
+    Accept (and its id), plus `headers` (an HTTPError's, such as Allow or Retry-After)."""
+    from gateway.response import Response
+
+    accept = request.headers.get("accept") if request is not None else None
+    body, content_type = render(
+        status,
+        detail,
+        request_id=getattr(request, "id", "") or "",
+        prefer_json=prefers_json(accept, route_json),
+    )
+    return Response(status, body, list(headers), content_type=content_type)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from gateway.compress.codecs import StreamCompressor, compress_body
 from gateway.compress.policy import DEFAULT_POLICY, Policy
@@ -206,3 +207,15 @@ class CompressedPush(PushBody):
 
     def close(self) -> None:
         self._inner.close()
+
+
+def compress_for(request: Any, response: Response, policy: Policy = DEFAULT_POLICY) -> Response:
+    """compress_response with what it needs read from a gateway Request's headers."""
+    headers = request.headers
+    return compress_response(
+        response,
+        headers.get("accept-encoding"),
+        request.method,
+        policy,
+        if_none_match=headers.get("if-none-match"),
+    )

@@ -202,3 +202,15 @@ def test_file_body_from_a_handler_is_left_alone(tmp_path) -> None:  # type: igno
     compress_response(response, "gzip", "GET", GZ)
     assert response.get_header("content-encoding") is None
     response.close()
+
+
+def test_compress_for_reads_the_request() -> None:
+    from gateway.compress import compress_for
+    from gateway.http.headers import Headers
+    from gateway.request import Request
+
+    request = Request(
+        "GET", "/", Headers([("accept-encoding", "gzip"), ("if-none-match", '"v2-gzip"')])
+    )
+    response = compress_for(request, html(etag='"v2"'), GZ)
+    assert response.status == 304 and response.get_header("etag") == '"v2-gzip"'

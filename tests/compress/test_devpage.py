@@ -144,3 +144,13 @@ def test_library_frames_are_collapsed_and_missing_source_is_said() -> None:
 )
 def test_wants_page(accept: str | None, expected: bool) -> None:
     assert devpage.wants_page(accept) is expected
+
+
+def test_response_is_a_500_that_runs_no_script(tmp_path: Path) -> None:
+    module = _load(tmp_path)
+    request = _request()
+    request.params = {"name": "x"}
+    response = devpage.response(_raise(module.get_user, request), request)
+    assert response.status == 500
+    assert response.get_header("cache-control") == "no-store"
+    assert response.get_header("content-type") == "text/html; charset=utf-8"

@@ -77,3 +77,18 @@ def test_unknown_status_and_unicode() -> None:
     assert problem(599)["title"] == "Error"
     body, _ = render(400, "bad name 'é\"'", prefer_json=True)
     assert json.loads(body)["detail"] == "bad name 'é\"'"
+
+
+def test_error_response_reads_the_request() -> None:
+    from gateway.http.headers import Headers
+    from gateway.problem import error_response
+    from gateway.request import Request
+
+    request = Request("GET", "/x", Headers([("accept", "application/json")]), id="r7")
+    response = error_response(405, request=request, headers=[("allow", "GET")])
+    assert response.status == 405
+    assert response.get_header("content-type") == PROBLEM_JSON
+    assert response.get_header("allow") == "GET"
+    assert json.loads(response.body)["request_id"] == "r7"
+    plain = error_response(404, "no such page", request=None)
+    assert plain.body == b"no such page\n"
