@@ -81,6 +81,7 @@ class WebSocketProtocol:
         self._timers: dict[str, Any] = {}
         self._pings = 0
         self._job: Any = None
+        self._handler_running = False
         self.ws = WebSocket(self, request, server_call_soon, settings.send_buffer_bytes)
         self._server_call_soon = server_call_soon
 
@@ -89,6 +90,7 @@ class WebSocketProtocol:
     def start(self, transport: Any, trailing: bytes = b"") -> None:
         """Take over `transport` (the 101 is not sent yet) and start the handler."""
         self.transport = transport
+        self._handler_running = True
         self._job = self._runner.submit(lambda: self.handler(self.ws), None, self._handler_done)
         if trailing:
             self.data_received(trailing)
@@ -102,6 +104,7 @@ class WebSocketProtocol:
             self._server_call_soon(lambda: self._after_handler(exc))
 
     def _after_handler(self, exc: BaseException | None) -> None:
+        self._handler_running = False
         failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
         if failed:
             assert exc is not None
@@ -269,6 +272,10 @@ class WebSocketProtocol:
         for name in list(self._timers):
             self._cancel(name)
         self._to_ws(self.ws._deliver, close)
+        if self._handler_running and self.transport is not None:
+            # The handler was told (receive() returns the Close); one that waits on
+            # something else entirely is cancelled after the close timeout.
+            self.transport.loop.call_later(self.settings.close_timeout, self._job.cancel)
         if self._on_closed is not None:
             self._on_closed(self)
 

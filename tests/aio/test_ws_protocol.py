@@ -307,3 +307,22 @@ def test_unread_messages_pause_reading(runner: AsyncRunner) -> None:
     runner.loop.call_soon_threadsafe(go.set)
     h.run_until(lambda: len(got) == 10 and h.transport.reading)
     assert h.transport.resumes == 1
+
+
+def test_a_handler_that_ignores_the_close_is_cancelled(runner: AsyncRunner) -> None:
+    unwound: list[str] = []
+
+    async def stuck(ws: Any) -> None:
+        await ws.accept()
+        try:
+            await asyncio.Event().wait()  # never looks at the connection again
+        finally:
+            unwound.append("cancelled")
+
+    h = Harness(stuck, runner)
+    h.start()
+    h.accepted()
+    h.protocol.connection_lost(None)
+    assert unwound == []
+    h.transport.loop.fire_all()  # the close timeout
+    wait_for(lambda: unwound == ["cancelled"])
