@@ -1,9 +1,10 @@
 """Async handlers: the per-worker event loop thread (runner.py), async startup/shutdown hooks
-(hooks.py), request bodies awaited as they arrive (body.py) and async generators streamed as
+(hooks.py), telling sync from async handlers (kinds.py), request bodies awaited as they arrive (body.py) and async generators streamed as
 response bodies with backpressure (streams.py)."""
 
 from gateway.aio.body import AsyncBody, AsyncRequest
 from gateway.aio.hooks import run_hook, run_shutdown, run_startup
+from gateway.aio.kinds import handler_kind, is_async_iterable, signature_problem
 from gateway.aio.runner import AsyncRunner, Job
 from gateway.aio.streams import AsyncGenBody
 
@@ -13,7 +14,10 @@ __all__ = [
     "AsyncRequest",
     "AsyncRunner",
     "Job",
+    "handler_kind",
+    "is_async_iterable",
     "run_hook",
     "run_shutdown",
     "run_startup",
+    "signature_problem",
 ]
