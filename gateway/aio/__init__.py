@@ -1,6 +1,6 @@
 """Async handlers: the per-worker event loop thread (runner.py), async startup/shutdown hooks
-(hooks.py), telling sync from async handlers (kinds.py), request bodies awaited as they arrive (body.py) and async generators streamed as
-response bodies with backpressure (streams.py)."""
+(hooks.py), sync vs async handlers told apart (kinds.py), request bodies awaited as they
+arrive (body.py), async generators streamed as response bodies with backpressure (streams.py)."""
 
 from gateway.aio.body import AsyncBody, AsyncRequest
 from gateway.aio.hooks import run_hook, run_shutdown, run_startup
