@@ -149,7 +149,7 @@ def _source(filename: str, lineno: int, module_globals: dict[str, Any]) -> str:
         mark = " class=cur" if number == lineno else ""
         arrow = "&rarr;" if number == lineno else "&nbsp;"
         rows.append(f"<span{mark}>{arrow} {number:>5}  {text}</span>")
-    return "<pre class=src>" + "\n".join(rows) + "</pre>"
+    return "<pre class=src>" + "".join(rows) + "</pre>"  # spans are blocks: no newlines
 
 
 def _request_block(request: Any) -> str:
