@@ -11,6 +11,8 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from gateway.errors import HTTPError
+
 HIGH_WATER = 256 * 1024  # buffered and unread: pause the client
 LOW_WATER = 64 * 1024  # ... and resume once the handler has read down to this
 
@@ -126,8 +128,6 @@ class AsyncBody:
         while chunk := await self.read():
             size += len(chunk)
             if limit is not None and size > limit:
-                from gateway.errors import HTTPError
-
                 raise HTTPError(413, f"request body over {limit} bytes")
             parts.append(chunk)
         return b"".join(parts)

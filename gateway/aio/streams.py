@@ -57,12 +57,18 @@ class AsyncGenBody(PushBody):
         data = super().take()
         if data is not None and not self._pulling and not self._finished:
             self._pull()  # one item ahead: asked for now, sent at the next take()
+            if not data and self._finished:  # the pull could not even start: end now
+                return super().take()
         return data
 
     def _pull(self) -> None:
         self._pulling = True
-        agen = self._agen
-        self._job = self._runner.submit(agen.__anext__, self.item_timeout, self._pulled)
+        try:
+            self._job = self._runner.submit(self._agen.__anext__, self.item_timeout, self._pulled)
+        except RuntimeError:  # the async runner is stopped (shutting down): end the body
+            self._pulling = False
+            self._finished = True
+            self.fail()
 
     def _pulled(self, item: Any, exc: BaseException | None) -> None:
         # On the async loop's thread: hop to the server loop before touching the body.

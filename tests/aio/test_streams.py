@@ -143,3 +143,17 @@ def test_item_timeout_fails_a_stuck_stream(runner: AsyncRunner) -> None:
     body = AsyncGenBody(stuck(), runner, server.call_soon_threadsafe, item_timeout=0.05)
     conn = Connection(body, server)
     assert conn.take_one() is None and body.failed
+
+
+def test_a_stopped_runner_fails_the_body_instead_of_raising() -> None:
+    server = FakeServerLoop()
+    runner = AsyncRunner(use_uvloop=False)
+    runner.start()
+    runner.stop()
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b"x"
+
+    body = _body(events(), runner, server)
+    assert body.take() is None and body.failed
+    body.close()
