@@ -63,6 +63,8 @@ class WebSocketProtocol:
         server_call_soon: CallSoon,  # the server Loop's call_soon_threadsafe
         settings: Settings = Settings(),
         on_closed: Callable[[WebSocketProtocol], None] | None = None,
+        sent_101: bool = False,
+        subprotocol: str | None = None,
     ) -> None:
         self.handler = handler
         self.handshake = handshake
@@ -84,19 +86,31 @@ class WebSocketProtocol:
         self._handler_running = False
         self.ws = WebSocket(self, request, server_call_soon, settings.send_buffer_bytes)
         self._server_call_soon = server_call_soon
+        # sent_101: the server already wrote the 101 (gateway.response.Switch) with
+        # `subprotocol`; accept() is then a no-op and a refusal is no longer possible.
+        self._sent_101 = sent_101
+        if sent_101:
+            self.ws._accepted = True
+            self.ws.subprotocol = subprotocol
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self, transport: Any, trailing: bytes = b"") -> None:
-        """Take over `transport` (the 101 is not sent yet) and start the handler."""
+        """Take over `transport` and start the handler. Unless `sent_101`, the 101 goes out
+        when the handler accepts (a handler that returns first answers 403)."""
         self.transport = transport
+        if self._sent_101:
+            self.state = _State.OPEN
+            self._schedule_ping()
         self._handler_running = True
         self._job = self._runner.submit(lambda: self.handler(self.ws), None, self._handler_done)
         if trailing:
             self.data_received(trailing)
 
     def connection_made(self, transport: Any) -> None:
-        self.transport = transport
+        """The Switch path: the server wrote the 101 and hands the transport over."""
+        if self.transport is None:
+            self.start(transport)
 
     def _handler_done(self, _result: Any, exc: BaseException | None) -> None:
         # On the async loop's thread.

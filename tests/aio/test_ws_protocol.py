@@ -326,3 +326,34 @@ def test_a_handler_that_ignores_the_close_is_cancelled(runner: AsyncRunner) -> N
     assert unwound == []
     h.transport.loop.fire_all()  # the close timeout
     wait_for(lambda: unwound == ["cancelled"])
+
+
+def test_after_a_101_written_by_the_server(runner: AsyncRunner) -> None:
+    """gateway.response.Switch: the server writes the 101, then connection_made(transport)
+    and the bytes that followed the request; accept() is a no-op."""
+    subprotocols: list[Any] = []
+
+    async def handler(ws: Any) -> None:
+        await ws.accept()
+        subprotocols.append(ws.subprotocol)
+        await echo(ws)
+
+    h = Harness(handler, runner)
+    from gateway.websocket import WebSocketProtocol
+
+    h.protocol = WebSocketProtocol(
+        handler,
+        h.protocol.ws.request,
+        h.protocol.handshake,
+        runner,
+        h.server.call_soon_threadsafe,
+        Settings(ping_interval=None),
+        sent_101=True,
+        subprotocol="chat",
+    )
+    h.transport.written += h.protocol.handshake.response_head()  # what the server wrote
+    h.protocol.connection_made(h.transport)
+    h.send(TextMessage(data="after the switch"))
+    assert h.wait_events(1)[0].data == "after the switch"  # type: ignore[attr-defined]
+    assert subprotocols == ["chat"]
+    assert h.transport.written.count(b"HTTP/1.1 101") == 1
