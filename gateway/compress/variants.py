@@ -11,7 +11,9 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.compress.codecs import BEST_LEVELS, check_coding, compress_body
 
@@ -62,6 +64,7 @@ class VariantCache:
         self._entries: OrderedDict[tuple[VersionKey, str], Variant] = OrderedDict()
         self._current: dict[str, VersionKey] = {}  # path -> the version last seen
         self._building: dict[tuple[VersionKey, str], threading.Event] = {}
+        self._scheduled: set[tuple[VersionKey, str]] = set()  # handed to a pool, not started
         self.total = 0  # bytes of variant files kept
         self.builds = 0  # variants compressed since start (what tests and metrics count)
 
@@ -78,6 +81,34 @@ class VariantCache:
         """Whether build() has already decided this variant (made, or not worth making)."""
         with self._lock:
             return (key, coding) in self._entries
+
+    def get_or_schedule(
+        self, path: str, key: VersionKey, coding: str, submit: Callable[[Callable[[], Any]], Any]
+    ) -> Variant | None:
+        """For the loop: the variant if made; otherwise have `submit` (a pool's) build it in
+        the background, at most once, and answer None (send this request identity, or
+        compressed on the fly). Later requests for this version get the variant."""
+        entry = (key, coding)
+        with self._lock:
+            variant = self._entries.get(entry)
+            if variant is not None:
+                if variant is _INCOMPRESSIBLE:
+                    return None
+                self._entries.move_to_end(entry)
+                return variant
+            if entry in self._building or entry in self._scheduled or key[3] > self.max_file_bytes:
+                return None
+            self._scheduled.add(entry)
+
+        def run() -> None:
+            try:
+                self.build(path, key, coding)
+            finally:
+                with self._lock:
+                    self._scheduled.discard(entry)
+
+        submit(run)
+        return None
 
     def build(self, path: str, key: VersionKey, coding: str) -> Variant | None:
         """Make (or wait for, or find) the variant of `path` at version `key`. None when the

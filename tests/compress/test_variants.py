@@ -125,3 +125,22 @@ def test_best_levels_for_optional_codings(tmp_path: Path, cache: VariantCache, c
     assert variant is not None
     with open(variant.path, "rb") as f:
         assert decompress_body(coding, f.read()) == TEXT
+
+
+def test_get_or_schedule_builds_once_in_the_background(tmp_path: Path, cache: VariantCache) -> None:
+    path = tmp_path / "index.html"
+    path.write_bytes(TEXT)
+    key = _key(path)
+    queued: list = []
+    assert cache.get_or_schedule(str(path), key, "gzip", queued.append) is None
+    assert cache.get_or_schedule(str(path), key, "gzip", queued.append) is None
+    assert len(queued) == 1  # asked twice, scheduled once
+    queued[0]()  # the pool runs it
+    variant = cache.get_or_schedule(str(path), key, "gzip", queued.append)
+    assert variant is not None and variant.coding == "gzip" and len(queued) == 1
+    big = VariantCache(max_file_bytes=10)
+    try:
+        assert big.get_or_schedule(str(path), key, "gzip", queued.append) is None
+        assert len(queued) == 1  # too big: never scheduled
+    finally:
+        big.close()
