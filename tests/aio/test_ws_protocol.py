@@ -357,3 +357,29 @@ def test_after_a_101_written_by_the_server(runner: AsyncRunner) -> None:
     assert h.wait_events(1)[0].data == "after the switch"  # type: ignore[attr-defined]
     assert subprotocols == ["chat"]
     assert h.transport.written.count(b"HTTP/1.1 101") == 1
+
+
+def test_registry_closes_only_connections_whose_handler_file_changed(runner: AsyncRunner) -> None:
+    from gateway.websocket import Connections, handler_file
+
+    connections = Connections()
+    a = Harness(echo, runner)
+    b = Harness(echo, runner)
+    for h in (a, b):
+        h.protocol._on_closed = connections.discard
+        connections.add(h.protocol)
+        h.start()
+        h.accepted()
+    assert handler_file(echo) == __file__
+    b.protocol.handler = print  # as if b's handler lived elsewhere (a builtin: no file)
+    connections.add(b.protocol)
+    assert connections.reloaded(["/some/other/module.py"]) == 0
+    assert connections.reloaded([__file__]) == 1
+    a.run_until(lambda: bool(_closes(a)))
+    assert _closes(a)[0].code == 1001 and not _closes(b)
+    a.send(_closes(a)[0].response())
+    a.run_until(lambda: a.transport.closed)
+    assert len(connections) == 1
+    assert connections.going_away() == 1
+    b.run_until(lambda: bool(_closes(b)))
+    assert _closes(b)[0].code == 1001
