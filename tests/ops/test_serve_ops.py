@@ -46,6 +46,13 @@ def requests_total(text, route, code):
     return 0
 
 
+def answers(url):
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def workers(text):
     for family in parser.text_string_to_metric_families(text):
         if family.name == "gateway_workers":
@@ -71,7 +78,8 @@ def test_metrics_across_two_workers_match_the_requests_sent(tmp_path):
     try:
         deadline = time.monotonic() + 20
         url = wait_for_url(proc, deadline)
-        for _ in range(40):  # a new connection each: the kernel spreads them over workers
+        wait_for(lambda: answers(url + "/a"), timeout=10)  # the workers listen a bit later
+        for _ in range(39):  # a new connection each: the kernel spreads them over workers
             assert httpx.get(url + "/a").status_code == 200
         for _ in range(5):
             assert httpx.get(url + "/nope").status_code == 404
