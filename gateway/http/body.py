@@ -5,6 +5,9 @@ the trailer section, and the running total against the body limit."""
 from __future__ import annotations
 
 import enum
+import re
+import struct
+from itertools import chain
 
 from gateway.errors import ProtocolError
 from gateway.http import grammar
@@ -14,6 +17,16 @@ from gateway.http.scan import PartialSection
 
 # A chunk-size line with generous room for extensions; longer is an attack or a bug.
 MAX_CHUNK_LINE = 4096
+# At most this many decoded bytes per read(), so one call on a huge buffer stays bounded;
+# the caller calls again (and a server may serve other connections in between).
+MAX_READ_BYTES = 1 << 20
+# Runs of at least this many tiny identical chunks (the "1-byte chunks" flood) are decoded
+# with strided slices, in C, instead of one Python step per chunk.
+_RUN_MIN = 8
+
+
+# A whole chunk-size line, CRLF included, for the fast path (grammar.CHUNK_LINE + CRLF).
+_SIZE_LINE = re.compile(grammar.CHUNK_LINE.pattern + rb"\r\n")
 
 
 class _Phase(enum.Enum):
@@ -44,14 +57,21 @@ class ChunkedReader:
         return self._phase is _Phase.DONE
 
     def read(self, buf: bytearray, pos: int) -> tuple[bytes, int]:
-        """(decoded body bytes available at `buf[pos:]`, new pos)."""
+        """(decoded body bytes available at `buf[pos:]`, new pos): every complete chunk in
+        the buffer, up to about MAX_READ_BYTES of body per call."""
         pieces: list[bytes] = []
         n = len(buf)
-        while pos < n:
+        budget = MAX_READ_BYTES
+        while pos < n and budget > 0:
             phase = self._phase
+            if phase is _Phase.SIZE and n - pos >= 6:
+                pos, budget = self._read_complete_chunks(buf, pos, n, pieces, budget)
+                if pos >= n or budget <= 0 or self._phase is not _Phase.SIZE:
+                    continue
             if phase is _Phase.DATA:
                 end = min(n, pos + self._left)
                 pieces.append(bytes(buf[pos:end]))
+                budget -= end - pos
                 self._left -= end - pos
                 pos = end
                 if not self._left:
@@ -75,6 +95,77 @@ class ChunkedReader:
             else:
                 break
         return b"".join(pieces), pos
+
+    def _read_complete_chunks(
+        self, buf: bytearray, pos: int, n: int, pieces: list[bytes], budget: int
+    ) -> tuple[int, int]:
+        """The fast path: whole chunks (size line, data, CRLF) that are all in the buffer,
+        a few bytecodes each, and runs of identical small chunks in one strided step.
+        Stops, leaving the phase at SIZE, at anything else (an incomplete chunk, a last
+        chunk, a malformed line): the careful path takes it from there."""
+        match_line = _SIZE_LINE.match
+        last = b""
+        same = 0
+        while budget > 0:
+            m = match_line(buf, pos, pos + MAX_CHUNK_LINE + 2)
+            if m is None:
+                return pos, budget
+            size = int(m.group(1), 16)
+            start = m.end()
+            end = start + size
+            if not size or end + 2 > n or buf[end : end + 2] != b"\r\n":
+                return pos, budget  # the last chunk, a partial one, or an error to report
+            total = self._total + size
+            if total > self._max_body:
+                return pos, budget  # the careful path raises the 413
+            self._total = total
+            self._scanned = 0  # a partial size line searched before is behind us now
+            pieces.append(bytes(buf[start:end]))
+            budget -= size
+            line = m.group(0)
+            same = same + 1 if line == last else 0
+            last = line
+            pos = end + 2
+            if same >= _RUN_MIN and size <= 64:
+                pos, budget = self._read_run(buf, pos, n, line, size, pieces, budget)
+                same = 0
+        return pos, budget
+
+    def _read_run(
+        self,
+        buf: bytearray,
+        pos: int,
+        n: int,
+        line: bytes,
+        size: int,
+        pieces: list[bytes],
+        budget: int,
+    ) -> tuple[int, int]:
+        """Decode the longest run of chunks framed exactly as `line` + data + CRLF at pos:
+        each framing byte is checked column-wise (one strided slice per byte of framing),
+        and the data comes out as one slice (size 1) or one struct unpack."""
+        step = len(line) + size + 2
+        count = min((n - pos) // step, max(1, budget // size))
+        framing = line + b"\x00" * size + b"\r\n"
+        offsets = [*range(len(line)), len(line) + size, len(line) + size + 1]
+        for j in offsets:
+            column = buf[pos + j : pos + count * step : step]
+            fill = framing[j : j + 1]
+            count = min(count, len(column) - len(column.lstrip(fill)))
+            if not count:
+                return pos, budget
+        total = self._total + count * size
+        if total > self._max_body:
+            return pos, budget
+        self._total = total
+        region = memoryview(buf)[pos : pos + count * step]
+        if size == 1:
+            pieces.append(bytes(region[len(line) :: step]))
+        else:
+            fmt = f"{len(line)}x{size}s2x"
+            pieces.append(b"".join(chain.from_iterable(struct.iter_unpack(fmt, region))))
+        region.release()
+        return pos + count * step, budget - count * size
 
     def _read_size(self, buf: bytearray, pos: int, n: int) -> int:
         end = buf.find(b"\r\n", pos + self._scanned, pos + MAX_CHUNK_LINE + 2)

@@ -383,3 +383,54 @@ def test_credentials_are_not_cached() -> None:
     assert isinstance(head, RequestHead)
     assert head.headers["authorization"] == "Bearer s3cret"
     assert not any("s3cret" in line or "id=1" in line for line in fields._KNOWN_LINES)
+
+
+# Chunked bodies: many chunks per call, bounded work per call
+
+
+def chunked_parser(**limits: int) -> RequestParser:
+    parser = fed(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", **limits)
+    assert isinstance(parser.next_event(), RequestHead)
+    return parser
+
+
+def test_a_run_of_tiny_chunks_is_one_data() -> None:
+    parser = chunked_parser()
+    body = bytes(range(256)) * 4
+    parser.feed(b"".join(b"1\r\n%c\r\n" % b for b in body) + b"0\r\n\r\n")
+    assert parser.next_event() == Data(body)
+    assert parser.next_event() == EndOfMessage()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 17])
+@pytest.mark.parametrize("bad", [b"1\r\nxx\r\n", b"1\nx\r\n", b"1\r\nx\n", b"+1\r\nx\r\n"])
+def test_a_broken_chunk_inside_a_run_is_refused(size: int, bad: bytes) -> None:
+    parser = chunked_parser()
+    good = b"%x\r\n%s\r\n" % (size, b"y" * size)
+    parser.feed(good * 40 + bad + good * 40)
+    with pytest.raises(ProtocolError) as info:
+        while parser.next_event() is not NEED_DATA:
+            pass
+    assert info.value.status == 400
+
+
+def test_a_run_stops_at_the_body_limit() -> None:
+    parser = chunked_parser(max_body_bytes=50)
+    parser.feed(b"1\r\nz\r\n" * 60)
+    with pytest.raises(ProtocolError) as info:
+        parser.next_event()
+    assert info.value.status == 413
+
+
+def test_one_call_decodes_a_bounded_amount() -> None:
+    from gateway.http.body import MAX_READ_BYTES
+
+    parser = chunked_parser(max_body_bytes=1 << 30)
+    size = MAX_READ_BYTES // 4
+    parser.feed(b"%x\r\n%s\r\n" % (size, b"a" * size) * 10 + b"0\r\n\r\n")
+    lengths = []
+    while (event := parser.next_event()) != EndOfMessage():
+        assert isinstance(event, Data)
+        lengths.append(len(event.data))
+    assert sum(lengths) == 10 * size
+    assert max(lengths) <= MAX_READ_BYTES
