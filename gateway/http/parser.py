@@ -10,7 +10,7 @@ from gateway.errors import ProtocolError
 from gateway.http.body import ChunkedReader
 from gateway.http.events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, RequestHead
 from gateway.http.fields import check_bytes
-from gateway.http.head import parse_head
+from gateway.http.head import BodyOverLimit, parse_head
 from gateway.http.scan import PartialSection
 
 _END = EndOfMessage()
@@ -29,7 +29,9 @@ class RequestParser:
     `max_header_bytes` of header section after the request line, its final empty line
     included, and `max_headers` field lines (431; the same two bound a trailer section);
     `max_body_bytes` of body, decided from Content-Length at the head or from each chunk
-    size as it arrives (413). All are enforced while the bytes are still arriving."""
+    size as it arrives (413). All are enforced while the bytes are still arriving.
+    A head whose Content-Length is over `max_body_bytes` is still emitted (with
+    content_length None and keep_alive False), and the next event raises the 413."""
 
     def __init__(
         self,
@@ -105,6 +107,12 @@ class RequestParser:
             head = self._parse_head(buf, pos, end)
         except ProtocolError as error:
             return self._fail(error)
+        except BodyOverLimit as over:
+            # h11's habit: the head is good, so it is emitted; the 413 comes next.
+            self._pos = end + 4
+            self._error = ProtocolError(413, over.detail)
+            self._read = self._failed
+            return over.head
         self._pos = end + 4
         if head.chunked:
             self._chunked = ChunkedReader(

@@ -225,11 +225,24 @@ def test_bare_lf_refused_at_once() -> None:
     assert info.value.status == 400
 
 
-def test_content_length_over_limit_refused_at_the_head() -> None:
-    parser = fed(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", max_body_bytes=10)
+def test_content_length_over_limit_refused_after_the_head() -> None:
+    """h11's habit: the sound head comes out (so the 413 can be routed, with CORS), then
+    the 413 is raised, before any byte of the body is read; no error carries a head."""
+    parser = fed(
+        b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+        max_body_bytes=10,
+    )
+    head = parser.next_event()
+    assert isinstance(head, RequestHead)
+    assert (head.method, head.path, head.host) == ("POST", "/up", "a")
+    assert (head.content_length, head.keep_alive, head.expect_continue) == (None, False, False)
     with pytest.raises(ProtocolError) as info:
         parser.next_event()
     assert info.value.status == 413
+    assert getattr(info.value, "head", None) is None
+    with pytest.raises(ProtocolError) as again:
+        parser.next_event()
+    assert again.value is info.value
 
 
 def test_chunk_over_limit_refused_before_its_data() -> None:
