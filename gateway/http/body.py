@@ -198,12 +198,12 @@ class ChunkedReader:
             return pos + 2
         end = buf.find(b"\r\n\r\n", section.search_from(pos))
         if end < 0:
-            section.check(buf, pos, n, pos)
+            section.raise_first(buf, pos, n, pos)
             return pos
+        section.check_complete(buf, pos, end)
         self._phase = _Phase.DONE
         raw = buf[pos:end]
         lines = raw.decode("latin-1").split("\r\n")
-        section.check_complete(end + 4 - pos, len(lines))
         check_bytes(raw, len(lines) - 1)
         items, index = parse_fields(lines)
         self.trailers = Headers.from_lowered(items, index)

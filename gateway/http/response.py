@@ -160,7 +160,7 @@ class ResponseParser:
     def _head_incomplete(self, buf: bytearray, pos: int) -> ResponseEvent:
         n = len(buf)
         if n > pos:  # the status line counts against the head's limits
-            self._section.check(buf, pos, n, pos)
+            self._section.raise_first(buf, pos, n, pos)
         if self._eof:
             if pos == n:
                 raise bad("upstream closed the connection before sending a response")
@@ -169,9 +169,9 @@ class ResponseParser:
         return NEED_DATA
 
     def _parse_head(self, buf: bytearray, pos: int, end: int) -> ResponseHead:
+        self._section.check_complete(buf, pos, end)
         raw = buf[pos:end]
         lines = raw.decode("latin-1").split("\r\n")
-        self._section.check_complete(end + 4 - pos, len(lines))
         check_bytes(raw, len(lines) - 1)
         return parse_response_head(lines, self._method)
 

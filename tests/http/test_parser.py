@@ -17,6 +17,7 @@ from gateway.http.headers import Headers
 from gateway.http.parser import RequestParser
 from tests.http.vectors import INVALID, VALID, Invalid, Req, Valid
 
+SMALL_LIMITS = {"max_request_line": 32, "max_header_bytes": 64, "max_headers": 3}
 TRAILING = b"GET /next HTTP/1.1\r\nHost: trailing.example\r\n\r\n"
 
 
@@ -447,3 +448,29 @@ def test_one_call_decodes_a_bounded_amount() -> None:
         lengths.append(len(event.data))
     assert sum(lengths) == 10 * size
     assert max(lengths) <= MAX_READ_BYTES
+
+
+# One verdict per input, however it is split (issue 10 item 6)
+
+
+def test_long_request_line_is_414_even_with_its_crlf_in_the_same_read() -> None:
+    parser = fed(b"GET /" + b"a" * 40 + b" HTTP/1.1\r\n" + b"X: " + b"b" * 80, **SMALL_LIMITS)
+    with pytest.raises(ProtocolError) as info:
+        parser.next_event()
+    assert info.value.status == 414
+
+
+def test_request_line_judged_as_soon_as_it_is_complete() -> None:
+    parser = fed(b"GET / HTTP/2.0\r\n")
+    with pytest.raises(ProtocolError) as info:
+        parser.next_event()
+    assert info.value.status == 505
+
+
+def test_earliest_error_wins_in_one_read() -> None:
+    # a bare LF in the request line comes before the line is too long: 400 either way
+    raw = b"GE\nT /" + b"a" * 40 + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+    whole = fed(raw, **SMALL_LIMITS)
+    with pytest.raises(ProtocolError) as info:
+        whole.next_event()
+    assert info.value.status == 400
