@@ -61,7 +61,9 @@ class ResponseParser:
         self._eof = False
         self._method = "GET"
         self._read: Callable[[], ResponseEvent] = self._read_head
-        self._section = PartialSection(max_header_bytes, max_headers + 1, "response head")
+        self._section = PartialSection(
+            max_header_bytes, max_headers + 1, "response head (status line included)"
+        )
         self._left = 0  # Content-Length bytes still to come
         self._body_total = 0  # bytes of a close-delimited body so far
         self._informational = 0
