@@ -59,7 +59,7 @@ class ChunkedReader:
     def read(self, buf: bytearray, pos: int) -> tuple[bytes, int]:
         """(decoded body bytes available at `buf[pos:]`, new pos): every complete chunk in
         the buffer, up to about MAX_READ_BYTES of body per call."""
-        pieces: list[bytes] = []
+        pieces: list[bytes | bytearray] = []
         n = len(buf)
         budget = MAX_READ_BYTES
         while pos < n and budget > 0:
@@ -97,38 +97,44 @@ class ChunkedReader:
         return b"".join(pieces), pos
 
     def _read_complete_chunks(
-        self, buf: bytearray, pos: int, n: int, pieces: list[bytes], budget: int
+        self, buf: bytearray, pos: int, n: int, pieces: list[bytes | bytearray], budget: int
     ) -> tuple[int, int]:
         """The fast path: whole chunks (size line, data, CRLF) that are all in the buffer,
         a few bytecodes each, and runs of identical small chunks in one strided step.
         Stops, leaving the phase at SIZE, at anything else (an incomplete chunk, a last
         chunk, a malformed line): the careful path takes it from there."""
         match_line = _SIZE_LINE.match
-        last = b""
-        same = 0
+        append = pieces.append
+        total, limit = self._total, self._max_body
+        last = same = 0  # the previous chunk's framing (line length and size), and repeats
         while budget > 0:
             m = match_line(buf, pos, pos + MAX_CHUNK_LINE + 2)
             if m is None:
-                return pos, budget
+                break
             size = int(m.group(1), 16)
             start = m.end()
             end = start + size
-            if not size or end + 2 > n or buf[end : end + 2] != b"\r\n":
-                return pos, budget  # the last chunk, a partial one, or an error to report
-            total = self._total + size
-            if total > self._max_body:
-                return pos, budget  # the careful path raises the 413
-            self._total = total
-            self._scanned = 0  # a partial size line searched before is behind us now
-            pieces.append(bytes(buf[start:end]))
+            # the last chunk, a partial one, one over the limit, or an error to report:
+            # the careful path takes it
+            if not size or end + 2 > n or total + size > limit or not buf.startswith(b"\r\n", end):
+                break
+            total += size
+            append(buf[start:end])  # a bytearray: join copies it once, no bytes() needed
             budget -= size
-            line = m.group(0)
-            same = same + 1 if line == last else 0
-            last = line
-            pos = end + 2
+            framing = (start - pos) << 32 | size
+            same = same + 1 if framing == last else 0
+            last = framing
             if same >= _RUN_MIN and size <= 64:
-                pos, budget = self._read_run(buf, pos, n, line, size, pieces, budget)
+                self._total = total
+                pos, budget = self._read_run(
+                    buf, end + 2, n, bytes(buf[pos:start]), size, pieces, budget
+                )
+                total = self._total
                 same = 0
+            else:
+                pos = end + 2
+            self._scanned = 0  # a partial size line searched before is behind us now
+        self._total = total
         return pos, budget
 
     def _read_run(
@@ -138,7 +144,7 @@ class ChunkedReader:
         n: int,
         line: bytes,
         size: int,
-        pieces: list[bytes],
+        pieces: list[bytes | bytearray],
         budget: int,
     ) -> tuple[int, int]:
         """Decode the longest run of chunks framed exactly as `line` + data + CRLF at pos:
