@@ -20,6 +20,9 @@ MAX_CHUNK_LINE = 4096
 # At most this many decoded bytes per read(), so one call on a huge buffer stays bounded;
 # the caller calls again (and a server may serve other connections in between).
 MAX_READ_BYTES = 1 << 20
+# ... and at most this many chunks decoded one by one (a run of identical ones counts as
+# one), so a call on a buffer of tiny mixed chunks stays within a few milliseconds.
+MAX_READ_CHUNKS = 4096
 # Runs of at least this many tiny identical chunks (the "1-byte chunks" flood) are decoded
 # with strided slices, in C, instead of one Python step per chunk.
 _RUN_MIN = 8
@@ -107,7 +110,9 @@ class ChunkedReader:
         append = pieces.append
         total, limit = self._total, self._max_body
         last = same = 0  # the previous chunk's framing (line length and size), and repeats
-        while budget > 0:
+        for _ in range(MAX_READ_CHUNKS):
+            if budget <= 0:
+                break
             m = match_line(buf, pos, pos + MAX_CHUNK_LINE + 2)
             if m is None:
                 break
@@ -134,6 +139,8 @@ class ChunkedReader:
             else:
                 pos = end + 2
             self._scanned = 0  # a partial size line searched before is behind us now
+        else:
+            budget = 0  # MAX_READ_CHUNKS reached: the caller calls again
         self._total = total
         return pos, budget
 

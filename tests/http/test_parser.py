@@ -474,3 +474,17 @@ def test_earliest_error_wins_in_one_read() -> None:
     with pytest.raises(ProtocolError) as info:
         whole.next_event()
     assert info.value.status == 400
+
+
+def test_one_call_decodes_a_bounded_number_of_chunks() -> None:
+    from gateway.http.body import MAX_READ_CHUNKS
+
+    parser = chunked_parser(max_body_bytes=1 << 30)
+    sizes = [1 + i % 3 for i in range(3 * MAX_READ_CHUNKS)]  # mixed: no run to batch
+    parser.feed(b"".join(b"%x\r\n%s\r\n" % (s, b"m" * s) for s in sizes) + b"0\r\n\r\n")
+    lengths = []
+    while (event := parser.next_event()) != EndOfMessage():
+        assert isinstance(event, Data)
+        lengths.append(len(event.data))
+    assert sum(lengths) == sum(sizes)
+    assert len(lengths) >= 3
