@@ -107,7 +107,11 @@ class UpstreamConnection:
         if self.listener is None:
             self.close()
             return
-        self.parser.feed_eof()  # ends a close-delimited body
+        try:
+            self.parser.feed_eof()  # ends a close-delimited body
+        except ProtocolError:
+            self._broken(self._lost_text())
+            return
         self._events()
         if self.listener is not None:  # the response did not end with it
             self._broken("closed the connection mid-response" if self.response_bytes else "")
@@ -147,7 +151,10 @@ class UpstreamConnection:
                 else:
                     self.listener.on_head(event)  # type: ignore[arg-type]
         except ProtocolError as error:
-            self._broken(f"sent a malformed response: {error.detail or error}", bad=True)
+            if self.eof:  # the parser's word for a body cut short by the close
+                self._broken(self._lost_text())
+            else:
+                self._broken(f"sent a malformed response: {error.detail or error}", bad=True)
 
     def _broken(self, what: str, bad: bool = False) -> None:
         listener = self.listener

@@ -300,6 +300,9 @@ class ProxyExchange:
             self._attempt(fresh=True)
             return
         self.upstream.health.failed(self.index, self.loop.now)
+        if bad_response:  # it did answer: another server might act on the request again
+            self._give_up(failure)
+            return
         self._retry_or_fail(failure, nothing_sent=not self.connected)
 
     def _retry_or_fail(self, failure: Failure, nothing_sent: bool) -> None:
