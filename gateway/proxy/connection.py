@@ -66,7 +66,9 @@ class UpstreamConnection:
     def finish(self, now: float) -> bool:
         """Detach the listener after a complete response; True when reusable."""
         self.listener = None
-        if self.state is not State.BUSY or self.eof:
+        # Bytes past the end of the response (more than its Content-Length) would be read
+        # as the start of the next response: such a connection is never reused.
+        if self.state is not State.BUSY or self.eof or self.parser.trailing_data():
             self.close()
             return False
         self.state = State.IDLE

@@ -99,6 +99,15 @@ def test_connection_close_and_max_requests_are_not_pooled() -> None:
     assert up.closing and not rig.upstream.pools[0].idle
 
 
+def test_more_than_content_length_is_not_passed_on_and_not_reused() -> None:
+    rig = Rig()
+    _, down = rig.send()
+    up = rig.dial()
+    rig.answer(up, OK + b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil")
+    assert down.body == b"hello" and down.kinds() == ["head", "end"]
+    assert up.closing and not rig.upstream.pools[0].idle
+
+
 def test_idle_timeout_and_sweep() -> None:
     rig = Rig(keepalive=KeepaliveSpec(max_idle=4, idle_timeout=30))
     rig.send()
