@@ -6,12 +6,11 @@ response relayed, a Failure (502/503/504) answered, a client connection aborted,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from gateway.http.headers import Headers
 from gateway.proxy import headers as policy
 from gateway.proxy.connection import State, UpstreamConnection
 from gateway.proxy.pool import Upstream
+from gateway.proxy.request import IDEMPOTENT, PENDING_LIMIT, ProxyRequest, Sent
 from gateway.proxy.seams import (
     Downstream,
     Failure,
@@ -23,44 +22,6 @@ from gateway.proxy.seams import (
 from gateway.proxy.spec import ProxySpec
 from gateway.proxy.tunnel import Tunnel
 from gateway.proxy.wire import BodyEncoder, body_fields, request_head, strip_target
-
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-PENDING_LIMIT = 64 * 1024  # request body held while the upstream is not taking it
-REPLAY_LIMIT = 64 * 1024  # request body kept for a retry on a fresh connection
-
-
-@dataclass(frozen=True, slots=True)
-class ProxyRequest:
-    """What the exchange needs of the client's request (the head; the body comes later
-    through body() and end_body())."""
-
-    method: str
-    target: str  # as received: path and query, still percent-encoded
-    headers: Headers
-    client: policy.Client
-    content_length: int | None = None
-    chunked: bool = False
-
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
-
-
-@dataclass(slots=True)
-class _Sent:
-    """Request body written to the current connection, kept while a retry could replay it."""
-
-    pieces: list[bytes] = field(default_factory=list)
-    size: int = 0
-    replayable: bool = True
-
-    def add(self, data: bytes) -> None:
-        if self.replayable:
-            self.size += len(data)
-            if self.size > REPLAY_LIMIT:
-                self.pieces, self.replayable = [], False
-            else:
-                self.pieces.append(data)
 
 
 class ProxyExchange:
@@ -92,7 +53,7 @@ class ProxyExchange:
         self.conn: UpstreamConnection | None = None
         self.connected = False
         self.encoder = BodyEncoder(request.chunked)
-        self.sent = _Sent()
+        self.sent = Sent()
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.body_done = not request.has_body
@@ -106,6 +67,12 @@ class ProxyExchange:
         self._deadline = 0.0
         self._timer: TimerLike | None = None
         self.tunnel: Tunnel | None = None
+        # For the access log: the server that answered (or last failed), its status, and
+        # seconds from the start to its response head.
+        self.began = loop.now
+        self.server = ""
+        self.upstream_status: int | None = None
+        self.upstream_time: float | None = None
 
     # -- the client side's calls ----------------------------------------------------------
 
@@ -171,6 +138,7 @@ class ProxyExchange:
                 return
             self.tried.add(index)
             self.index = index
+            self.server = up.names[index]
             up.pools[index].active += 1
         pool = up.pools[self.index]
         conn = None if fresh else pool.take(now)
@@ -252,6 +220,9 @@ class ProxyExchange:
 
     def on_head(self, head: ResponseHeadLike) -> None:
         self._arm(self.timeout)
+        if head.status >= 200 or head.status == 101:
+            self.upstream_status = head.status
+            self.upstream_time = self.loop.now - self.began
         if head.status == 101:
             self._switch(head)
             return
@@ -260,7 +231,7 @@ class ProxyExchange:
             self.downstream.informational(head.status, fields)
             return
         self.started = True
-        self.sent = _Sent(replayable=False)
+        self.sent = Sent(replayable=False)
         self.upstream.health.succeeded(self.index)
         self.keep_alive = head.keep_alive
         self.downstream.start_response(head.status, head.reason, fields)

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gateway.http.headers import Headers
-from gateway.proxy.exchange import ProxyExchange, ProxyRequest
+from gateway.proxy.exchange import ProxyExchange
 from gateway.proxy.headers import Client, is_trusted
 from gateway.proxy.pool import Upstream
 from gateway.proxy.probe import HealthChecks
+from gateway.proxy.request import ProxyRequest
 from gateway.proxy.seams import Downstream, LoopLike, ParserLike
 from gateway.proxy.spec import Network, ProxySpec, UpstreamSpec
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from gateway.http.headers import Headers
 from gateway.proxy.config import server_address
-from gateway.proxy.exchange import ProxyExchange, ProxyRequest
+from gateway.proxy.exchange import ProxyExchange
 from gateway.proxy.headers import Client
 from gateway.proxy.pool import Upstream
+from gateway.proxy.request import ProxyRequest
 from gateway.proxy.spec import KeepaliveSpec, ProxySpec, UpstreamSpec
 from tests.proxy.fakes import FakeDownstream, FakeLoop, FakeTransport, parser_factory
 
@@ -65,14 +66,16 @@ class Rig:
 
 def test_get_is_sent_and_the_response_relayed_and_the_connection_pooled() -> None:
     rig = Rig()
-    _ex, down = rig.send(strip_prefix="/api")
+    ex, down = rig.send(strip_prefix="/api")
     assert rig.loop.dials[0][0] == ("127.0.0.1", 9001)
     up = rig.dial()
     sent = up.take()
     assert sent.startswith(b"GET /items?x=1 HTTP/1.1\r\nhost: example.com\r\n")
     assert b"x-forwarded-for: 203.0.113.7\r\n" in sent and b"via: 1.1 gateway\r\n" in sent
     assert sent.endswith(b"\r\n\r\n")
+    rig.loop.advance(0.25)
     rig.answer(up, OK)
+    assert (ex.server, ex.upstream_status, ex.upstream_time) == ("127.0.0.1:9001", 200, 0.25)
     assert down.calls == [("head", 200, "OK", [("content-length", "5")]), ("end", None)]
     assert down.body == b"hello"
     assert rig.upstream.pools[0].active == 0 and len(rig.upstream.pools[0].idle) == 1

@@ -17,9 +17,10 @@ from gateway.http.events import RequestHead  # noqa: E402
 from gateway.http.headers import Headers  # noqa: E402
 from gateway.http.parser import RequestParser  # noqa: E402
 from gateway.proxy.config import server_address  # noqa: E402
-from gateway.proxy.exchange import ProxyExchange, ProxyRequest  # noqa: E402
+from gateway.proxy.exchange import ProxyExchange  # noqa: E402
 from gateway.proxy.headers import Client  # noqa: E402
 from gateway.proxy.pool import Upstream  # noqa: E402
+from gateway.proxy.request import ProxyRequest  # noqa: E402
 from gateway.proxy.seams import Failure, Fields  # noqa: E402
 from gateway.proxy.spec import ProxySpec, UpstreamSpec  # noqa: E402
 from gateway.server.loop import Loop  # noqa: E402
