@@ -66,6 +66,7 @@ class ProxyExchange:
         self.last_failure: Failure | None = None
         self._deadline = 0.0
         self._timer: TimerLike | None = None
+        self._timer_due = 0.0
         self.tunnel: Tunnel | None = None
         # For the access log: the server that answered (or last failed), its status, and
         # seconds from the start to its response head.
@@ -292,22 +293,27 @@ class ProxyExchange:
     # -- timing -------------------------------------------------------------------------
 
     def _arm(self, delay: float) -> None:
-        """Push the deadline `delay` from now; one timer chases it (no cancel per read)."""
+        """Move the deadline to `delay` from now. One timer chases it: a later deadline
+        (every read) needs no new timer, only an earlier one does."""
         self._deadline = self.loop.now + delay
-        if self._timer is None and not self.done:
-            self._timer = self.loop.call_later(delay, self._on_timer)
+        if self.done or (self._timer is not None and self._timer_due <= self._deadline):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._schedule(delay)
+
+    def _schedule(self, delay: float) -> None:
+        self._timer_due = self.loop.now + delay
+        self._timer = self.loop.call_later(delay, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         if self.done:
             return
         now = self.loop.now
-        if (
-            self.response_paused or now < self._deadline
-        ):  # a slow client is not the upstream's fault
-            self._timer = self.loop.call_later(
-                max(self._deadline - now, self.timeout / 10), self._on_timer
-            )
+        # A client that reads slowly (response paused) is not the upstream's fault.
+        if self.response_paused or now < self._deadline:
+            self._schedule(max(self._deadline - now, self.timeout / 10))
             return
         self._timed_out()
 
@@ -365,6 +371,7 @@ class ProxyExchange:
         conn = self.conn
         assert conn is not None and conn.transport is not None
         if self.upgrade is None:
+            conn.close()
             self.on_broken("switched protocols without being asked to", bad_response=True)
             return
         self.done = True

@@ -19,6 +19,18 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy"}
 )
 VIA = "1.1 gateway"
+# Request fields this module writes itself (or, for content-length, the framing writes).
+_REPLACED = frozenset(
+    {
+        "host",
+        "via",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "forwarded",
+        "content-length",
+    }
+)
 UPSTREAM_HOST = "{upstream}"
 
 
@@ -78,15 +90,11 @@ def request_fields(
     server: ServerAddress,
     upgrade: str | None = None,
 ) -> Fields:
-    """The header fields of the request sent upstream."""
+    """The header fields of the request sent upstream, less the body framing
+    (Content-Length, Transfer-Encoding): the caller adds what it will really send."""
     fields = list(fields)
     host = next((v for n, v in fields if n == "host"), None)
-    out = [
-        (n, v)
-        for n, v in strip_hop_by_hop(fields)
-        if n not in ("host", "via", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
-        and n != "forwarded"
-    ]
+    out = [(n, v) for n, v in strip_hop_by_hop(fields) if n not in _REPLACED]
     out.insert(0, ("host", upstream_host(host, rules.host, server)))
     out.extend(forwarding(fields, client, host))
     out.append(("via", ", ".join([*_values(fields, "via"), VIA])))

@@ -35,7 +35,7 @@ def body_fields(content_length: int | None, chunked: bool) -> list[tuple[str, st
     """The framing fields for a request body that arrived with this framing."""
     if chunked:
         return [("transfer-encoding", "chunked")]
-    if content_length:
+    if content_length is not None:  # 0 too: some servers want a length on every POST
         return [("content-length", str(content_length))]
     return []
 

@@ -146,7 +146,9 @@ def test_stale_pooled_connection_is_retried_once_on_a_fresh_one() -> None:
     )
     ex.body(b"abc")
     ex.end_body()
-    assert first.take().endswith(b"\r\n\r\nabc")
+    sent = first.take()
+    assert sent.endswith(b"\r\n\r\nabc") and sent.count(b"content-length") == 1
+    assert first.take() == b""
     first.protocol.eof_received()  # raced with the server's idle close: no byte came back
     assert len(rig.loop.dials) == 2 and rig.loop.dials[1][0] == ("127.0.0.1", 9001)
     fresh = rig.dial()
@@ -255,6 +257,26 @@ def test_data_resets_the_read_timeout_and_a_stall_mid_body_aborts() -> None:
     rig.loop.advance(10.5)
     assert down.kinds() == ["head", "abort"]
     assert down.failure().status == 504
+
+
+def test_empty_post_gets_content_length_zero() -> None:
+    rig = Rig()
+    rig.send("POST", "/", [("host", "h"), ("content-length", "0")], content_length=0)
+    head = rig.dial().take()
+    assert head.count(b"content-length") == 1 and b"content-length: 0\r\n" in head
+
+
+def test_a_stale_retry_gets_the_connect_timeout_not_the_read_timeout() -> None:
+    rig = Rig(connect_timeout=2.0)
+    rig.send()
+    up = rig.dial()
+    rig.answer(up, OK)
+    _, down = rig.send(timeout=30.0)
+    up.protocol.eof_received()  # stale: a fresh dial follows, which never connects
+    rig.loop.advance(2.5)
+    assert (
+        down.failure().detail == "upstream 'api' server 127.0.0.1:9001: connect timed out after 2s"
+    )
 
 
 def test_slow_client_does_not_time_out_the_upstream() -> None:
@@ -438,6 +460,7 @@ def test_switch_without_asking_is_502() -> None:
     _ex, down = rig.send("GET", "/ws", [("host", "h")])
     up = rig.dial()
     rig.answer(up, SWITCH)
+    assert up.aborted and rig.upstream.pools[0].active == 0
     assert down.kinds() == ["fail"] and down.failure().status == 502
     assert "switched protocols without being asked to" in down.failure().detail
 
