@@ -19,7 +19,9 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy"}
 )
 VIA = "1.1 gateway"
-# Request fields this module writes itself (or, for content-length, the framing writes).
+# Request fields this module writes itself (content-length: the framing does), and Expect:
+# the server answers a client's 100-continue itself when it starts reading the body, so the
+# upstream must not wait for a body it would never be asked for.
 _REPLACED = frozenset(
     {
         "host",
@@ -29,6 +31,7 @@ _REPLACED = frozenset(
         "x-forwarded-host",
         "forwarded",
         "content-length",
+        "expect",
     }
 )
 UPSTREAM_HOST = "{upstream}"

@@ -129,6 +129,12 @@ def test_host(
     assert [n for n, _ in got].count("host") == 1
 
 
+def test_framing_and_expect_are_not_copied() -> None:
+    fields = [("host", "h"), ("content-length", "5"), ("expect", "100-continue"), ("a", "1")]
+    got = request_fields(fields, ALICE, PLAIN, SERVER)
+    assert [n for n, _ in got if n in ("content-length", "expect", "a")] == ["a"]
+
+
 def test_route_rules_remove_then_set() -> None:
     rules = ProxySpec(
         upstream="a",
