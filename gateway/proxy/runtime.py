@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import ipaddress
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.http.headers import Headers
 from gateway.proxy.exchange import ProxyExchange
@@ -109,3 +112,35 @@ def upstream_specs(
     found = list(named.values())
     found += [proxy.upstream_spec(named) for proxy in proxies if proxy.upstream is None]
     return found
+
+
+Lookup = Callable[..., Any]
+
+
+def resolve(
+    spec: UpstreamSpec, lookup: Lookup = socket.getaddrinfo
+) -> tuple[UpstreamSpec, list[str]]:
+    """The spec with each server name looked up once (call it where blocking is fine: the
+    thread that builds the app), and a message per name that did not resolve."""
+    servers, problems = [], []
+    for server in spec.servers:
+        if server.is_unix or _is_ip(server.host):
+            servers.append(server)
+            continue
+        try:
+            found = lookup(server.host, server.port, type=socket.SOCK_STREAM)
+        except OSError as error:
+            problems.append(f"cannot resolve {server.host!r}: {error}")
+            servers.append(server)
+            continue
+        ip = str(found[0][4][0])
+        servers.append(dataclasses.replace(server, ip=ip))
+    return dataclasses.replace(spec, servers=tuple(servers)), problems
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -18,6 +18,9 @@ class ServerAddress:
     host: str = ""  # without brackets for IPv6
     port: int = 0
     path: str = ""  # set for unix sockets only
+    ip: str = (
+        ""  # `host` resolved when the app is built (runtime.resolve), so no lookup blocks the loop
+    )
 
     @property
     def is_unix(self) -> bool:
@@ -26,7 +29,7 @@ class ServerAddress:
     @property
     def connect_to(self) -> tuple[str, int] | str:
         """What socket.connect (and Loop.connect) take."""
-        return self.path if self.path else (self.host, self.port)
+        return self.path if self.path else (self.ip or self.host, self.port)
 
     @property
     def host_header(self) -> str:

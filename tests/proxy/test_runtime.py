@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import socket
 
 from gateway.config.schema import Where
 from gateway.http.headers import Headers
 from gateway.proxy.config import server_address
-from gateway.proxy.runtime import ProxyRoute, Upstreams, upstream_specs
+from gateway.proxy.runtime import ProxyRoute, Upstreams, resolve, upstream_specs
 from gateway.proxy.spec import HealthSpec, ProxySpec, UpstreamSpec
 from tests.proxy.fakes import FakeDownstream, FakeLoop, parser_factory
 
@@ -65,3 +66,33 @@ def test_proxy_route_trusts_only_trusted_peers() -> None:
         transport = loop.dials[-1][1]
         transport.made()
         assert expected in transport.take()
+
+
+def test_resolve_looks_names_up_once() -> None:
+    spec = UpstreamSpec(
+        "api",
+        tuple(
+            server_address(s)
+            for s in ("localhost:80", "10.0.0.1:80", "unix:/a.sock", "no-such-host.invalid:80")
+        ),
+    )
+    calls = []
+
+    def lookup(host: str, port: int, type: int) -> list[tuple[object, ...]]:
+        calls.append(host)
+        if host.endswith(".invalid"):
+            raise socket.gaierror(-2, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    resolved, problems = resolve(spec, lookup)
+    assert calls == ["localhost", "no-such-host.invalid"]
+    assert [s.connect_to for s in resolved.servers] == [
+        ("127.0.0.1", 80),
+        ("10.0.0.1", 80),
+        "/a.sock",
+        ("no-such-host.invalid", 80),
+    ]
+    assert resolved.servers[0].host_header == "localhost:80"  # Host still names the server
+    assert problems == [
+        "cannot resolve 'no-such-host.invalid': [Errno -2] Name or service not known"
+    ]
