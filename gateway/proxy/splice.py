@@ -9,7 +9,9 @@ import contextlib
 import enum
 import fcntl
 import os
+import selectors
 import socket
+from collections.abc import Callable
 
 HAS_SPLICE = hasattr(os, "splice")
 SPLICE_MIN = 256 * 1024  # bodies smaller than this are not worth the pipe and extra calls
@@ -102,6 +104,68 @@ class Relay:
 
 
 _FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
+
+
+class SpliceJob:
+    """Runs a Relay on the loop's selector (whose keys carry their handler in `data`, as
+    gateway.server.loop does): registers the socket the relay waits on, steps on readiness,
+    and calls done(error) once: None when every byte arrived. The sockets must not be
+    registered by their transports meanwhile (the transports hand them over and back)."""
+
+    def __init__(
+        self,
+        selector: selectors.BaseSelector,
+        relay: Relay,
+        done: Callable[[BaseException | None], None],
+    ) -> None:
+        self.selector = selector
+        self.relay = relay
+        self.done = done
+        self._registered: socket.socket | None = None
+        self.finished = False
+
+    def start(self) -> None:
+        self._step()
+
+    def _on_ready(self, mask: int) -> None:
+        self._step()
+
+    def _step(self) -> None:
+        try:
+            want = self.relay.step()
+        except (EOFError, OSError) as error:
+            self._finish(error)
+            return
+        if want is Want.DONE:
+            self._finish(None)
+            return
+        sock, event = (
+            (self.relay.src, selectors.EVENT_READ)
+            if want is Want.READ
+            else (self.relay.dst, selectors.EVENT_WRITE)
+        )
+        self._unregister()
+        self.selector.register(sock, event, self._on_ready)
+        self._registered = sock
+
+    def cancel(self) -> None:
+        """Stop now (a connection closed, shutdown): done() is not called."""
+        self.finished = True
+        self._unregister()
+        self.relay.close()
+
+    def _unregister(self) -> None:
+        if self._registered is not None:
+            self.selector.unregister(self._registered)
+            self._registered = None
+
+    def _finish(self, error: BaseException | None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self._unregister()
+        self.relay.close()
+        self.done(error)
 
 
 def worth_splicing(content_length: int | None, *sockets: socket.socket | None) -> bool:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from gateway.proxy.splice import HAS_SPLICE, Relay, Want, worth_splicing
+from gateway.proxy.splice import HAS_SPLICE, Relay, SpliceJob, Want, worth_splicing
 
 MODES = [
     pytest.param(
@@ -119,3 +119,51 @@ def test_worth_splicing() -> None:
         assert not worth_splicing(1000, a, b)
         assert not worth_splicing(None, a, b)
         assert not worth_splicing(1 << 20, a, None)
+
+
+@pytest.mark.parametrize("use_splice", MODES)
+def test_splice_job_on_a_selector_loop(use_splice: bool) -> None:
+    """The job driven the way the server loop drives keys: key.data(mask)."""
+    body = os.urandom(2 * 1024 * 1024)
+    with tcp_pair() as (up_far, up_near), tcp_pair() as (down_near, down_far):
+        up_near.setblocking(False)
+        down_near.setblocking(False)
+        writer = feeder(up_far, body + b"rest")
+        got = bytearray()
+        reader = collect(down_far, len(body), got)
+        results: list[BaseException | None] = []
+        with selectors.DefaultSelector() as sel:
+            job = SpliceJob(sel, Relay(up_near, down_near, len(body), use_splice), results.append)
+            job.start()
+            deadline = time.monotonic() + 10
+            while not results and time.monotonic() < deadline:
+                for key, mask in sel.select(0.5):
+                    key.data(mask)
+            assert results == [None] and not sel.get_map()
+        writer.join(10)
+        reader.join(10)
+        assert bytes(got) == body
+
+
+def test_splice_job_reports_early_eof_and_cancel_is_quiet() -> None:
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    with a, b, c, d, selectors.DefaultSelector() as sel:
+        b.setblocking(False)
+        c.setblocking(False)
+        results: list[BaseException | None] = []
+        job = SpliceJob(sel, Relay(b, c, 100), results.append)
+        job.start()
+        assert sel.get_key(b).events == selectors.EVENT_READ
+        a.sendall(b"x" * 10)
+        a.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + 5
+        while not results and time.monotonic() < deadline:
+            for key, mask in sel.select(0.5):
+                key.data(mask)
+        assert isinstance(results[0], EOFError) and not sel.get_map()
+        d.setblocking(False)
+        other = SpliceJob(sel, Relay(d, c, 100), results.append)
+        other.start()  # nothing to read: it waits on d
+        other.cancel()
+        assert len(results) == 1 and not sel.get_map()
