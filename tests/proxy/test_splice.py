@@ -162,8 +162,11 @@ def test_splice_job_reports_early_eof_and_cancel_is_quiet() -> None:
             for key, mask in sel.select(0.5):
                 key.data(mask)
         assert isinstance(results[0], EOFError) and not sel.get_map()
-        d.setblocking(False)
-        other = SpliceJob(sel, Relay(d, c, 100), results.append)
-        other.start()  # nothing to read: it waits on d
-        other.cancel()
+        e, f = socket.socketpair()
+        with e, f:
+            e.setblocking(False)
+            other = SpliceJob(sel, Relay(e, f, 100), results.append)
+            other.start()  # nothing to read: it waits on e
+            assert sel.get_key(e).events == selectors.EVENT_READ
+            other.cancel()
         assert len(results) == 1 and not sel.get_map()
