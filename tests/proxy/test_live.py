@@ -304,3 +304,92 @@ def test_websocket_through_the_tunnel(live: LiveLoop) -> None:
         pump()
     far.close()
     origin.close()
+
+
+class ClientSide:
+    """A Downstream writing the response into a real client transport, with its
+    backpressure wired to the exchange as the HTTP server protocol will wire it."""
+
+    def __init__(self, live: LiveLoop, sock: socket.socket) -> None:
+        self.exchange: ProxyExchange | None = None
+        self.finished = threading.Event()
+        self.pauses = 0
+        self.max_buffered = 0
+        outer = self
+
+        class Side(transport_module.Protocol):  # type: ignore[misc]
+            def pause_writing(self) -> None:
+                outer.pauses += 1
+                assert outer.exchange is not None
+                outer.exchange.pause_response()
+
+            def resume_writing(self) -> None:
+                assert outer.exchange is not None
+                outer.exchange.resume_response()
+
+        self.transport = live.call(lambda: SocketTransport(live.loop, sock, Side()))
+
+    def pause_body(self) -> None: ...
+    def resume_body(self) -> None: ...
+    def informational(self, status: int, fields: Fields) -> None: ...
+    def start_response(self, status: int, reason: str, fields: Fields) -> None: ...
+
+    def response_data(self, data: bytes) -> None:
+        self.transport.write(data)
+        self.max_buffered = max(self.max_buffered, self.transport.get_write_buffer_size())
+
+    def end_response(self, trailers: Fields | None) -> None:
+        self.finished.set()
+
+    def fail(self, failure: Failure) -> None:
+        raise AssertionError(failure.detail)
+
+    abort = fail
+
+
+def test_download_to_a_slow_client_holds_bounded_memory(live: LiveLoop) -> None:
+    size = 64 * 1024 * 1024
+    block = b"z" * 65536
+
+    def big(conn: socket.socket) -> None:
+        read_request(conn, bytearray())
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        for _ in range(size // len(block)):
+            conn.sendall(block)
+
+    origin = Origin(big)
+    near, far = socket.socketpair()
+    near.setblocking(False)
+    down = ClientSide(live, near)
+    request = ProxyRequest("GET", "/big", Headers([("host", "h")]), Client("127.0.0.1"))
+
+    def start() -> None:
+        down.exchange = ProxyExchange(
+            live.loop,
+            upstream_of(origin.port),
+            ProxySpec(upstream="u"),
+            request,
+            down,
+            parser_factory(),
+        )  # type: ignore[arg-type]
+        down.exchange.start()
+
+    live.call(start)
+    # The client reads nothing until the proxy has had to stop reading the upstream.
+    deadline = threading.Event()
+    for _ in range(1000):
+        if down.pauses:
+            break
+        deadline.wait(0.01)
+    assert down.pauses, "the proxy never paused the upstream for the full client"
+    far.settimeout(10)
+    got = 0
+    while got < size:
+        chunk = far.recv(1 << 20)
+        assert chunk
+        got += len(chunk)
+    assert down.finished.wait(10)
+    # Bounded by the transport's high-water mark plus one read from the upstream.
+    assert down.max_buffered < 64 * 1024 + 256 * 1024, down.max_buffered
+    far.close()
+    origin.close()
