@@ -393,3 +393,96 @@ def test_download_to_a_slow_client_holds_bounded_memory(live: LiveLoop) -> None:
     assert down.max_buffered < 64 * 1024 + 256 * 1024, down.max_buffered
     far.close()
     origin.close()
+
+
+def hostile(reply: bytes, then_close: bool) -> Callable[[socket.socket], None]:
+    def handle(conn: socket.socket) -> None:
+        if read_request(conn, bytearray()) is None:
+            return
+        conn.sendall(reply)
+        if not then_close:
+            conn.recv(1)  # hold the connection open until the proxy gives up on it
+
+    return handle
+
+
+HOSTILE = {
+    "closes mid-body": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
+        True,
+        ("abort", 502, "closed the connection mid-response"),
+    ),
+    "closes before answering": (
+        b"",
+        True,
+        ("fail", 502, "closed the connection before responding"),
+    ),
+    "never answers": (b"", False, ("fail", 504, "no response within 0.3s")),
+    "stalls in the head": (b"HTTP/1.1 20", False, ("fail", 504, "no response within 0.3s")),
+    "stalls mid-body": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome",
+        False,
+        ("abort", 504, "no response within 0.3s"),
+    ),
+}
+
+
+@pytest.mark.parametrize("reply, then_close, expected", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_upstreams(
+    live: LiveLoop, reply: bytes, then_close: bool, expected: tuple[str, int, str]
+) -> None:
+    origin = Origin(hostile(reply, then_close))
+    upstream = Upstream(
+        UpstreamSpec("u", (server_address(f"127.0.0.1:{origin.port}"),), read_timeout=0.3)
+    )
+    down = Recorder()
+    aborted: list[bool] = []
+    down.abort = lambda failure: (aborted.append(True), Recorder.fail(down, failure))  # type: ignore[method-assign]
+    request = ProxyRequest("POST", "/", Headers([("host", "h")]), Client("127.0.0.1"), 2)
+
+    def start() -> None:
+        ex = ProxyExchange(
+            live.loop, upstream, ProxySpec(upstream="u"), request, down, parser_factory()
+        )
+        ex.start()
+        ex.body(b"hi")
+        ex.end_body()
+
+    live.call(start)
+    assert down.finished.wait(10)
+    kind, status, text = expected
+    assert down.failure is not None and down.failure.status == status
+    assert down.failure.detail == f"upstream 'u' server 127.0.0.1:{origin.port}: {text}"
+    assert bool(aborted) is (kind == "abort")
+    origin.close()
+
+
+def test_more_than_content_length_is_cut_and_the_connection_not_reused(live: LiveLoop) -> None:
+    def handle(conn: socket.socket) -> None:
+        buf = bytearray()
+        while read_request(conn, buf) is not None:
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+            )
+
+    origin = Origin(handle)
+    upstream = upstream_of(origin.port)
+    for _ in range(2):
+        down = run_exchange(live, upstream)
+        assert down.body == b"ok"
+    assert origin.accepted == 2
+    origin.close()
+
+
+def test_bad_framing_is_502(live: LiveLoop) -> None:
+    pytest.importorskip("gateway.http.response", reason="the strict response parser")
+    origin = Origin(
+        hostile(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            False,
+        )
+    )
+    down = run_exchange(live, upstream_of(origin.port))
+    assert down.failure is not None and down.failure.status == 502
+    assert "sent a malformed response" in down.failure.detail
+    origin.close()
