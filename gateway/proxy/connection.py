@@ -63,12 +63,13 @@ class UpstreamConnection:
         if self.state is State.IDLE:
             self.state = State.BUSY
 
-    def finish(self, now: float) -> bool:
-        """Detach the listener after a complete response; True when reusable."""
+    def finish(self, now: float, reusable: bool) -> bool:
+        """Detach the listener after a complete response; True when it may serve another
+        (the caller's `reusable`: keep-alive and the request all sent)."""
         self.listener = None
         # Bytes past the end of the response (more than its Content-Length) would be read
         # as the start of the next response: such a connection is never reused.
-        if self.state is not State.BUSY or self.eof or self.parser.trailing_data():
+        if not reusable or self.state is not State.BUSY or self.eof or self.parser.trailing_data():
             self.close()
             return False
         self.state = State.IDLE

@@ -246,11 +246,10 @@ class ProxyExchange:
         assert conn is not None
         self._end()
         pool = self.upstream.pools[self.index]
-        reusable = conn.finish(self.loop.now) and self.keep_alive and self.body_done
-        if reusable and not self.pending:
+        # A request not all sent leaves the server reading it: that connection is done too.
+        reusable = self.keep_alive and self.body_done and not self.pending
+        if conn.finish(self.loop.now, reusable):
             pool.put(conn, self.loop.now)
-        else:
-            conn.close()  # the request was not all sent: the server may still be reading it
         self.downstream.end_response(trailers)
 
     def on_broken(self, what: str, bad_response: bool = False) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 transport_module = pytest.importorskip("gateway.server.transport", reason="needs the glue layer")
+sockets_module = pytest.importorskip("gateway.server.sockets", reason="needs the glue layer")
 from gateway.http.events import RequestHead  # noqa: E402
 from gateway.http.headers import Headers  # noqa: E402
 from gateway.http.parser import RequestParser  # noqa: E402
@@ -29,7 +30,7 @@ from tests.proxy.fakes import parser_factory  # noqa: E402
 if not hasattr(Loop, "connect"):
     pytest.skip("the loop has no connect() yet", allow_module_level=True)
 
-SocketTransport = transport_module.SocketTransport
+SocketTransport = sockets_module.SocketTransport
 
 
 class LiveLoop:
