@@ -219,6 +219,8 @@ class StandInParser:
         self.eof = True
 
     def start_next(self) -> None:
+        if self.head is None or not self.head.keep_alive:  # as the real parser refuses it
+            raise RuntimeError("start_next() on a connection the last response closes")
         self.state = "head"
 
     def trailing_data(self) -> bytes:
