@@ -110,7 +110,9 @@ class ResponseParser:
     def started(self) -> bool:
         """Whether any byte of the current response has arrived. A pooled connection that
         closes before that may be retried on a fresh one."""
-        return self._read != self._read_head or self._pos < len(self._buf)
+        return (
+            self._read != self._read_head or self._pos < len(self._buf) or self._informational > 0
+        )
 
     # -- states ----------------------------------------------------------------------------
 

@@ -218,3 +218,8 @@ def test_started() -> None:
     assert parser.next_event() == EndOfMessage()
     parser.start_next()
     assert not parser.started
+    parser.feed(b"HTTP/1.1 100 Continue\r\n\r\n")
+    head = parser.next_event()
+    assert isinstance(head, ResponseHead) and head.status == 100
+    assert parser.next_event() is NEED_DATA
+    assert parser.started  # a 1xx is a response byte: a retry could repeat its effects
