@@ -160,6 +160,16 @@ class Loop:
                     _contain(self.tick)
         self.running = False
 
+    def run_ready(self) -> None:
+        """Run the callbacks already scheduled (at shutdown, after the loop stopped)."""
+        ready = self._ready
+        while ready:
+            callback = ready.popleft()
+            try:
+                callback()
+            except Exception:
+                _contain(callback)
+
     def _run_timers(self) -> None:
         timers = self._timers
         now = self.now

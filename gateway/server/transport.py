@@ -44,7 +44,8 @@ class Protocol:
         """The connection is up; keep `transport` to write to it."""
 
     def data_received(self, data: bytes) -> None:
-        """Bytes arrived. Writes made during this call are sent together when it returns."""
+        """Bytes arrived. (A protocol that answers several things at once may cork() its
+        transport meanwhile, so the answers leave in one send.)"""
 
     def eof_received(self) -> None:
         """The peer shut its write side. Reading stops; the protocol decides when to close."""
@@ -76,6 +77,13 @@ class Transport:
         out, False when the connection closed first. The transport never closes the fd."""
         raise NotImplementedError
 
+    def cork(self) -> None:
+        """Hold writes until the matching uncork() (nestable), so they leave together.
+        (An extension to asyncio's interface; a transport may make it a no-op.)"""
+
+    def uncork(self) -> None:
+        """Send what cork() held."""
+
     def pause_reading(self) -> None:
         raise NotImplementedError
 
@@ -97,7 +105,8 @@ class Transport:
         raise NotImplementedError
 
     def get_write_buffer_size(self) -> int:
-        """Bytes queued and not yet sent; a queued file counts its unsent bytes."""
+        """Bytes queued and not yet sent. Queued files are not counted (as asyncio's
+        sendfile is not): whoever queues files bounds how many it queues."""
         raise NotImplementedError
 
     def set_write_buffer_limits(self, high: int, low: int) -> None:
@@ -131,9 +140,10 @@ _Item = bytes | memoryview | _File
 
 class SocketTransport(Transport):
     """A non-blocking stream socket on the selector (CPython's _SelectorSocketTransport is
-    the model). Writes made while the protocol handles received data, or between cork()
-    and uncork(), are held and sent together: pipelined answers leave in one send. Other
-    writes are tried at once. Files go by os.sendfile, resumed where a partial send left."""
+    the model). A write is tried at once when nothing waits before it; writes between
+    cork() and uncork() are held and leave together, so pipelined answers go in one send.
+    Bytes before a file go with MSG_MORE; files go by os.sendfile, resumed where a partial
+    send left off. Whatever the socket does not take waits for writability."""
 
     __slots__ = (
         "_buffered",
@@ -168,11 +178,11 @@ class SocketTransport(Transport):
         self._extra = extra if extra is not None else {}
         self._extra.setdefault("socket", sock)
         self._out: collections.deque[_Item] = collections.deque()
-        self._buffered = 0  # bytes (and unsent file bytes) in _out
+        self._buffered = 0  # bytes in _out
         self._high = HIGH_WATER
         self._low = LOW_WATER
         self._writing_paused = False
-        self._corked = 0
+        self._corked = 1 if connecting else 0  # writes wait until the connection is up
         self._reading = not connecting
         self._closing = False
         self._conn_lost = False
@@ -201,7 +211,6 @@ class SocketTransport(Transport):
                 done(False)
             return
         self._out.append(_File(fd, offset, count, done))
-        self._buffered += count
         if not self._corked and len(self._out) == 1:
             self._flush()
         elif self._buffered > self._high:
@@ -213,7 +222,7 @@ class SocketTransport(Transport):
 
     def uncork(self) -> None:
         self._corked -= 1
-        if not self._corked and self._out and not self._mask & WRITE:
+        if not self._corked and self._out and not self._mask & WRITE and not self._conn_lost:
             self._flush()
 
     def pause_reading(self) -> None:
@@ -298,13 +307,7 @@ class SocketTransport(Transport):
             self._update_mask()
             self._protocol.eof_received()
             return
-        self._corked += 1
-        try:
-            self._protocol.data_received(data)
-        finally:
-            self._corked -= 1
-        if self._out and not self._corked and not self._mask & WRITE and not self._conn_lost:
-            self._flush()
+        self._protocol.data_received(data)
 
     def _flush(self) -> None:
         """Send as much as the socket takes now; wait for writability for the rest."""
@@ -374,7 +377,6 @@ class SocketTransport(Transport):
         self.progress_at = self.loop.now
         item.offset += sent
         item.count -= sent
-        self._buffered -= sent
         if item.count:
             return True  # loop again: the socket may take more at once
         self._out.popleft()
@@ -397,8 +399,7 @@ class SocketTransport(Transport):
         self.loop.selector.modify(self._sock, READ, self._on_ready)
         self._mask = READ
         self._protocol.connection_made(self)
-        if self._out and not self._corked and not self._conn_lost:
-            self._flush()
+        self.uncork()
 
     # -- bookkeeping ----------------------------------------------------------------------
 
