@@ -106,7 +106,9 @@ class App:
             return PoolCall(self, result)
         if result is MISS:
             return self._static_miss(request, target)
-        return self.finish(request, target, result)  # type: ignore[arg-type]
+        response = target.finish(request, result)  # type: ignore[arg-type]
+        live = self.live  # the one response filter, as in finish() (inlined: hot path)
+        return response if live is None else live.inject(request, response)
 
     def finish(self, request: Request, target: Target, response: Response) -> Response:
         """A target's answer as it goes out: the route's headers and CORS, then the one

@@ -21,6 +21,7 @@ class ConnContext:
 
     __slots__ = (
         "access_log",
+        "answer_wait",
         "app",
         "forget",
         "loop",
@@ -51,7 +52,15 @@ class ConnContext:
         self.writer = writer
         self.access_log = access_log
         self.timeouts = timeouts
+        self.answer_wait = 0.0
+        self.set_timeouts(timeouts)
         self.parser_limits = parser_limits
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False
+
+    def set_timeouts(self, timeouts: TimeoutsSpec) -> None:
+        self.timeouts = timeouts
+        # After an answer is queued: the soonest any of these could apply (connections
+        # work out which one does when it comes, rather than after every send).
+        self.answer_wait = min(timeouts.write, timeouts.idle, timeouts.header)

@@ -66,6 +66,7 @@ class HttpProtocol(Protocol):
     (the server's tick calls on_timeout once it passes)."""
 
     __slots__ = (
+        "_answered",
         "_body",
         "_files",
         "_head",
@@ -75,7 +76,6 @@ class HttpProtocol(Protocol):
         "_stream",
         "_waiting",
         "_writing_paused",
-        "_wrote",
         "client",
         "ctx",
         "deadline",
@@ -98,7 +98,7 @@ class HttpProtocol(Protocol):
         self._pending_id = 0
         self._peer_done = False
         self._last = False
-        self._wrote = False
+        self._answered = False  # an answer was queued since on_timeout last looked
         self._writing_paused = False
 
     # -- from the transport ---------------------------------------------------------------
@@ -117,13 +117,8 @@ class HttpProtocol(Protocol):
             self.deadline = self.ctx.loop.now + self.ctx.timeouts.header
         elif self._head is not None:
             self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
-        if self.state is not READING:
-            return  # bytes that arrived before reading paused wait in the parser
-        transport = self.transport
-        transport.cork()  # pipelined answers leave in one send
-        self._process()
-        transport.uncork()
-        self._settle()
+        if self.state is READING:  # else the bytes wait in the parser
+            self._process()  # the transport sends what this writes when it returns
 
     def eof_received(self) -> None:
         self._peer_done = True
@@ -209,12 +204,15 @@ class HttpProtocol(Protocol):
             transport.abort() if state is not DRAINING else transport.close()
 
     def _wrote_since(self, now: float, in_message: bool) -> bool:
-        # Output drained after the deadline was set (to the write timeout): the idle or
-        # header clock runs from when the last byte went out.
+        # An answer went out since the deadline was set: the idle (or header) clock runs
+        # from when its last byte was sent.
+        if not self._answered:
+            return False
+        self._answered = False
         timeouts = self.ctx.timeouts
         progress: float = getattr(self.transport, "progress_at", 0.0)
         due = progress + (timeouts.header if in_message else timeouts.idle)
-        if due > now and due > self.deadline:
+        if due > now:
             self.deadline = due
             return True
         return False
@@ -226,7 +224,7 @@ class HttpProtocol(Protocol):
         has to wait (for the pool, a streamed body, or an output backlog)."""
         parser = self.parser
         while self.state is READING:
-            if self._writing_paused or len(self._files) >= MAX_QUEUED_FILES:
+            if self._writing_paused or (self._files and len(self._files) >= MAX_QUEUED_FILES):
                 self.state = HELD  # resumed when the backlog drains
                 self.transport.pause_reading()
                 return
@@ -297,7 +295,6 @@ class HttpProtocol(Protocol):
         if self.state is READING:
             transport.resume_reading()
         transport.uncork()
-        self._settle()
 
     # -- answers --------------------------------------------------------------------------
 
@@ -305,9 +302,10 @@ class HttpProtocol(Protocol):
         """Write `response` for `request` behind everything written before it."""
         ctx = self.ctx
         keep_alive = keep_alive and not self._peer_done and not ctx.shutting_down
-        # Output is pending now: the write timeout applies until it drains (then idle).
-        self.deadline = ctx.loop.now + ctx.timeouts.write
-        self._wrote = True
+        # Output is pending now, sent or not: the first of the write, idle and header
+        # timeouts that could apply; on_timeout then works out which one really does.
+        self.deadline = ctx.loop.now + ctx.answer_wait
+        self._answered = True
         response, head, framing = self._encode_head(request, response, keep_alive)
         body = response.body
         if not keep_alive or framing is Framing.CLOSE:
@@ -321,10 +319,12 @@ class HttpProtocol(Protocol):
         transport = self.transport
         if framing is Framing.NONE:
             response.close()
-            transport.write(head)
-            if response.status == 101:
+            if response.status == 101 and isinstance(response, Switch):
+                # The writer keeps Connection to itself; a 101 must name the upgrade in it.
+                transport.write(head[:-2] + b"connection: upgrade\r\n\r\n")
                 self._switch(response)
                 return
+            transport.write(head)
         elif type(body) is bytes:
             if len(body) <= COALESCE_LIMIT:
                 transport.write(head + body)
@@ -404,16 +404,14 @@ class HttpProtocol(Protocol):
             keep_alive=False,
             head_request=is_head,
         )
-        self._wrote = True
         self.transport.write(data if is_head else data + body)
         ctx.access_log(request, response.status, len(body), self.client)
         self._last = True
         self._drain()
 
-    def _switch(self, response: Response) -> None:
+    def _switch(self, response: Switch) -> None:
         """101 Switching Protocols: the bytes after this request, and the connection, go
         to the protocol the response names. The server forgets the connection."""
-        assert isinstance(response, Switch)
         protocol = response.protocol_factory()
         leftover = self.parser.buffered
         self.state = State.SWITCHED
@@ -448,19 +446,6 @@ class HttpProtocol(Protocol):
         if self.state is READING:
             transport.resume_reading()
         transport.uncork()
-        self._settle()
-
-    def _settle(self) -> None:
-        """After answers went out: idle from now, or the header clock for a pipelined
-        request already begun. (Only then: a quiet client's deadline is not extended.)"""
-        if not self._wrote or self.state is not READING:
-            return
-        self._wrote = False
-        if self._files or self.transport.get_write_buffer_size():
-            return  # the write timeout still applies
-        timeouts = self.ctx.timeouts
-        wait = timeouts.header if self.parser.in_message else timeouts.idle
-        self.deadline = self.ctx.loop.now + wait
 
     # -- streamed bodies ------------------------------------------------------------------
 

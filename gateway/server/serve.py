@@ -108,7 +108,7 @@ class Server:
         }
         self.max_connections = spec.max_connections
         self.ctx.app = app
-        self.ctx.timeouts = spec.timeouts
+        self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
         self.loop.tick_interval = self._tick_interval(spec.timeouts)
 

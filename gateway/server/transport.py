@@ -44,8 +44,8 @@ class Protocol:
         """The connection is up; keep `transport` to write to it."""
 
     def data_received(self, data: bytes) -> None:
-        """Bytes arrived. (A protocol that answers several things at once may cork() its
-        transport meanwhile, so the answers leave in one send.)"""
+        """Bytes arrived. Writes made during this call are held and sent together when it
+        returns, so pipelined answers leave in one send."""
 
     def eof_received(self) -> None:
         """The peer shut its write side. Reading stops; the protocol decides when to close."""
@@ -140,8 +140,8 @@ _Item = bytes | memoryview | _File
 
 class SocketTransport(Transport):
     """A non-blocking stream socket on the selector (CPython's _SelectorSocketTransport is
-    the model). A write is tried at once when nothing waits before it; writes between
-    cork() and uncork() are held and leave together, so pipelined answers go in one send.
+    the model). A write is tried at once when nothing waits before it; writes made inside
+    data_received, or between cork() and uncork(), are held and leave together in one send.
     Bytes before a file go with MSG_MORE; files go by os.sendfile, resumed where a partial
     send left off. Whatever the socket does not take waits for writability."""
 
@@ -200,7 +200,7 @@ class SocketTransport(Transport):
             return
         self._out.append(data)
         self._buffered += len(data)
-        if not self._corked and len(self._out) == 1:
+        if not self._corked and not self._mask & WRITE:  # not waiting for writability
             self._flush()
         elif self._buffered > self._high:
             self._check_high()
@@ -211,10 +211,8 @@ class SocketTransport(Transport):
                 done(False)
             return
         self._out.append(_File(fd, offset, count, done))
-        if not self._corked and len(self._out) == 1:
+        if not self._corked and not self._mask & WRITE:
             self._flush()
-        elif self._buffered > self._high:
-            self._check_high()
 
     def cork(self) -> None:
         """Hold writes until uncork() (nestable): they leave together, in fewer sends."""
@@ -290,24 +288,29 @@ class SocketTransport(Transport):
 
     def _on_ready(self, mask: int) -> None:
         if mask & READ and self._reading:
-            self._read()
+            try:
+                data = self._sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError as exc:
+                self._fatal(exc)
+                return
+            if data:
+                # Writes the protocol makes while it handles these bytes leave together,
+                # in one send after it returns (pipelined answers coalesce).
+                self._corked += 1
+                self._protocol.data_received(data)
+                self._corked -= 1
+                if self._out and not self._corked and not self._mask & WRITE:
+                    self._flush()
+                return
+            if data is not None:
+                self._reading = False
+                self._update_mask()
+                self._protocol.eof_received()
+                return
         if mask & WRITE and not self._conn_lost:
             self._flush()
-
-    def _read(self) -> None:
-        try:
-            data = self._sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._fatal(exc)
-            return
-        if not data:
-            self._reading = False
-            self._update_mask()
-            self._protocol.eof_received()
-            return
-        self._protocol.data_received(data)
 
     def _flush(self) -> None:
         """Send as much as the socket takes now; wait for writability for the rest."""
@@ -320,9 +323,12 @@ class SocketTransport(Transport):
                 if not self._send_file(item):
                     break
                 continue
-            if len(out) > 1 and type(out[1]) is not _File:
-                item = self._coalesce()
-            more = socket.MSG_MORE if len(out) > 1 else 0  # a file follows the bytes
+            more = 0
+            if len(out) > 1:
+                if type(out[1]) is not _File:
+                    item = self._coalesce()
+                if len(out) > 1:
+                    more = socket.MSG_MORE  # a file follows the bytes: one TCP segment
             loop.send_calls += 1
             try:
                 sent = sock.send(item, more)  # type: ignore[arg-type]
