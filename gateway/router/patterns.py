@@ -16,7 +16,8 @@ from gateway.router.paths import decode_segment
 Converter = Literal["str", "int", "uuid"]
 _CONVERTERS: dict[str, Converter] = {"str": "str", "int": "int", "uuid": "uuid"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
+# One DNS-style label of a host name (lowercase): routes' hosts and CORS origins use it.
+HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
 _IPV6 = re.compile(r"\[[0-9a-f:.]+\]")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")  # in a redirect target: "{name}"
 
@@ -177,7 +178,7 @@ def parse_host(text: str) -> str:
             f"wildcard host {text!r} is not supported: put '*.' before a domain,"
             " like '*.example.com'"
         )
-    if not all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+    if not all(HOST_LABEL.fullmatch(label) for label in name.split(".")):
         raise PatternError(
             f"invalid host {text!r}: use letters, digits, '-' and '.', like 'api.example.com'"
         )
