@@ -18,7 +18,7 @@ from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.handlers import SiteModules, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.request import Request
-from gateway.response import Response
+from gateway.response import Response, to_header_list
 from gateway.router.paths import join_path
 from gateway.router.patterns import PatternError, parse_host
 from gateway.router.trie import (
@@ -129,12 +129,20 @@ class App:
     ) -> Response:
         """Every error answer gateway sends: the [errors] page for `status` when one is set
         (and `page`: an error a handler raised keeps its own text), else `detail` or the
-        reason phrase as text. `headers` replace defaults of the same name; the route's
-        headers and CORS headers are added so a web app can read its errors. The writer
-        leaves the body out for HEAD."""
+        reason phrase: as JSON ({"status", "error"}) when the client asks for JSON rather
+        than HTML and `headers` give no content type of their own, else as text. `headers`
+        replace defaults of the same name; the route's headers and CORS headers are added
+        so a web app can read its errors. The writer leaves the body out for HEAD."""
+        headers = to_header_list(headers)
         error_page = self.error_pages.get(status) if page else None
         if error_page is not None:
             response = Response(status, error_page.body, content_type=error_page.content_type)
+        elif (
+            request is not None
+            and _wants_json(request.headers.get("accept"))
+            and not any(name.lower() == "content-type" for name, _ in headers)
+        ):
+            response = Response.json({"status": status, "error": detail or reason(status)}, status)
         else:
             text = detail or reason(status)
             response = Response(status, text + "\n", content_type="text/plain; charset=utf-8")
@@ -211,6 +219,15 @@ class App:
                     return preflight
             return target.finish(request, Response(204, b"", [("allow", allow)]))
         return self.render_error(405, request, target, "", [("allow", allow)])
+
+
+def _wants_json(accept: str | None) -> bool:
+    """An Accept header that names JSON and not HTML (fetch/axios/API clients; a browser
+    navigating asks for text/html first, and */* alone keeps plain text)."""
+    if not accept or "json" not in accept:
+        return False
+    accept = accept.lower()
+    return ("application/json" in accept or "+json" in accept) and "text/html" not in accept
 
 
 class PoolCall:
