@@ -17,7 +17,7 @@ from gateway.errors import HTTPError, ProtocolError
 from gateway.http.events import NEED_DATA, PAUSED, Data, EndOfMessage, RequestHead
 from gateway.http.headers import Headers
 from gateway.http.parser import RequestParser
-from gateway.http.writer import Framing, ResponseWriter
+from gateway.http.writer import Framing, HeaderError, ResponseWriter
 from gateway.request import Request, build_request
 from gateway.response import FileBody, PushBody, Response
 
@@ -81,7 +81,18 @@ class Transport(httpx.BaseTransport):
         self, request: httpx.Request, sent: Request, response: Response
     ) -> httpx.Response:
         body, length = _body_bytes(response)
-        head, framing = self._writer.head(
+        try:
+            head, framing = self._head(response, length, sent)
+        except HeaderError:  # as the server does: a head that cannot be written is a 500
+            response = self.app.render_error(500, sent, detail="internal server error")
+            body, length = _body_bytes(response)
+            head, framing = self._head(response, length, sent)
+        status, headers = _parse_head(head)
+        content = b"" if framing is Framing.NONE else body
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+    def _head(self, response: Response, length: int | None, sent: Request) -> tuple[bytes, Framing]:
+        return self._writer.head(
             response.status,
             response.headers,
             content_length=length,
@@ -89,9 +100,6 @@ class Transport(httpx.BaseTransport):
             http_version=sent.http_version,
             head_request=sent.method == "HEAD",
         )
-        status, headers = _parse_head(head)
-        content = b"" if framing is Framing.NONE else body
-        return httpx.Response(status, headers=headers, content=content, request=request)
 
 
 def _request_bytes(request: httpx.Request) -> bytes:
