@@ -237,9 +237,9 @@ class HttpProtocol(Protocol):
             if kind is RequestHead:
                 self._head = event  # type: ignore[assignment]
                 self._body = []
-                if event.expect_continue:  # type: ignore[union-attr]
-                    self.transport.write(CONTINUE)
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
+                if event.expect_continue:  # type: ignore[union-attr]
+                    self._continue()
             elif kind is Data:
                 self._body.append(event.data)  # type: ignore[union-attr]
             elif kind is EndOfMessage:
@@ -248,6 +248,22 @@ class HttpProtocol(Protocol):
                 if self._peer_done and event is NEED_DATA:
                     self._drain()  # the peer has sent all it will send
                 return  # NEED_DATA, or PAUSED
+
+    def _continue(self) -> None:
+        """Expect: 100-continue. The next event says whether the body is welcome: a body
+        over the limit gets its 413 without a 100 before it (the parser may raise that on
+        the event after the head); otherwise 100 Continue goes out, then the event."""
+        try:
+            event = self.parser.next_event()
+        except ProtocolError as exc:
+            self._error_answer(exc, getattr(exc, "head", None) or self._head)
+            return
+        self.transport.write(CONTINUE)
+        if type(event) is Data:
+            self._body.append(event.data)
+        elif type(event) is EndOfMessage:
+            self._dispatch()
+        # NEED_DATA: the loop asks again and gets it again.
 
     def _dispatch(self) -> None:
         head = self._head
@@ -494,7 +510,7 @@ class HttpProtocol(Protocol):
         if tail:
             self.transport.write(tail)
         self.state = READING
-        if self._last:
-            self._drain()
+        if self._last or self.ctx.shutting_down:
+            self._drain()  # (an event stream that ended at shutdown: nothing follows it)
             return
         self._resume()

@@ -303,13 +303,12 @@ class SocketTransport(Transport):
                 self._corked -= 1
                 if self._out and not self._corked and not self._mask & WRITE:
                     self._flush()
-                return
-            if data is not None:
+                    return
+            elif data is not None:
                 self._reading = False
                 self._update_mask()
                 self._protocol.eof_received()
-                return
-        if mask & WRITE and not self._conn_lost:
+        if mask & WRITE and self._out and not self._conn_lost:
             self._flush()
 
     def _flush(self) -> None:
