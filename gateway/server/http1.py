@@ -322,15 +322,10 @@ class HttpProtocol(Protocol):
         # timeouts that could apply; on_timeout then works out which one really does.
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
-        response, head, framing = self._encode_head(request, response, keep_alive)
+        response, head, framing, length = self._encode_head(request, response, keep_alive)
         body = response.body
         if not keep_alive or framing is Framing.CLOSE:
             self._last = True
-        length = (
-            len(body)
-            if type(body) is bytes
-            else (body.length if isinstance(body, FileBody) else None)
-        )
         ctx.access_log(request, response.status, length, self.client)
         transport = self.transport
         if framing is Framing.NONE:
@@ -360,9 +355,10 @@ class HttpProtocol(Protocol):
 
     def _encode_head(
         self, request: Request, response: Response, keep_alive: bool
-    ) -> tuple[Response, bytes, Framing]:
-        """The head bytes for `response`; one that cannot be written (a header with CR/LF)
-        is replaced by the app's 500, never sent half-checked."""
+    ) -> tuple[Response, bytes, Framing, int | None]:
+        """The head bytes for `response`, its framing and its body's length (None when
+        streamed); one that cannot be written (a header with CR/LF) is replaced by the
+        app's 500, never sent half-checked."""
         body = response.body
         if type(body) is bytes:
             length: int | None = len(body)
@@ -386,15 +382,16 @@ class HttpProtocol(Protocol):
             response.close()
             response = self.ctx.app.render_error(500, request, detail="internal server error")
             assert type(response.body) is bytes
+            length = len(response.body)
             head, framing = writer.head(
                 500,
                 response.headers,
-                content_length=len(response.body),
+                content_length=length,
                 keep_alive=keep_alive,
                 http_version=request.http_version,
                 head_request=head_request,
             )
-        return response, head, framing
+        return response, head, framing, length
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
         """Answer a request that could not be read, then close: its framing is lost. A
