@@ -12,11 +12,11 @@ from typing import Any
 from gateway.errors import HTTPError, ProtocolError
 from gateway.http.events import NEED_DATA, Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
-from gateway.http.writer import CONTINUE, Framing, HeaderError
+from gateway.http.writer import CONTINUE, Framing
 from gateway.request import Request, build_request
-from gateway.response import FileBody, PushBody, Response, Switch
+from gateway.response import FileBody, Response, Switch
 from gateway.server.context import ConnContext
-from gateway.server.output import PushedStream, Stream, StreamBody, is_head_request_error
+from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.transport import Protocol, Transport
 
 log = logging.getLogger("gateway.server")
@@ -322,7 +322,7 @@ class HttpProtocol(Protocol):
         # timeouts that could apply; on_timeout then works out which one really does.
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
-        response, head, framing, length = self._encode_head(request, response, keep_alive)
+        response, head, framing, length = encode_head(ctx, request, response, keep_alive)
         body = response.body
         if not keep_alive or framing is Framing.CLOSE:
             self._last = True
@@ -353,72 +353,12 @@ class HttpProtocol(Protocol):
         if self._last:
             self._drain()
 
-    def _encode_head(
-        self, request: Request, response: Response, keep_alive: bool
-    ) -> tuple[Response, bytes, Framing, int | None]:
-        """The head bytes for `response`, its framing and its body's length (None when
-        streamed); one that cannot be written (a header with CR/LF) is replaced by the
-        app's 500, never sent half-checked."""
-        body = response.body
-        if type(body) is bytes:
-            length: int | None = len(body)
-        elif isinstance(body, FileBody):
-            length = body.length
-        else:  # iterators and PushBody: length unknown, chunked
-            length = None
-        writer = self.ctx.writer
-        head_request = request.method == "HEAD"
-        try:
-            head, framing = writer.head(
-                response.status,
-                response.headers,
-                content_length=length,
-                keep_alive=keep_alive,
-                http_version=request.http_version,
-                head_request=head_request,
-            )
-        except HeaderError as exc:
-            log.error("request %s: response cannot be written: %s", request.id, exc)
-            response.close()
-            response = self.ctx.app.render_error(500, request, detail="internal server error")
-            assert type(response.body) is bytes
-            length = len(response.body)
-            head, framing = writer.head(
-                500,
-                response.headers,
-                content_length=length,
-                keep_alive=keep_alive,
-                http_version=request.http_version,
-                head_request=head_request,
-            )
-        return response, head, framing, length
-
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
-        """Answer a request that could not be read, then close: its framing is lost. A
-        HEAD (when the method is known) gets the head only."""
-        ctx = self.ctx
-        request = None
-        if head is not None:
-            try:
-                request = build_request(head, b"", self.client, ctx.next_request_id())
-            except HTTPError:
-                request = None
-        response = ctx.app.protocol_error_response(exc, request)
-        body = response.body
-        assert type(body) is bytes
-        if head is not None:
-            is_head = head.method == "HEAD"
-        else:
-            is_head = is_head_request_error(getattr(self.parser, "buffered", b""))
-        data, _ = ctx.writer.head(
-            response.status,
-            response.headers,
-            content_length=len(body),
-            keep_alive=False,
-            head_request=is_head,
-        )
-        self.transport.write(data if is_head else data + body)
-        ctx.access_log(request, response.status, len(body), self.client)
+        """Answer a request that could not be read, then close: its framing is lost."""
+        buffered = getattr(self.parser, "buffered", b"")
+        request, status, data, length = error_answer(self.ctx, exc, head, self.client, buffered)
+        self.transport.write(data)
+        self.ctx.access_log(request, status, length, self.client)
         self._last = True
         self._drain()
 
@@ -463,10 +403,7 @@ class HttpProtocol(Protocol):
     # -- streamed bodies ------------------------------------------------------------------
 
     def _start_stream(self, body: Any, chunked: bool) -> None:
-        if isinstance(body, PushBody):
-            self._stream = PushedStream(body, chunked)
-        else:
-            self._stream = StreamBody(iter(body), chunked)
+        self._stream = stream_of(body, chunked)
         self.state = STREAMING
         self.transport.pause_reading()
         self._pump()

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.server.transport import Protocol, SocketTransport
+from gateway.server.sockets import SocketTransport
+from gateway.server.transport import Protocol
 
 log = logging.getLogger("gateway.server")
 

@@ -23,7 +23,7 @@ from gateway.server.http1 import HttpProtocol
 from gateway.server.listeners import address_of, bind
 from gateway.server.loop import Loop
 from gateway.server.pool import HandlerPool
-from gateway.server.transport import SocketTransport
+from gateway.server.sockets import SocketTransport
 
 if TYPE_CHECKING:
     from gateway.app import App

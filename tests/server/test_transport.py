@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from gateway.server.loop import Loop
-from gateway.server.transport import Protocol, SocketTransport, Transport
+from gateway.server.sockets import SocketTransport
+from gateway.server.transport import Protocol, Transport
 
 
 class Recorder(Protocol):
