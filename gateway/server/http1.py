@@ -189,7 +189,7 @@ class HttpProtocol(Protocol):
             return
         transport = self.transport
         if self._files or transport.get_write_buffer_size() or state is STREAMING:
-            due = transport.progress_at + ctx.timeouts.write  # type: ignore[attr-defined]
+            due = transport.progress_at + ctx.timeouts.write
             if due > now:
                 self.deadline = due
                 return
@@ -210,8 +210,7 @@ class HttpProtocol(Protocol):
             return False
         self._answered = False
         timeouts = self.ctx.timeouts
-        progress: float = getattr(self.transport, "progress_at", 0.0)
-        due = progress + (timeouts.header if in_message else timeouts.idle)
+        due = self.transport.progress_at + (timeouts.header if in_message else timeouts.idle)
         if due > now:
             self.deadline = due
             return True

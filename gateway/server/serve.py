@@ -24,6 +24,7 @@ from gateway.server.listeners import address_of, bind
 from gateway.server.loop import Loop
 from gateway.server.pool import HandlerPool
 from gateway.server.sockets import SocketTransport
+from gateway.server.transport import Protocol
 
 if TYPE_CHECKING:
     from gateway.app import App
@@ -70,6 +71,9 @@ class Server:
         self.listeners: dict[str, socket.socket] = {}
         self.shutting_down = False
         self.on_shutdown: list[Callable[[], None]] = []  # run on the loop when shutdown begins
+        # A layer between the socket and HTTP (TLS): given the listener's address as bound
+        # and the connection's HttpProtocol, the protocol the socket transport drives.
+        self.wrap_protocol: Callable[[str, HttpProtocol], Protocol] | None = None
         self._shutdown_deadline = 0.0
         self._accept_paused_until = 0.0
         self._pause_reason = ""
@@ -186,7 +190,10 @@ class Server:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             protocol = HttpProtocol(self.ctx, (addr[0], addr[1]))
-            SocketTransport(self.loop, sock, protocol, {"peername": addr})
+            outer: Protocol = protocol
+            if self.wrap_protocol is not None:
+                outer = self.wrap_protocol(address_of(listener), protocol)
+            SocketTransport(self.loop, sock, outer, {"peername": addr})
             self.conns.add(protocol)
             self._pause_reason = ""
         self._pause_accepting(f"connection limit {self.max_connections} reached")

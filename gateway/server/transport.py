@@ -53,6 +53,9 @@ class Transport:
     (server/sockets.py's SocketTransport is one; a TLS layer is another)."""
 
     loop: Any  # the Loop it runs on
+    # Loop time of the last write that moved bytes to the peer: write timeouts are measured
+    # from it (a TLS layer reports its socket transport's).
+    progress_at: float = 0.0
 
     def write(self, data: bytes | memoryview) -> None:
         """Queue bytes; they go out in order with everything written before."""
