@@ -389,8 +389,8 @@ class HttpProtocol(Protocol):
             self._resume()
 
     def _resume(self) -> None:
-        if self._writing_paused or len(self._files) >= MAX_QUEUED_FILES:
-            return
+        """Take requests again (after a backlog, or a streamed body): _process goes back
+        to HELD at once if the output still has not drained enough."""
         self.state = READING
         transport = self.transport
         transport.cork()

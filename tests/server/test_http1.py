@@ -193,3 +193,23 @@ def test_a_413_after_its_head_is_answered_for_its_route(conn, method) -> None:
     assert b"access-control-allow-origin: https://app.example" in out
     assert out.endswith(b"\r\n\r\n") == (method == "HEAD")  # HEAD: the head only
     assert protocol.state is State.DRAINING and transport.closing
+
+
+def test_a_stream_that_ends_into_a_full_buffer_holds_then_resumes(conn) -> None:
+    protocol, transport, _ = conn
+    original = transport.write
+
+    def write(data: bytes | memoryview) -> None:
+        original(data)
+        if bytes(data).endswith(b"0\r\n\r\n"):  # the last chunk fills the buffer
+            protocol.pause_writing()
+
+    transport.write = write  # type: ignore[method-assign]
+    protocol.data_received(
+        b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\nGET /fixed HTTP/1.1\r\nHost: t\r\n\r\n"
+    )
+    assert protocol.state is State.HELD and not transport.reading
+    assert not bytes(transport.out).endswith(b"fixed")  # the next answer waits
+    protocol.resume_writing()
+    assert protocol.state is State.READING and transport.reading
+    assert bytes(transport.out).endswith(b"fixed")
