@@ -201,13 +201,16 @@ def test_a_stream_that_ends_into_a_full_buffer_holds_then_resumes(conn) -> None:
 
     def write(data: bytes | memoryview) -> None:
         original(data)
-        if bytes(data).endswith(b"0\r\n\r\n"):  # the last chunk fills the buffer
+        # The buffer fills after the first chunk, and again with the last one.
+        if bytes(data).endswith((b"part1;\r\n", b"0\r\n\r\n")):
             protocol.pause_writing()
 
     transport.write = write  # type: ignore[method-assign]
     protocol.data_received(
         b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\nGET /fixed HTTP/1.1\r\nHost: t\r\n\r\n"
     )
+    assert protocol.state is State.STREAMING and not transport.reading
+    protocol.resume_writing()  # drained: the stream goes on, ends, and fills it again
     assert protocol.state is State.HELD and not transport.reading
     assert not bytes(transport.out).endswith(b"fixed")  # the next answer waits
     protocol.resume_writing()
