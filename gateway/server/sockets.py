@@ -49,6 +49,7 @@ class SocketTransport(Transport):
         "_closing",
         "_conn_lost",
         "_corked",
+        "_eof",
         "_extra",
         "_high",
         "_low",
@@ -85,6 +86,7 @@ class SocketTransport(Transport):
         self._reading = not connecting
         self._closing = False
         self._conn_lost = False
+        self._eof = False  # the peer shut its side: nothing more to read, ever
         self.progress_at = loop.now  # loop time of the last send that moved bytes
         self._mask = WRITE if connecting else READ
         handler = self._on_connected if connecting else self._on_ready
@@ -128,7 +130,7 @@ class SocketTransport(Transport):
             self._update_mask()
 
     def resume_reading(self) -> None:
-        if not self._reading and not self._closing:
+        if not self._reading and not self._closing and not self._eof:
             self._reading = True
             self._update_mask()
 
@@ -204,6 +206,7 @@ class SocketTransport(Transport):
                     self._flush()
                     return
             elif data is not None:
+                self._eof = True
                 self._reading = False
                 self._update_mask()
                 self._protocol.eof_received()
