@@ -15,7 +15,7 @@ from gateway.config.routes import conflict_issue
 from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
-from gateway.handlers import SiteModules, reason
+from gateway.handlers import SiteModules, call_handler, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.request import Request
 from gateway.response import Response, to_header_list
@@ -243,13 +243,17 @@ class PoolCall:
 
     def run(self) -> Response:
         call = self.call
+        request = call.request
+        target = call.target
         try:
-            response = call.run()
+            response = call_handler(target.func, request)  # Deferred.run, inlined
         except HTTPError as exc:
             return self.app.render_error(
-                exc.status, call.request, call.target, exc.detail, exc.headers, page=False
+                exc.status, request, target, exc.detail, exc.headers, page=False
             )
-        return self.app.finish(call.request, call.target, response)
+        response = target.finish(request, response)
+        live = self.app.live  # App.finish, inlined: this runs once per pooled request
+        return response if live is None else live.inject(request, response)
 
     def busy_response(self) -> Response:
         return self._error(503, "server busy: try again shortly", [("retry-after", "1")])
