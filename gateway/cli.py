@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from gateway import __version__
-from gateway.errors import ConfigError
+from gateway.app import App, all_issues, build_app
+from gateway.config.load import load_config
+from gateway.config.write import init_site
+from gateway.errors import ConfigError, ConfigIssue
+from gateway.server.run import serve_single
+from gateway.server.workers import serve_prefork
 
 DEFAULT_CONFIG = "gateway.toml"
 
@@ -76,22 +80,12 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: str) -> Any:
+def _load(path: str) -> App | None:
     """The compiled app for `path`, or None after printing every error."""
-    from gateway.app import build_app
-    from gateway.config.load import load_config
-
     try:
         config = load_config(path)
     except ConfigError as exc:
-        issues = list(exc.issues)
-        partial = getattr(exc, "partial", None)
-        if partial is not None:
-            try:
-                build_app(partial)
-            except ConfigError as more:
-                issues.extend(i for i in more.issues if i not in issues)
-        _print_issues(issues)
+        _print_issues(all_issues(exc))
         return None
     except FileNotFoundError:
         print(
@@ -105,7 +99,7 @@ def _load(path: str) -> Any:
         return None
 
 
-def _print_issues(issues: Any) -> None:
+def _print_issues(issues: Iterable[ConfigIssue]) -> None:
     ordered = sorted(issues, key=lambda i: (i.file, i.line or 0))
     for issue in ordered:
         print(issue, file=sys.stderr)
@@ -152,8 +146,6 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from gateway.config.write import init_site
-
     try:
         written = init_site(Path(args.dir))
     except FileExistsError as exc:
@@ -179,53 +171,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "[dev] live_reload needs reload: pages get the script, but nothing watches for edits"
         )
     if workers > 1:
-        from gateway.server.workers import serve_prefork
-
         return serve_prefork(args.config, app, listen, workers, reload)
     return serve_single(args.config, app, listen, reload)
-
-
-def serve_single(
-    config_path: str,
-    app: Any,
-    listen: list[str],
-    reload: bool,
-    reuse_port: bool = False,
-    announce: bool = True,
-) -> int:
-    from gateway.server.serve import Server
-
-    server = Server(app, listen=listen, reuse_port=reuse_port)
-    try:
-        addresses = server.listen(listen)
-    except OSError as exc:
-        print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
-        return 1
-    if announce:
-        for address in addresses:
-            print(
-                f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr
-            )
-    reloader = _start_reloader(config_path, server) if reload else None
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: server.request_shutdown())
-    try:
-        server.serve_forever()
-    finally:
-        if reloader is not None:
-            reloader.stop()
-    return 0
-
-
-def _start_reloader(config_path: str, server: Any) -> Any:
-    try:
-        from gateway.reload import Reloader
-    except ImportError:
-        logging.getLogger("gateway").warning("reload is not available in this build")
-        return None
-    reloader = Reloader(Path(config_path), server)
-    reloader.start()
-    return reloader
 
 
 if __name__ == "__main__":
