@@ -22,6 +22,7 @@ from gateway.response import Response, to_header_list
 from gateway.router.paths import join_path
 from gateway.router.patterns import PatternError, parse_host
 from gateway.router.trie import (
+    Match,
     MethodNotAllowed,
     NoMatch,
     RouteConflicts,
@@ -204,7 +205,7 @@ class App:
                 match = self.router.match(host, request.method, other)
             except NoMatch:
                 match = None
-            if match is not None and match.target is not mount:
+            if match is not None and match.target is not mount and _answers(match, request):
                 location = join_path(other) + (
                     f"?{request.query_string}" if request.query_string else ""
                 )
@@ -219,6 +220,16 @@ class App:
                     return preflight
             return target.finish(request, Response(204, b"", [("allow", allow)]))
         return self.render_error(405, request, target, "", [("allow", allow)])
+
+
+def _answers(match: Match[Target], request: Request) -> bool:
+    """Whether the route the other slash form matches would really answer it: a static
+    mount is asked (it may miss, or redirect back), so no two redirects point at each
+    other; any other target answers."""
+    target = match.target
+    if isinstance(target, StaticTarget) and target.mount is not None:
+        return target.mount.answers(request, match.rest)
+    return True
 
 
 def _wants_json(accept: str | None) -> bool:
