@@ -259,9 +259,10 @@ class Reloader:
         return build_app(config, modules, self.live if config.dev.live_reload else None)
 
     def _failed(self, text: str) -> None:
-        self.failures += 1
         log.error("reload of %s failed; still serving the previous app:\n%s", self.name, text)
         self.server.call_soon_threadsafe(lambda: self.live.failed(text))
+        # Counted last: a test (or anything) that sees the count also sees the log line.
+        self.failures += 1
 
     # -- the loop's side ------------------------------------------------------------------
 
