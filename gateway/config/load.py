@@ -5,17 +5,20 @@ still look for more mistakes in the same run."""
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from gateway.config.env import interpolate, port_override
 from gateway.config.fields import Issues, Section
+from gateway.config.include import merge_includes
 from gateway.config.locate import format_key, locate
 from gateway.config.routes import ROUTE_KEYS, STATIC_KEYS, read_route, read_static
-from gateway.config.schema import CorsRef, GatewayConfig
+from gateway.config.schema import CorsRef, EnvUse, GatewayConfig, ServerSpec
 from gateway.config.tables import (
     DEV_KEYS,
     SERVER_KEYS,
@@ -57,9 +60,11 @@ class ConfigLoadError(ConfigError):
         self.partial = partial
 
 
-def load_config(path: str | Path) -> GatewayConfig:
-    """Read and validate the config file at `path`. Raises ConfigLoadError (a ConfigError)
-    listing every mistake, and FileNotFoundError / OSError when it cannot be read."""
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read and validate the config file at `path` (and the files it includes), with
+    `${VAR}` references and PORT taken from `environ` (default: os.environ). Raises
+    ConfigLoadError (a ConfigError) listing every mistake, and FileNotFoundError / OSError
+    when the file itself cannot be read."""
     path = Path(path)
     data = path.read_bytes()
     try:
@@ -67,22 +72,51 @@ def load_config(path: str | Path) -> GatewayConfig:
     except UnicodeDecodeError as error:
         issue = ConfigIssue(display_name(path), None, "", f"is not UTF-8 text: {error.reason}")
         raise ConfigLoadError([issue], None) from None
-    return parse_config(text, path)
+    return parse_config(text, path, environ)
 
 
-def parse_config(text: str, path: Path) -> GatewayConfig:
+def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     """Validate config `text` as if read from `path` (relative paths resolve from its folder)."""
     path = Path(path)
+    environ = os.environ if environ is None else environ
     file = display_name(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigLoadError([syntax_issue(file, text, error)], None) from None
     issues = Issues(file, locate(text))
+    included = merge_includes(data, path, issues)
+    uses = interpolate(data, issues, environ)
     config, broken = read_config(data, issues, path.resolve(), text)
+    config = replace(
+        config,
+        server=with_port(config.server, issues, environ, uses),
+        env=tuple(uses),
+        includes=tuple(included.files),
+        include_patterns=tuple(included.patterns),
+    )
     if issues.items:
         raise ConfigLoadError(issues.sorted(), without_policies(config, broken))
     return config
+
+
+def with_port(
+    server: ServerSpec, issues: Issues, environ: Mapping[str, str], uses: list[EnvUse]
+) -> ServerSpec:
+    """[server] listen with each port replaced by $PORT, when PORT is set."""
+    listen, problem = port_override(server.listen, environ)
+    path = ("server", "listen")
+    if problem is not None:
+        issues.add(path, problem)
+    if listen == server.listen:
+        return server
+    file, line, key = issues.place(path)
+    # One line for the whole list: what its entries took from ${...}, then $PORT.
+    earlier = [use for use in uses if use.key == key or use.key.startswith(key + "[")]
+    sources = [source for use in earlier for source in use.sources]
+    uses[:] = [use for use in uses if use not in earlier]
+    uses.append(EnvUse(file, line, key, listen, (*dict.fromkeys(sources), "$PORT"), False))
+    return replace(server, listen=listen)
 
 
 def read_config(
