@@ -68,7 +68,7 @@ def test_a_new_route_is_served_after_a_save(reloading, reload_log, how):
     assert body(r.url + "/hello") == "v1"
     reloaded = [m for m in reload_log.messages if m.startswith("reloaded gateway.toml in ")]
     assert len(reloaded) == 1
-    assert "(routes: +1 -0 ~0) after gateway.toml changed" in reloaded[0]
+    assert "(routes: +1 -0 ~0 (+/other)) after gateway.toml changed" in reloaded[0]
 
 
 @pytest.mark.parametrize("how", ["inplace", "replace"])
