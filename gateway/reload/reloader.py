@@ -52,11 +52,14 @@ class Reloader:
     and tells browsers (live reload) when those or a served static file change. Call start()
     and stop() from the thread that owns the server; the counters are for tests and logs."""
 
-    def __init__(self, config_path: Path, server: Server) -> None:
+    def __init__(self, config_path: Path, server: Server, watch: bool = True) -> None:
         # Not resolved: with a symlinked config (a Kubernetes ConfigMap) the link is what stays.
         self.config_path = Path(os.path.abspath(config_path))
         self.name = display_name(Path(config_path))
         self.server = server
+        # watch=False: no file watching and no live reload, only request_reload() (SIGHUP
+        # in production, where nothing should rebuild on its own).
+        self.watching = watch
         self.live = LiveReload()
         self.rebuilds = 0  # apps built and handed to the loop
         self.failures = 0  # rebuilds that failed (the old app kept serving)
@@ -75,11 +78,12 @@ class Reloader:
         self.server.on_shutdown.append(self.live.close)
         # Watch first, then take the baseline, then check once: an edit made while the
         # server started is either in the baseline's difference or reported by the watcher.
-        poll = self._basis.dev.watch == "poll"
-        self._watcher = Watcher(self._reports.put, poll)
-        self._watcher.apply(watch_plan(self.config_path, self._basis), poll)
+        if self.watching:
+            poll = self._basis.dev.watch == "poll"
+            self._watcher = Watcher(self._reports.put, poll)
+            self._watcher.apply(watch_plan(self.config_path, self._basis), poll)
         self._digests = self._baseline()
-        if self._basis.dev.live_reload:
+        if self._live_on(self._basis):
             self._start_live()
         self._thread = threading.Thread(target=self._run, name="gateway-reload", daemon=True)
         self._thread.start()
@@ -126,8 +130,10 @@ class Reloader:
 
     # -- the thread -----------------------------------------------------------------------
 
+    def _live_on(self, config: GatewayConfig) -> bool:
+        return self.watching and config.dev.live_reload
+
     def _run(self) -> None:
-        assert self._watcher is not None
         next_check = time.monotonic()
         next_beat = next_check + HEARTBEAT
         while not self._stop.is_set():
@@ -139,7 +145,7 @@ class Reloader:
                     self._on_changes(batch)
                     self.checks += 1
                 now = time.monotonic()
-                if now >= next_check:
+                if now >= next_check and self._watcher is not None:
                     next_check = now + CHECK_INTERVAL
                     self._watcher.check()
                 if now >= next_beat:
@@ -269,7 +275,7 @@ class Reloader:
         importlib.invalidate_caches()  # new module files in a folder read moments ago
         if not modules.refresh() and any(path.endswith(".py") for path in edited):
             forget_modules(modules.root)
-        return build_app(config, modules, self.live if config.dev.live_reload else None)
+        return build_app(config, modules, self.live if self._live_on(config) else None)
 
     def _failed(self, text: str) -> None:
         log.error("reload of %s failed; still serving the previous app:\n%s", self.name, text)

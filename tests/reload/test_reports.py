@@ -107,3 +107,26 @@ def test_a_requested_reload_rebuilds_without_an_edit(reloading, reload_log):
     wait_for(lambda: reloaded(reload_log))
     assert reloaded(reload_log)[0].endswith("(routes: +0 -0 ~0) on request")
     assert r.reloader.rebuilds == 1
+
+
+def test_without_watching_only_a_request_reloads(tmp_path, monkeypatch, reload_log):
+    """Production SIGHUP: Reloader(watch=False) rebuilds on request and never on its own."""
+    from gateway.reload import Reloader
+    from tests.support import running_server, write_site
+
+    monkeypatch.chdir(tmp_path)
+    config = write_site(tmp_path, SITE, FILES)
+    with running_server(config) as running:
+        reloader = Reloader(config, running.server, watch=False)
+        reloader.start()
+        try:
+            wait_for(lambda: reloader.checks)
+            config.write_text(config.read_text().replace('"v1"', '"v2"'))
+            reloader.request_reload()  # a marker through the queue, as a save's report is
+            wait_for(lambda: httpx.get(running.url + "/fixed").text == "v2")
+            assert reloader._watcher is None and running.server.app.live is None
+            assert reloaded(reload_log)[0].endswith(
+                "(routes: +0 -0 ~1 (~/fixed)) after gateway.toml changed"
+            )
+        finally:
+            reloader.stop()
