@@ -138,3 +138,35 @@ def test_a_cors_policy_defined_twice_and_a_syntax_error(site) -> None:
 def test_an_empty_glob_is_fine(site) -> None:
     config = load_config(site('include = ["routes/*.toml"]\n', {}))
     assert config.routes == () and config.includes == ()
+
+
+def test_env_references_and_handler_errors_in_an_included_file_name_it(site) -> None:
+    from gateway.app import build_app
+    from gateway.config.load import parse_config
+    from gateway.errors import ConfigError
+
+    files = {
+        "routes/a.toml": """\
+            [[route]]
+            path = "/env"
+            respond = { body = "${UNSET_IN_TEST}" }
+        """,
+        "routes/b.toml": """\
+
+            [[route]]
+            path = "/h"
+            handler = "api.nope:f"
+        """,
+    }
+    path = site('include = ["routes/*.toml"]\n', files)
+    with pytest.raises(ConfigLoadError) as caught:
+        parse_config(path.read_text(), path, {})
+    assert [str(i) for i in caught.value.issues] == [
+        "routes/a.toml:3: route[0].respond.body: environment variable 'UNSET_IN_TEST' is not "
+        "set: set it, or give a default as ${UNSET_IN_TEST:-default}"
+    ]
+    config = parse_config(path.read_text(), path, {"UNSET_IN_TEST": "x"})
+    assert config.env[0].file == "routes/a.toml" and config.env[0].line == 3
+    with pytest.raises(ConfigError) as built:
+        build_app(config)
+    assert str(built.value.issues[0]).startswith("routes/b.toml:4: route[0].handler: module 'api.nope' not found")
