@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gateway.config.fields import Issues, describe
 from gateway.config.locate import KeyPath, Locator, format_key, locate
+from gateway.config.source import display_name, syntax_issue
 from gateway.errors import ConfigIssue
 
 ARRAYS = ("route", "static")  # arrays of tables: appended in include order
@@ -108,8 +109,6 @@ class _File:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            from gateway.config.load import syntax_issue  # load imports this module
-
             self.issues.items.append(syntax_issue(name, text, error))
             return
         child = _File(data, file, name, locate(text), self.issues, self.found)
@@ -167,6 +166,4 @@ class _File:
 
 
 def _shown(path: Path) -> str:
-    from gateway.config.load import display_name
-
     return display_name(path)

@@ -6,7 +6,6 @@ still look for more mistakes in the same run."""
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -16,9 +15,11 @@ from types import MappingProxyType
 from gateway.config.env import interpolate, port_override
 from gateway.config.fields import Issues, Section
 from gateway.config.include import merge_includes
-from gateway.config.locate import format_key, locate
+from gateway.config.locate import locate
 from gateway.config.routes import ROUTE_KEYS, STATIC_KEYS, read_route, read_static
 from gateway.config.schema import CorsRef, EnvUse, GatewayConfig, ServerSpec
+from gateway.config.source import display_name as display_name  # re-exported: it lived here
+from gateway.config.source import syntax_issue as syntax_issue
 from gateway.config.tables import (
     DEV_KEYS,
     SERVER_KEYS,
@@ -46,9 +47,6 @@ HOMES = {
     )
     for key in {*SERVER_KEYS, *DEV_KEYS, *ROUTE_KEYS, *STATIC_KEYS}
 }
-
-_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
-_TUPLE_KEY = re.compile(r"\((?:'[^']*', ?)*'[^']*',?\)")  # tomllib shows keys as ('a', 'b')
 
 
 class ConfigLoadError(ConfigError):
@@ -169,32 +167,3 @@ def without_policies(config: GatewayConfig, broken: set[str]) -> GatewayConfig:
         routes=tuple(replace(route, cors=fix(route.cors)) for route in config.routes),
         static=tuple(replace(mount, cors=fix(mount.cors)) for mount in config.static),
     )
-
-
-def syntax_issue(file: str, text: str, error: tomllib.TOMLDecodeError) -> ConfigIssue:
-    """tomllib's message, lowercased like ours, with the source line and a caret under it."""
-    message = _TUPLE_KEY.sub(
-        lambda m: format_key(tuple(re.findall(r"'([^']*)'", m[0]))), str(error)
-    )
-    lines = text.split("\n")
-    found = _POSITION.search(message)
-    if found:
-        line, column = int(found.group(1)), int(found.group(2))
-    else:  # "(at end of document)": point just past the last line with text on it
-        line = len(text.rstrip("\r\n").split("\n"))
-        column = len(lines[line - 1].rstrip("\r")) + 1
-    source = lines[line - 1].rstrip("\r") if line <= len(lines) else ""
-    # Keep tabs before the column so the caret lines up however the terminal shows them.
-    pad = "".join(char if char == "\t" else " " for char in source[: column - 1])
-    snippet = f"\n    {source}\n    {pad}^" if source.strip() else ""
-    return ConfigIssue(file, line, "", f"invalid toml: {message[:1].lower()}{message[1:]}{snippet}")
-
-
-def display_name(path: Path) -> str:
-    """The path as given; an absolute path under the working directory is shown relative."""
-    if path.is_absolute():
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            pass
-    return str(path)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.app import App, build_app
-from gateway.config.load import display_name, load_config
+from gateway.config.load import load_config
 from gateway.config.report import format_issues
 from gateway.config.schema import GatewayConfig
+from gateway.config.source import display_name
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.handlers import SiteModules
 from gateway.livereload import HEARTBEAT, LiveReload

@@ -169,4 +169,6 @@ def test_env_references_and_handler_errors_in_an_included_file_name_it(site) -> 
     assert config.env[0].file == "routes/a.toml" and config.env[0].line == 3
     with pytest.raises(ConfigError) as built:
         build_app(config)
-    assert str(built.value.issues[0]).startswith("routes/b.toml:4: route[0].handler: module 'api.nope' not found")
+    assert str(built.value.issues[0]).startswith(
+        "routes/b.toml:4: route[0].handler: module 'api.nope' not found"
+    )
