@@ -6,6 +6,7 @@ Each merged table is registered in Sources, so an error names its own file and l
 from __future__ import annotations
 
 import glob
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,8 @@ class _File:
                 return []
             return [Path(absolute).resolve()]
         self.found.patterns.append(absolute)
-        return [Path(p).resolve() for p in sorted(glob.glob(absolute, recursive=True))]
+        matches = sorted(glob.glob(absolute, recursive=True))
+        return [Path(p).resolve() for p in matches if os.path.isfile(p)]  # not folders
 
     def include(
         self, file: Path, stack: list[Path], target: dict[str, object], at: KeyPath
