@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from gateway import __version__
 from gateway.app import App, all_issues, build_app
+from gateway.config.env import default_config_path, render_env
 from gateway.config.load import load_config
+from gateway.config.report import format_issues
 from gateway.config.write import init_site
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.server.run import serve_single
@@ -24,6 +27,8 @@ DEFAULT_CONFIG = "gateway.toml"
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "config", "") is None:
+        args.config = default_config_path(os.environ)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -57,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate gateway.toml and print every error")
     _config_arg(check)
+    check.add_argument(
+        "--show-env",
+        action="store_true",
+        help="list the config values set from environment variables (secrets masked)",
+    )
     check.set_defaults(func=cmd_check)
 
     routes = sub.add_parser("routes", help="print the compiled route table")
@@ -74,9 +84,9 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         "-c",
-        default=DEFAULT_CONFIG,
+        default=None,
         metavar="FILE",
-        help=f"the config file (default: {DEFAULT_CONFIG})",
+        help=f"the config file (default: $GATEWAY_CONFIG, else {DEFAULT_CONFIG})",
     )
 
 
@@ -85,7 +95,8 @@ def _load(path: str) -> App | None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        _print_issues(all_issues(exc))
+        partial = getattr(exc, "partial", None)  # a ConfigLoadError's validated part
+        _print_issues(all_issues(exc), partial.server.root if partial is not None else None)
         return None
     except FileNotFoundError:
         print(
@@ -95,15 +106,16 @@ def _load(path: str) -> App | None:
     try:
         return build_app(config)
     except ConfigError as exc:
-        _print_issues(exc.issues)
+        _print_issues(exc.issues, config.server.root)
         return None
 
 
-def _print_issues(issues: Iterable[ConfigIssue]) -> None:
-    ordered = sorted(issues, key=lambda i: (i.file, i.line or 0))
-    for issue in ordered:
-        print(issue, file=sys.stderr)
-    print(f"{len(ordered)} error{'s' if len(ordered) != 1 else ''}", file=sys.stderr)
+def _print_issues(issues: Iterable[ConfigIssue], root: Path | None = None) -> None:
+    """Each issue once (a module failing for several routes is one line), with its source."""
+    lines = format_issues(list(issues), root)
+    for line in lines:
+        print(line, file=sys.stderr)
+    print(f"{len(lines)} error{'s' if len(lines) != 1 else ''}", file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -111,6 +123,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if app is None:
         return 1
     print(f"{args.config}: ok ({len(app.rows)} routes and mounts)")
+    if args.show_env:
+        print(render_env(app.config.env))
     return 0
 
 
@@ -166,10 +180,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listen = args.listen or list(app.config.server.listen)
     workers = args.workers or app.config.server.workers
     reload = app.config.dev.reload if args.reload is None else args.reload
-    if app.config.dev.live_reload and not reload:
-        logging.getLogger("gateway").warning(
-            "[dev] live_reload needs reload: pages get the script, but nothing watches for edits"
-        )
     if workers > 1:
         return serve_prefork(args.config, app, listen, workers, reload)
     return serve_single(args.config, app, listen, reload)
