@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.app import App, build_app
+from gateway.app import App, all_issues, build_app
 from gateway.config.load import load_config
 from gateway.config.report import format_issues
 from gateway.config.schema import GatewayConfig
@@ -256,14 +256,8 @@ class Reloader:
     def _more_issues(self, exc: ConfigError) -> list[ConfigIssue]:
         """The load errors, plus what compiling the part that did load finds (as `gateway
         check` reports them), so one save shows every mistake."""
-        issues = list(exc.issues)
         partial = getattr(exc, "partial", None)
-        if partial is not None:
-            try:
-                build_app(partial, self._modules_for(partial)).close()
-            except ConfigError as more:
-                issues += [issue for issue in more.issues if issue not in issues]
-        return issues
+        return all_issues(exc, self._modules_for(partial) if partial is not None else None)
 
     def _modules_for(self, config: GatewayConfig) -> SiteModules:
         """The same SiteModules while the root stays, so modules are reused until edited."""
