@@ -5,6 +5,7 @@ site's hosts, expiry reported. Key bytes are never logged or put in a message.""
 from __future__ import annotations
 
 import datetime
+import itertools
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,7 @@ def check_pair(
 
 def chain_problems(chain: list[x509.Certificate], path: Path) -> list[str]:
     problems = []
-    for index, (cert, issuer) in enumerate(zip(chain, chain[1:], strict=False)):
+    for index, (cert, issuer) in enumerate(itertools.pairwise(chain)):
         try:
             cert.verify_directly_issued_by(issuer)
         except (ValueError, TypeError, InvalidSignature):

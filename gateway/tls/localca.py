@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 from gateway.tls import issue
 from gateway.tls.certificates import cert_names, load_chain, load_key
@@ -43,11 +45,12 @@ class LocalCA:
         self.cert_path = self.directory / "ca.pem"
         self.key_path = self.directory / "ca.key"
 
-    def ensure(self) -> tuple[x509.Certificate, issue.CertificateIssuerPrivateKeyTypes]:
+    def ensure(self) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
         """The CA certificate and key, made now if this user has none yet."""
         if self.cert_path.exists() and self.key_path.exists():
             key = load_key(self.key_path)
-            return load_chain(self.cert_path)[0], key  # type: ignore[return-value]
+            assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+            return load_chain(self.cert_path)[0], key
         private_dir(self.directory)
         key = issue.new_key()
         name = f"gateway local CA {getpass.getuser()}@{socket.gethostname()}"

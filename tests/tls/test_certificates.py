@@ -11,12 +11,14 @@ import pytest
 
 pytest.importorskip("cryptography", reason="the tls extra (cryptography) is not installed")
 
-from gateway.tls import issue  # noqa: E402
-from gateway.tls.certificates import CertificateError, check_pair, load_key  # noqa: E402
-from gateway.tls.contexts import INTERMEDIATE_CIPHERS, CertificateSet, Contexts, Served  # noqa: E402
-from gateway.tls.files import KeyFileError, write_atomic  # noqa: E402
-from gateway.tls.names import covers  # noqa: E402
-from tests.tls.certs import ScratchCA  # noqa: E402
+import contextlib
+
+from gateway.tls import issue
+from gateway.tls.certificates import CertificateError, check_pair, load_key
+from gateway.tls.contexts import INTERMEDIATE_CIPHERS, CertificateSet, Contexts, Served
+from gateway.tls.files import KeyFileError, write_atomic
+from gateway.tls.names import covers
+from tests.tls.certs import ScratchCA
 
 
 def test_names_exact_wildcard_and_ip() -> None:
@@ -41,7 +43,9 @@ def test_good_pair(tmp_path: Path) -> None:
 def test_problems_all_reported(tmp_path: Path) -> None:
     ca = ScratchCA(tmp_path)
     other = ScratchCA(tmp_path / "other", "other CA")
-    pair = ca.leaf("site", ["example.com"], days=-1, start=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+    pair = ca.leaf(
+        "site", ["example.com"], days=-1, start=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    )
     wrong = ca.leaf("wrong", ["example.com"])
     # A chain whose second certificate did not issue the first.
     pair.cert.write_bytes(pair.cert.read_bytes() + issue.cert_pem(other.cert))
@@ -96,10 +100,8 @@ def handshake_name(context: ssl.SSLContext, ca: Path, server_name: str) -> tuple
     server = context.wrap_bio(s_in, s_out, server_side=True)
     for _ in range(10):
         for side in (client, server):
-            try:
+            with contextlib.suppress(ssl.SSLWantReadError):
                 side.do_handshake()
-            except ssl.SSLWantReadError:
-                pass
         s_in.write(c_out.read())
         c_in.write(s_out.read())
     cert = client.getpeercert()
@@ -112,7 +114,14 @@ def test_sni_exact_then_wildcard_then_default(tmp_path: Path) -> None:
     first = ca.leaf("first", ["default.test"])
     star = ca.leaf("star", ["*.example.com"])
     exact = ca.leaf("exact", ["api.example.com"])
-    served = [Served(p.cert, p.key, names) for p, names in ((first, ("default.test",)), (star, ("*.example.com",)), (exact, ("api.example.com",)))]
+    served = [
+        Served(p.cert, p.key, names)
+        for p, names in (
+            (first, ("default.test",)),
+            (star, ("*.example.com",)),
+            (exact, ("api.example.com",)),
+        )
+    ]
     contexts = Contexts(CertificateSet(served))
     ctx = contexts.context()
     assert handshake_name(ctx, ca.path, "api.example.com") == ("api.example.com",)

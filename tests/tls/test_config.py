@@ -23,7 +23,9 @@ def parse(tmp_path: Path, text: str) -> tuple[TlsSpec | None, list[str]]:
 def test_files_with_defaults(tmp_path: Path) -> None:
     (tmp_path / "site.pem").write_text("x")
     (tmp_path / "site.key").write_text("x")
-    spec, problems = parse(tmp_path, '[tls]\ncertificates = [{ cert = "site.pem", key = "site.key" }]\n')
+    spec, problems = parse(
+        tmp_path, '[tls]\ncertificates = [{ cert = "site.pem", key = "site.key" }]\n'
+    )
     assert problems == []
     assert spec is not None and spec.mode == "files"
     assert spec.certificates[0].cert == tmp_path / "site.pem"
@@ -43,7 +45,10 @@ def test_acme_and_hsts(tmp_path: Path) -> None:
     assert spec.acme.domains == ("example.com", "www.example.com")
     assert spec.acme.directory == LETS_ENCRYPT
     assert spec.acme.storage == tmp_path / "acme"
-    assert spec.hsts is not None and spec.hsts.header() == ("strict-transport-security", "max-age=31536000")
+    assert spec.hsts is not None and spec.hsts.header() == (
+        "strict-transport-security",
+        "max-age=31536000",
+    )
     assert spec.listen == ("127.0.0.1:8443",)
 
 
@@ -59,7 +64,10 @@ def test_local_true_and_table(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[tls]\nhsts = '1y'\n", "gateway.toml:1: tls: needs exactly one of certificates, acme or local (got none)"),
+        (
+            "[tls]\nhsts = '1y'\n",
+            "gateway.toml:1: tls: needs exactly one of certificates, acme or local (got none)",
+        ),
         (
             "[tls]\nlocal = true\nacme = { domains = ['a.com'] }\n",
             "gateway.toml:1: tls: needs exactly one of certificates, acme or local (got acme and local)",
@@ -117,10 +125,17 @@ def test_bad_certificates_and_acme(tmp_path: Path) -> None:
 
 
 def test_hsts_forms(tmp_path: Path) -> None:
-    spec, _ = parse(tmp_path, "[tls]\nlocal = true\nhsts = { max_age = '2y', include_subdomains = true, preload = true }\n")
+    spec, _ = parse(
+        tmp_path,
+        "[tls]\nlocal = true\nhsts = { max_age = '2y', include_subdomains = true, preload = true }\n",
+    )
     assert spec is not None and spec.hsts is not None
     assert spec.hsts.header()[1] == "max-age=63072000; includeSubDomains; preload"
     spec, problems = parse(tmp_path, "[tls]\nlocal = true\nhsts = { maxage = 1 }\n")
-    assert problems == ["gateway.toml:3: tls.hsts.maxage: unknown key 'maxage' (did you mean 'max_age'?)"]
+    assert problems == [
+        "gateway.toml:3: tls.hsts.maxage: unknown key 'maxage' (did you mean 'max_age'?)"
+    ]
     spec, problems = parse(tmp_path, "[tls]\nlocal = true\nhsts = true\n")
-    assert problems == ["gateway.toml:3: tls.hsts: expected false, a max-age like '1y', or a table { max_age = '1y' }, got a boolean (true)"]
+    assert problems == [
+        "gateway.toml:3: tls.hsts: expected false, a max-age like '1y', or a table { max_age = '1y' }, got a boolean (true)"
+    ]
