@@ -71,10 +71,11 @@ def running_pebble(folder: Path, cert_validity: int | None = None) -> Iterator[P
          "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    pebble = subprocess.Popen(
-        ["pebble", "-config", str(folder / "pebble.json"), "-dnsserver", f"127.0.0.1:{ports['dns']}"],
-        env=env, stdout=open(folder / "pebble.log", "wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with open(folder / "pebble.log", "wb") as log:  # Popen keeps its own copy of the fd
+        pebble = subprocess.Popen(
+            ["pebble", "-config", str(folder / "pebble.json"), "-dnsserver", f"127.0.0.1:{ports['dns']}"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
         running = Pebble(
             f"https://127.0.0.1:{ports['acme']}/dir",
