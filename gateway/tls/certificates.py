@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,6 +173,8 @@ def system_roots() -> list[x509.Certificate]:
     if not cafile:
         return []
     try:
-        return x509.load_pem_x509_certificates(Path(cafile).read_bytes())
+        with warnings.catch_warnings():  # some old roots have a non-positive serial
+            warnings.simplefilter("ignore")
+            return x509.load_pem_x509_certificates(Path(cafile).read_bytes())
     except (OSError, ValueError):
         return []

@@ -133,6 +133,9 @@ class Client:
     def __init__(self, ca: Path, server_name: str = "example.com", **options: Any) -> None:
         context = ssl.create_default_context(cafile=str(ca))
         context.set_alpn_protocols(options.pop("alpn", ["http/1.1"]))
+        if options.pop("insecure", False):  # accept any certificate (a placeholder)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         if "maximum_version" in options:
             context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
             context.maximum_version = options.pop("maximum_version")

@@ -91,10 +91,13 @@ def test_key_material_not_in_errors(tmp_path: Path) -> None:
     assert oct(bad.stat().st_mode & 0o777) == "0o600"
 
 
-def handshake_name(context: ssl.SSLContext, ca: Path, server_name: str) -> tuple[str, ...]:
-    """Handshake in memory with SNI `server_name`; the names of the certificate served."""
+def handshake_name(
+    context: ssl.SSLContext, ca: Path, server_name: str, check_hostname: bool = False
+) -> tuple[str, ...]:
+    """Handshake in memory with SNI `server_name`; the names of the certificate served.
+    Raises SSLCertVerificationError when the client (trusting only `ca`) refuses it."""
     client_ctx = ssl.create_default_context(cafile=str(ca))
-    client_ctx.check_hostname = False
+    client_ctx.check_hostname = check_hostname
     c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
     client = client_ctx.wrap_bio(c_in, c_out, server_hostname=server_name)
     server = context.wrap_bio(s_in, s_out, server_side=True)
@@ -104,6 +107,7 @@ def handshake_name(context: ssl.SSLContext, ca: Path, server_name: str) -> tuple
                 side.do_handshake()
         s_in.write(c_out.read())
         c_in.write(s_out.read())
+    client.do_handshake()  # raises if the handshake did not complete
     cert = client.getpeercert()
     assert cert is not None
     return tuple(value for _, value in cert["subjectAltName"])

@@ -57,6 +57,13 @@ class AcmeManager:
 
     def load_stored(self) -> bool:
         """Install the stored certificate if it is usable for the domains now."""
+        if not self.stored_usable():
+            return False
+        self.install(self.cert_path, self.key_path)
+        return True
+
+    def stored_usable(self) -> bool:
+        """True when a stored certificate matches its key, covers the domains, is in date."""
         if not (self.cert_path.exists() and self.key_path.exists()):
             return False
         try:
@@ -68,7 +75,6 @@ class AcmeManager:
         if not report.ok:
             log.warning("acme: stored certificate unusable (%s)", "; ".join(report.errors))
             return False
-        self.install(self.cert_path, self.key_path)
         return True
 
     def renew_due(self) -> float:
