@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from gateway.tls.spec import LocalSpec, TlsSpec
 
 pytest.importorskip("cryptography", reason="the tls extra (cryptography) is not installed")
 transport_module = pytest.importorskip(
@@ -21,10 +24,7 @@ transport_module = pytest.importorskip(
 )
 loop_module = pytest.importorskip("gateway.server.loop")
 
-import httpx
-
-from gateway.tls.site import TlsSite
-from gateway.tls.spec import LocalSpec, TlsSpec
+from gateway.tls.site import TlsSite  # noqa: E402 (needs cryptography)
 
 BIG = 2 * 1024 * 1024 + 3
 
