@@ -131,7 +131,7 @@ class Client:
     """A TLS client in memory, trusting `ca`."""
 
     def __init__(self, ca: Path, server_name: str = "example.com", **options: Any) -> None:
-        context = ssl.create_default_context(cafile=str(ca))
+        context = options.pop("context", None) or ssl.create_default_context(cafile=str(ca))
         context.set_alpn_protocols(options.pop("alpn", ["http/1.1"]))
         if options.pop("insecure", False):  # accept any certificate (a placeholder)
             context.check_hostname = False
@@ -140,7 +140,13 @@ class Client:
             context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
             context.maximum_version = options.pop("maximum_version")
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.ssl = context.wrap_bio(self.incoming, self.outgoing, server_hostname=server_name)
+        self.context = context
+        self.ssl = context.wrap_bio(
+            self.incoming,
+            self.outgoing,
+            server_hostname=server_name,
+            session=options.pop("session", None),
+        )
         self.received = bytearray()
         self.closed_by_peer = False
 

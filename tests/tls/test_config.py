@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("cryptography", reason="the tls extra (cryptography) is not installed")
+
 from gateway.config.fields import Issues, Section
 from gateway.config.locate import locate
 from gateway.tls.config import read_tls

@@ -53,6 +53,27 @@ def test_handshake_and_data_both_ways(pair: Pair, one_byte: bool) -> None:
     assert bytes(client.received) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi"
 
 
+@pytest.mark.parametrize("tickets", [True, False])
+def test_session_resumption_with_tickets(pair: Pair, tickets: bool) -> None:
+    served = [Served(pair.cert, pair.key, ("example.com",))]
+    certs = CertificateSet(served, session_tickets=tickets)
+    sessions = []
+    for _ in range(2):
+        loop = FakeLoop()
+        outer, inner = FakeOuter(loop), Recorder()
+        layer = TlsLayer(lambda: certs.default, inner)
+        outer.protocol = layer
+        layer.connection_made(outer)
+        if not sessions:
+            client = Client(pair.ca)
+        else:  # a session belongs to the client context that made it
+            client = Client(pair.ca, context=client.context, session=sessions[-1])
+        exchange(client, layer, outer)  # reading after the handshake takes in the tickets
+        sessions.append(client.ssl.session)
+    assert sessions[0] is not None
+    assert client.ssl.session_reused
+
+
 def test_close_sends_close_notify(pair: Pair) -> None:
     layer, outer, inner, _ = connect(pair)
     client = Client(pair.ca)
