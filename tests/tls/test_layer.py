@@ -53,10 +53,8 @@ def test_handshake_and_data_both_ways(pair: Pair, one_byte: bool) -> None:
     assert bytes(client.received) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi"
 
 
-@pytest.mark.parametrize("tickets", [True, False])
-def test_session_resumption_with_tickets(pair: Pair, tickets: bool) -> None:
-    served = [Served(pair.cert, pair.key, ("example.com",))]
-    certs = CertificateSet(served, session_tickets=tickets)
+def test_session_resumption(pair: Pair) -> None:
+    certs = CertificateSet([Served(pair.cert, pair.key, ("example.com",))])
     sessions = []
     for _ in range(2):
         loop = FakeLoop()
