@@ -44,8 +44,8 @@ class TlsSite:
         self.responder = ChallengeResponder() if spec.mode == "acme" else None
         self.manager: Any = None
         self.contexts = Contexts(self._certificates())
-        ports = {address.rpartition(":")[2] for address in spec.listen}
-        self.https_port = min(ports, key=int) if ports else "443"
+        ports = [int(address.rpartition(":")[2]) for address in spec.listen]
+        self.https_port = str(spec.https_port or min(ports, default=443))
 
     # -- certificates ---------------------------------------------------------------------
 

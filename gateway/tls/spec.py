@@ -62,6 +62,7 @@ class TlsSpec:
     acme: AcmeSpec | None = None
     local: LocalSpec | None = None
     redirect_http: bool = True  # plain listeners answer 308 to https (ACME challenges excepted)
+    https_port: int | None = None  # the port in redirects; None: the lowest listen port
     hsts: HstsSpec | None = None
     handshake_timeout: float = 10.0
     min_version: Literal["1.2", "1.3"] = "1.2"

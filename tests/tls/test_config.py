@@ -33,6 +33,7 @@ def test_files_with_defaults(tmp_path: Path) -> None:
     assert spec.certificates[0].cert == tmp_path / "site.pem"
     assert spec.listen == ("0.0.0.0:443",)
     assert (spec.redirect_http, spec.hsts, spec.handshake_timeout) == (True, None, 10.0)
+    assert spec.https_port is None
     assert (spec.min_version, spec.session_tickets) == ("1.2", True)
 
 
@@ -91,6 +92,7 @@ def test_every_mistake_at_once(tmp_path: Path) -> None:
             "handshake_timeout = 0",
             "min_version = '1.1'",
             "listen = 'nowhere'",
+            "https_port = 0",
         ]
     )
     spec, problems = parse(tmp_path, text + "\n")
@@ -101,6 +103,7 @@ def test_every_mistake_at_once(tmp_path: Path) -> None:
         "gateway.toml:5: tls.handshake_timeout: must be more than 0 seconds, got 0",
         "gateway.toml:6: tls.min_version: '1.1' is not one of '1.2', '1.3' (did you mean '1.3'?)",
         "gateway.toml:7: tls.listen: 'nowhere' is not host:port: write e.g. '127.0.0.1:8000' or '[::1]:8000'",
+        "gateway.toml:8: tls.https_port: must be from 1 to 65535, got 0",
     ]
 
 

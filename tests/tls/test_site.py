@@ -83,7 +83,7 @@ def test_acme_placeholder_and_answers(tmp_path: Path) -> None:
     assert site.acme_answer("/index.html") is None
 
 
-def test_redirect_and_hsts() -> None:
+def test_redirect_and_hsts(tmp_path: Path) -> None:
     spec = TlsSpec("local", ("127.0.0.1:8443",), local=LocalSpec(ca_dir=None), hsts=None)
     site = TlsSite.__new__(TlsSite)  # no certificates needed for the plain-HTTP answers
     site.spec, site.https_port = spec, "8443"
@@ -95,6 +95,8 @@ def test_redirect_and_hsts() -> None:
     site.https_port = "443"
     assert site.redirect_location("example.com", "/") == "https://example.com/"
     assert site.hsts_header() is None
+    spec = TlsSpec("local", ("0.0.0.0:8443",), https_port=443, local=LocalSpec(ca_dir=tmp_path))
+    assert TlsSite(spec, site="x").redirect_location("a.test", "/") == "https://a.test/"
     site.spec = TlsSpec("local", ("0.0.0.0:443",), redirect_http=False)
     assert site.redirect_location("example.com", "/") is None
 
