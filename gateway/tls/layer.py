@@ -197,6 +197,8 @@ class TlsLayer:
                 self._peer_eof()
                 break
             self.protocol.data_received(chunk)
+            if not self._in.pending and not self.ssl.pending() and not self._in.eof:
+                break  # all read: skip the read that would only raise SSLWantReadError
         if self.state == OPEN and self._out.pending:
             self._flush()  # key updates or tickets the read produced
 
@@ -229,10 +231,13 @@ class TlsLayer:
         self._pump()
 
     def _encrypt(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
         try:
-            for start in range(0, len(view), WRITE_CHUNK):
-                self.ssl.write(view[start : start + WRITE_CHUNK])
+            if len(data) <= WRITE_CHUNK:
+                self.ssl.write(data)
+            else:
+                view = memoryview(data)
+                for start in range(0, len(view), WRITE_CHUNK):
+                    self.ssl.write(view[start : start + WRITE_CHUNK])
         except ssl.SSLError as exc:
             log.debug("tls: write failed: %s", exc)
             self.abort()
