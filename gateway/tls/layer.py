@@ -39,7 +39,9 @@ class _File:
 
 class TlsLayer:
     """The Protocol the socket transport drives. `protocol` (the HTTP protocol) gets
-    connection_made(TlsTransport) once the handshake is done, and never before."""
+    connection_made(TlsTransport) at once and connection_lost when the socket closes, so
+    its lifetime is the socket's (the server tracks connections by protocol), but no data
+    before the handshake is done; what it writes before then waits for the handshake."""
 
     def __init__(
         self,
@@ -53,7 +55,7 @@ class TlsLayer:
         self._timeout = handshake_timeout
         self.state = FIRST
         self.outer: Any = None
-        self.transport: TlsTransport | None = None  # set when the handshake completes
+        self.transport: TlsTransport | None = None
         self._timer: Any = None
         self._plain = bytearray()
         self._queue: collections.deque[bytes | _File] = collections.deque()
@@ -76,6 +78,8 @@ class TlsLayer:
         self._out = ssl.MemoryBIO()
         self.ssl = self._context().wrap_bio(self._in, self._out, server_side=True)
         self._timer = self.loop.call_later(self._timeout, self._on_handshake_timeout)
+        self.transport = TlsTransport(self)
+        self.protocol.connection_made(self.transport)
 
     def data_received(self, data: bytes) -> None:
         if self.state == FIRST and data:
@@ -109,14 +113,14 @@ class TlsLayer:
 
     def pause_writing(self) -> None:
         self._outer_paused = True
-        if self.transport is not None and not self._inner_paused:
+        if not self._inner_paused:
             self._inner_paused = True
             self.protocol.pause_writing()
 
     def resume_writing(self) -> None:
         self._outer_paused = False
         self._pump()
-        if self._inner_paused and not self._outer_paused and self.state == OPEN:
+        if self._inner_paused and not self._outer_paused and self.state != CLOSED:
             self._inner_paused = False
             self.protocol.resume_writing()
 
@@ -135,8 +139,7 @@ class TlsLayer:
         self._flush()  # the server's last flight and TLS 1.3 session tickets
         self._cancel_timer()
         self.state = OPEN
-        self.transport = TlsTransport(self)
-        self.protocol.connection_made(self.transport)
+        self._pump()  # what the protocol wrote during the handshake
 
     def _on_handshake_timeout(self) -> None:
         self._timer = None
@@ -213,16 +216,16 @@ class TlsLayer:
     # -- writing --------------------------------------------------------------------------
 
     def write(self, data: bytes | memoryview) -> None:
-        if self.state != OPEN or self._closing or not data:
+        if self.state in (PLAIN, CLOSED) or self._closing or not data:
             return
-        if self._queue:
+        if self._queue or self.state != OPEN:
             self._queue.append(bytes(data))
             self._queued += len(data)
             return
         self._encrypt(data)
 
     def write_file(self, fd: int, offset: int, count: int, done: FileDone | None) -> None:
-        if self.state != OPEN or self._closing:
+        if self.state in (PLAIN, CLOSED) or self._closing:
             if done is not None:
                 done(False)
             return
@@ -317,11 +320,16 @@ class TlsLayer:
     # -- closing --------------------------------------------------------------------------
 
     def close(self) -> None:
-        if self._closing or self.state != OPEN:
+        if self._closing or self.state == CLOSED:
             return
         self._closing = True
         self._reading = False
-        if not self._queue:
+        if self.state != OPEN:  # mid-handshake: no close_notify to send yet
+            self.state = CLOSED
+            self._cancel_timer()
+            self._fail_files()
+            self.outer.close()
+        elif not self._queue:
             self._shutdown()
 
     def _shutdown(self) -> None:
@@ -370,7 +378,7 @@ class TlsTransport:
 
     def resume_reading(self) -> None:
         layer = self._layer
-        if layer.state != OPEN or layer._closing:
+        if layer.state == CLOSED or layer._closing:
             return
         layer.set_reading(True)
         layer.outer.resume_reading()
@@ -389,7 +397,7 @@ class TlsTransport:
 
     def is_closing(self) -> bool:
         layer = self._layer
-        return layer._closing or layer.state != OPEN or bool(layer.outer.is_closing())
+        return layer._closing or layer.state == CLOSED or bool(layer.outer.is_closing())
 
     def get_write_buffer_size(self) -> int:
         return self._layer.buffer_size()

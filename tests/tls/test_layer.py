@@ -72,6 +72,23 @@ def test_session_resumption(pair: Pair) -> None:
     assert client.ssl.session_reused
 
 
+def test_protocol_lives_as_long_as_the_socket(pair: Pair) -> None:
+    """connection_made at once (the server tracks connections by protocol), no data before
+    the handshake, writes made meanwhile sent after it, connection_lost even if it failed."""
+    layer, outer, inner, _ = connect(pair)
+    assert inner.events == ["made"] and inner.transport.get_extra_info("cipher") is None
+    inner.transport.write(b"early")
+    client = Client(pair.ca)
+    exchange(client, layer, outer)
+    assert bytes(client.received) == b"early"
+    layer, outer, inner, _ = connect(pair)
+    layer.data_received(b"\x16\x03\x01\x00")  # a ClientHello begins...
+    inner.transport.close()  # ...and the protocol gives up (its own header timeout)
+    assert outer.closed and outer.take() == b""
+    layer.connection_lost(None)
+    assert inner.events == ["made", "lost"]
+
+
 def test_close_sends_close_notify(pair: Pair) -> None:
     layer, outer, inner, _ = connect(pair)
     client = Client(pair.ca)
@@ -170,13 +187,13 @@ def test_plain_http_gets_a_readable_400(pair: Pair, one_byte: bool) -> None:
         b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
         b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
     )
-    assert outer.closed and inner.events == []
+    assert outer.closed and inner.events == ["made"] and inner.data == b""
 
 
 def test_garbage_is_closed_without_answer(pair: Pair) -> None:
     layer, outer, inner, _ = connect(pair)
     layer.data_received(b"\x00\x01binary")
-    assert outer.closed and outer.take() == b"" and inner.events == []
+    assert outer.closed and outer.take() == b"" and inner.events == ["made"] and inner.data == b""
 
 
 def test_handshake_timeout(pair: Pair) -> None:
@@ -186,7 +203,7 @@ def test_handshake_timeout(pair: Pair) -> None:
     layer.data_received(client.outgoing.read()[:20])  # half a ClientHello, then silence
     assert loop.timers[0].delay == 5.0
     loop.fire_timers()
-    assert outer.aborted and inner.events == []
+    assert outer.aborted and inner.events == ["made"] and inner.data == b""
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
@@ -197,4 +214,4 @@ def test_old_protocol_refused(pair: Pair) -> None:
     with pytest.raises(ssl.SSLError):
         client.step()
         exchange(client, layer, outer)
-    assert outer.closed and inner.events == []
+    assert outer.closed and inner.events == ["made"] and inner.data == b""
