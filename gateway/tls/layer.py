@@ -411,6 +411,12 @@ class TlsTransport:
     def set_protocol(self, protocol: Any) -> None:
         self._layer.protocol = protocol
 
+    @property
+    def progress_at(self) -> float:
+        """Loop time of the last send that moved bytes (the protocol's write timeout)."""
+        outer = self._layer.outer
+        return float(getattr(outer, "progress_at", self.loop.now))
+
     def cork(self) -> None:
         cork = getattr(self._layer.outer, "cork", None)
         if cork is not None:

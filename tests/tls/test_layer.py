@@ -44,6 +44,8 @@ def test_handshake_and_data_both_ways(pair: Pair, one_byte: bool) -> None:
     assert client.ssl.selected_alpn_protocol() == "http/1.1"
     assert inner.transport.get_extra_info("alpn_protocol") == "http/1.1"
     assert inner.transport.get_extra_info("peername") == ("127.0.0.1", 50000)
+    outer.progress_at = 12.5  # type: ignore[attr-defined]
+    assert inner.transport.progress_at == 12.5  # the protocol's write timeout reads it
     assert loop.timers[0].cancelled  # the handshake timer is off once it is done
     client.ssl.write(b"GET / HTTP/1.1\r\nhost: example.com\r\n\r\n")
     exchange(client, layer, outer, one_byte)
