@@ -414,8 +414,8 @@ class TlsTransport:
     @property
     def progress_at(self) -> float:
         """Loop time of the last send that moved bytes (the protocol's write timeout)."""
-        outer = self._layer.outer
-        return float(getattr(outer, "progress_at", self.loop.now))
+        found = getattr(self._layer.outer, "progress_at", None)
+        return float(found if found is not None else self.loop.now)
 
     def cork(self) -> None:
         cork = getattr(self._layer.outer, "cork", None)
