@@ -17,14 +17,14 @@ class KeyFileError(GatewayError):
 
 def check_private(path: Path) -> None:
     """Raise KeyFileError when the key at `path` can be read by anyone but its owner.
-    The Debian `ssl-cert` convention (owned by root, readable by its group only, read by a
-    service user through that group) is allowed, as OpenSSH allows root-owned host keys."""
+    Debian's `ssl-cert` convention (owned by root, readable by its group only, so a service
+    user in that group can read it: /etc/ssl/private) is allowed."""
     try:
         info = path.stat()
     except OSError as error:
         raise KeyFileError(f"cannot read key file {str(path)!r}: {error.strerror}") from None
     mode = stat.S_IMODE(info.st_mode)
-    group_only = info.st_uid == 0 and info.st_uid != os.getuid() and not mode & 0o007
+    group_only = info.st_uid == 0 and not mode & 0o007
     if mode & 0o077 and not group_only:
         raise KeyFileError(
             f"key file {str(path)!r} has mode {mode:04o}, so others can read the private key:"

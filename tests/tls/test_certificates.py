@@ -4,6 +4,7 @@ SNI contexts built from them."""
 from __future__ import annotations
 
 import datetime
+import os
 import ssl
 from pathlib import Path
 
@@ -79,6 +80,12 @@ def test_open_key_file_refused(tmp_path: Path) -> None:
     )
     pair.key.chmod(0o600)
     load_key(pair.key)
+    pair.key.chmod(0o640)  # group-readable: only Debian's root-owned ssl-cert way is allowed
+    if os.geteuid() == 0:
+        load_key(pair.key)
+    else:
+        with pytest.raises(KeyFileError):
+            load_key(pair.key)
 
 
 def test_key_material_not_in_errors(tmp_path: Path) -> None:
