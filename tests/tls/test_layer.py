@@ -55,6 +55,20 @@ def test_handshake_and_data_both_ways(pair: Pair, one_byte: bool) -> None:
     assert bytes(client.received) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi"
 
 
+def test_request_in_the_same_packet_as_the_finished(pair: Pair) -> None:
+    """TLS 1.3 clients send their Finished and the request together: both in one
+    data_received, the request must reach the protocol at once."""
+    layer, outer, inner, _ = connect(pair)
+    client = Client(pair.ca)
+    client.step()
+    layer.data_received(client.outgoing.read())  # ClientHello
+    client.incoming.write(outer.take())  # the server's flight
+    assert client.step()
+    client.ssl.write(b"GET / HTTP/1.1\r\n\r\n")
+    layer.data_received(client.outgoing.read())  # Finished + the request record
+    assert bytes(inner.data) == b"GET / HTTP/1.1\r\n\r\n"
+
+
 def test_session_resumption(pair: Pair) -> None:
     certs = CertificateSet([Served(pair.cert, pair.key, ("example.com",))])
     sessions = []
