@@ -128,12 +128,18 @@ class TlsSite:
         )
 
     def watch_paths(self) -> tuple[Path, ...]:
-        """Files whose change should call reload() (certificate and key files)."""
+        """Files whose change should call reload(): certificate and key files, or the
+        stored ACME certificate (prefork workers that do not run the ACME thread)."""
+        if self.manager is not None:
+            return (self.manager.cert_path, self.manager.key_path)
         return tuple(p for item in self.spec.certificates for p in (item.cert, item.key))
 
     def reload(self) -> list[str]:
-        """Re-read the certificates; on any problem keep serving the old ones and say why."""
-        if self.spec.mode == "acme":
+        """Re-read the certificates; on any problem keep serving the old ones and say why.
+        With ACME: take up the stored certificate (renewed by another process) if usable."""
+        if self.manager is not None:
+            if self.manager.stored_usable():
+                self._install(self.manager.cert_path, self.manager.key_path)
             return []
         try:
             new = self._certificates()

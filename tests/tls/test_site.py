@@ -81,6 +81,17 @@ def test_acme_placeholder_and_answers(tmp_path: Path) -> None:
     assert site.acme_answer("/.well-known/acme-challenge/tok_en-1") == b"tok_en-1.thumbprint"
     assert site.acme_answer("/.well-known/acme-challenge/../x") is None
     assert site.acme_answer("/index.html") is None
+    # Another process (the worker running the ACME thread) stores a certificate: reload
+    # takes it up for new handshakes.
+    ca = ScratchCA(tmp_path / "ca")
+    issued = ca.leaf("issued", ["example.com"])
+    cert_path, key_path = site.watch_paths()
+    cert_path.parent.mkdir(parents=True)
+    cert_path.write_bytes(issued.cert.read_bytes())
+    key_path.write_bytes(issued.key.read_bytes())
+    key_path.chmod(0o600)
+    assert site.reload() == []
+    assert served_names(site, ca.path, "example.com") == ("example.com",)
 
 
 def test_redirect_and_hsts(tmp_path: Path) -> None:
