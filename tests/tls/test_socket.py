@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +108,16 @@ def test_httpx_over_tls(server: tuple[int, Path], tmp_path: Path) -> None:
         assert reply.status_code == 200 and reply.text == "you asked for /hello"
         reply = client.get(f"https://127.0.0.1:{port}/file")  # same connection pool, IP name
         assert reply.content == (tmp_path / "big.bin").read_bytes()
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
+def test_curl_over_tls(server: tuple[int, Path]) -> None:
+    port, ca = server
+    done = subprocess.run(
+        ["curl", "-sS", "--max-time", "5", "--cacert", str(ca), "--tlsv1.2", "-w", " %{http_version} %{ssl_verify_result}", f"https://localhost:{port}/curl"],
+        capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    assert done.stdout == "you asked for /curl 1.1 0"
 
 
 def test_plain_http_to_tls_port(server: tuple[int, Path]) -> None:
