@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.tls.plain import PLAIN_HEAD_LIMIT, looks_like_http, plain_http_answer
+from gateway.tls.transport import TlsTransport
 
 log = logging.getLogger("gateway.tls")
 
@@ -60,14 +61,19 @@ class TlsLayer:
         self._plain = bytearray()
         self._queue: collections.deque[bytes | _File] = collections.deque()
         self._queued = 0  # plaintext bytes (and unread file bytes) waiting behind a file
-        self._closing = False
+        self.closing = False
         self._outer_paused = False  # the socket transport asked us to stop writing
         self._inner_paused = False  # ... and we passed that on to the protocol
-        self._reading = True  # the protocol wants data
+        self.reading = True  # the protocol wants data
         self._eof = False  # the peer's close_notify or FIN has been passed on
         self._pumping = False
         self._pump_soon = False
         self._aborted = False
+        # Writes made while the protocol handles data (or between cork and uncork) are held
+        # and encrypted together: one TLS record and one SSLObject call per answer.
+        self._hold = 0
+        self._held: list[bytes] = []
+        self._held_size = 0
 
     # -- Protocol, toward the socket transport --------------------------------------------
 
@@ -179,7 +185,18 @@ class TlsLayer:
 
     def _deliver(self) -> None:
         """Hand decrypted bytes to the protocol while it reads; pass on the peer's end."""
-        while self.state == OPEN and self._reading and not self._eof:
+        self._hold += 1
+        try:
+            self._read_loop()
+        finally:
+            self._hold -= 1
+        if not self._hold:
+            self._release()
+        if self.state == OPEN and self._out.pending:
+            self._flush()  # key updates or tickets the read produced
+
+    def _read_loop(self) -> None:
+        while self.state == OPEN and self.reading and not self._eof:
             try:
                 chunk = self.ssl.read(READ_SIZE)
             except ssl.SSLWantReadError:
@@ -202,33 +219,57 @@ class TlsLayer:
             self.protocol.data_received(chunk)
             if not self._in.pending and not self.ssl.pending() and not self._in.eof:
                 break  # all read: skip the read that would only raise SSLWantReadError
-        if self.state == OPEN and self._out.pending:
-            self._flush()  # key updates or tickets the read produced
 
     def _peer_eof(self) -> None:
         self._eof = True
         self.protocol.eof_received()
 
     def resume_delivery(self) -> None:
-        if self.state == OPEN and self._reading:
+        if self.state == OPEN and self.reading:
             self._deliver()
 
     # -- writing --------------------------------------------------------------------------
 
     def write(self, data: bytes | memoryview) -> None:
-        if self.state in (PLAIN, CLOSED) or self._closing or not data:
+        if self.state in (PLAIN, CLOSED) or self.closing or not data:
             return
         if self._queue or self.state != OPEN:
             self._queue.append(bytes(data))
             self._queued += len(data)
             return
+        if self._hold:
+            self._held.append(bytes(data))
+            self._held_size += len(data)
+            if self._held_size >= WRITE_CHUNK:
+                self._release()
+            return
         self._encrypt(data)
 
+    def _release(self) -> None:
+        """Encrypt the held writes as one."""
+        if not self._held:
+            return
+        held = self._held
+        data = held[0] if len(held) == 1 else b"".join(held)
+        self._held = []
+        self._held_size = 0
+        if self.state == OPEN:
+            self._encrypt(data)
+
+    def cork(self) -> None:
+        self._hold += 1
+
+    def uncork(self) -> None:
+        self._hold -= 1
+        if not self._hold:
+            self._release()
+
     def write_file(self, fd: int, offset: int, count: int, done: FileDone | None) -> None:
-        if self.state in (PLAIN, CLOSED) or self._closing:
+        if self.state in (PLAIN, CLOSED) or self.closing:
             if done is not None:
                 done(False)
             return
+        self._release()  # what was written before the file goes before it
         self._queue.append(_File(fd, offset, count, done))
         self._queued += count
         self._pump()
@@ -267,7 +308,7 @@ class TlsLayer:
                 budget -= self._pump_one(self._queue[0])
         finally:
             self._pumping = False
-        if not self._queue and self._closing and self.state == OPEN:
+        if not self._queue and self.closing and self.state == OPEN:
             self._shutdown()
 
     def _pump_one(self, item: bytes | _File) -> int:
@@ -320,10 +361,11 @@ class TlsLayer:
     # -- closing --------------------------------------------------------------------------
 
     def close(self) -> None:
-        if self._closing or self.state == CLOSED:
+        if self.closing or self.state == CLOSED:
             return
-        self._closing = True
-        self._reading = False
+        self._release()
+        self.closing = True
+        self.reading = False
         if self.state != OPEN:  # mid-handshake: no close_notify to send yet
             self.state = CLOSED
             self._cancel_timer()
@@ -346,99 +388,16 @@ class TlsLayer:
             return
         self._aborted = True
         self.state = CLOSED
+        self._held.clear()
         self._fail_files()
         self.outer.abort()
 
+    @property
+    def closed(self) -> bool:
+        return self.state == CLOSED
+
     def buffer_size(self) -> int:
-        return int(self.outer.get_write_buffer_size()) + self._queued
+        return int(self.outer.get_write_buffer_size()) + self._queued + self._held_size
 
     def set_reading(self, reading: bool) -> None:
-        self._reading = reading and not self._closing
-
-
-class TlsTransport:
-    """The Transport the HTTP protocol writes to: plaintext in, records out through the
-    layer; everything about the socket is asked of the socket transport below."""
-
-    __slots__ = ("_layer", "loop")
-
-    def __init__(self, layer: TlsLayer) -> None:
-        self._layer = layer
-        self.loop = layer.loop
-
-    def write(self, data: bytes | memoryview) -> None:
-        self._layer.write(data)
-
-    def write_file(self, fd: int, offset: int, count: int, done: FileDone | None) -> None:
-        self._layer.write_file(fd, offset, count, done)
-
-    def pause_reading(self) -> None:
-        self._layer.set_reading(False)
-        self._layer.outer.pause_reading()
-
-    def resume_reading(self) -> None:
-        layer = self._layer
-        if layer.state == CLOSED or layer._closing:
-            return
-        layer.set_reading(True)
-        layer.outer.resume_reading()
-        # Plaintext may wait inside the SSLObject from before the pause; no new socket
-        # data may come to push it out, so deliver it on the next loop turn.
-        self.loop.call_soon(layer.resume_delivery)
-
-    def is_reading(self) -> bool:
-        return self._layer._reading and bool(self._layer.outer.is_reading())
-
-    def close(self) -> None:
-        self._layer.close()
-
-    def abort(self) -> None:
-        self._layer.abort()
-
-    def is_closing(self) -> bool:
-        layer = self._layer
-        return layer._closing or layer.state == CLOSED or bool(layer.outer.is_closing())
-
-    def get_write_buffer_size(self) -> int:
-        return self._layer.buffer_size()
-
-    def set_write_buffer_limits(self, high: int, low: int) -> None:
-        self._layer.outer.set_write_buffer_limits(high, low)
-
-    def get_protocol(self) -> Any:
-        return self._layer.protocol
-
-    def set_protocol(self, protocol: Any) -> None:
-        self._layer.protocol = protocol
-
-    @property
-    def progress_at(self) -> float:
-        """Loop time of the last send that moved bytes (the protocol's write timeout)."""
-        found = getattr(self._layer.outer, "progress_at", None)
-        return float(found if found is not None else self.loop.now)
-
-    def cork(self) -> None:
-        cork = getattr(self._layer.outer, "cork", None)
-        if cork is not None:
-            cork()
-
-    def uncork(self) -> None:
-        uncork = getattr(self._layer.outer, "uncork", None)
-        if uncork is not None:
-            uncork()
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        sslobj = self._layer.ssl
-        if name == "ssl_object":
-            return sslobj
-        if name == "sslcontext":
-            return sslobj.context
-        if name == "cipher":
-            return sslobj.cipher()
-        if name == "peercert":
-            return sslobj.getpeercert()
-        if name == "alpn_protocol":
-            return sslobj.selected_alpn_protocol()
-        if name == "server_hostname":
-            return sslobj.server_hostname
-        return self._layer.outer.get_extra_info(name, default)
+        self.reading = reading and not self.closing

@@ -52,10 +52,12 @@ class FakeOuter:
         self.reading = True
         self.closed = self.aborted = False
         self.max_buffered = 0
+        self.writes = 0
         self.protocol: Any = None
 
     def write(self, data: bytes | memoryview) -> None:
         assert not (self.closed or self.aborted), "write after close"
+        self.writes += 1
         self.buffer += data
         self.max_buffered = max(self.max_buffered, len(self.buffer))
         if not self.paused and len(self.buffer) > self.high:

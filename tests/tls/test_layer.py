@@ -69,6 +69,25 @@ def test_request_in_the_same_packet_as_the_finished(pair: Pair) -> None:
     assert bytes(inner.data) == b"GET / HTTP/1.1\r\n\r\n"
 
 
+def test_corked_writes_become_one_record(pair: Pair) -> None:
+    layer, outer, inner, _ = connect(pair)
+    client = Client(pair.ca)
+    exchange(client, layer, outer)
+    outer.take()
+    writes = outer.writes
+    inner.transport.cork()
+    inner.transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    inner.transport.write(memoryview(b"body"))
+    assert outer.writes == writes and inner.transport.get_write_buffer_size() == 23
+    inner.transport.uncork()
+    assert outer.writes == writes + 1
+    record = outer.take()
+    assert record[0] == 0x17 and len(record) == 5 + 23 + 17  # one record: header, data, tag
+    client.incoming.write(record)
+    client.read_all()
+    assert bytes(client.received) == b"HTTP/1.1 200 OK\r\n\r\nbody"
+
+
 def test_session_resumption(pair: Pair) -> None:
     certs = CertificateSet([Served(pair.cert, pair.key, ("example.com",))])
     sessions = []
