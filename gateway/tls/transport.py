@@ -4,13 +4,35 @@ the socket transport below; ssl_object, cipher and alpn_protocol come from the S
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from gateway.tls.layer import TlsLayer
+from typing import Any, Protocol
 
 FileDone = Callable[[bool], None]
+
+
+class TlsLayer(Protocol):
+    """What the transport uses of gateway.tls.layer.TlsLayer (not imported: the layer
+    imports this module, and gateway keeps its import graph free of cycles)."""
+
+    loop: Any
+    outer: Any
+    protocol: Any
+    ssl: ssl.SSLObject
+    reading: bool
+    closing: bool
+
+    @property
+    def closed(self) -> bool: ...
+    def write(self, data: bytes | memoryview) -> None: ...
+    def write_file(self, fd: int, offset: int, count: int, done: FileDone | None) -> None: ...
+    def set_reading(self, reading: bool) -> None: ...
+    def resume_delivery(self) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+    def buffer_size(self) -> int: ...
+    def cork(self) -> None: ...
+    def uncork(self) -> None: ...
 
 
 class TlsTransport:
