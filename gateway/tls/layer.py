@@ -23,6 +23,7 @@ HANDSHAKE_RECORD = 0x16  # the first byte of a TLS ClientHello record
 READ_SIZE = 256 * 1024  # plaintext handed to the protocol per data_received at most
 WRITE_CHUNK = 256 * 1024  # plaintext encrypted per SSLObject.write
 FILE_CHUNK = 64 * 1024  # os.pread size for write_file
+SMALL_FILE = 16 * 1024  # files up to this are read at once and sent with the head
 PUMP_BUDGET = 1 << 20  # file bytes encrypted per loop turn before yielding to others
 
 FileDone = Callable[[bool], None]
@@ -269,6 +270,17 @@ class TlsLayer:
             if done is not None:
                 done(False)
             return
+        if count <= SMALL_FILE and not self._queue and self.state == OPEN:
+            # A small file joins the held head: one record, no pump; the fd is free now.
+            try:
+                chunk = os.pread(fd, count, offset)
+            except OSError:
+                chunk = b""
+            if len(chunk) == count:
+                self.write(chunk)
+                if done is not None:
+                    done(True)
+                return
         self._release()  # what was written before the file goes before it
         self._queue.append(_File(fd, offset, count, done))
         self._queued += count

@@ -88,6 +88,28 @@ def test_corked_writes_become_one_record(pair: Pair) -> None:
     assert bytes(client.received) == b"HTTP/1.1 200 OK\r\n\r\nbody"
 
 
+def test_small_file_joins_the_head(pair: Pair, tmp_path: Path) -> None:
+    layer, outer, inner, _ = connect(pair)
+    client = Client(pair.ca)
+    exchange(client, layer, outer)
+    outer.take()
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"0123456789" * 100)
+    writes = outer.writes
+    done: list[bool] = []
+    with open(path, "rb") as file:
+        inner.transport.cork()
+        inner.transport.write(b"head:")
+        inner.transport.write_file(file.fileno(), 10, 990, done.append)
+        assert done == [True]  # read already: the caller may close the file
+    inner.transport.write(b":next")  # still corked: the same record
+    inner.transport.uncork()
+    assert outer.writes == writes + 1  # one record
+    client.incoming.write(outer.take())
+    client.read_all()
+    assert bytes(client.received) == b"head:" + b"0123456789" * 99 + b":next"
+
+
 def test_session_resumption(pair: Pair) -> None:
     certs = CertificateSet([Served(pair.cert, pair.key, ("example.com",))])
     sessions = []
