@@ -39,6 +39,7 @@ class CertReport:
     issuer: str
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)  # errors no client could get past
 
     @property
     def ok(self) -> bool:
@@ -108,8 +109,9 @@ def check_pair(
         leaf.issuer.rfc4514_string(),
     )
     if not same_key(leaf, key):
-        report.errors.append(f"key {str(key_path)!r} does not match certificate {str(cert_path)!r}")
-    report.errors.extend(chain_problems(chain, cert_path))
+        report.broken.append(f"key {str(key_path)!r} does not match certificate {str(cert_path)!r}")
+    report.broken.extend(chain_problems(chain, cert_path))
+    report.errors.extend(report.broken)
     if roots is not None:
         report.warnings.extend(root_problems(chain, roots))
     report.errors.extend(dates_problems(leaf, now, report.warnings))

@@ -68,9 +68,8 @@ class TlsSite:
         """Refuse what cannot work (unreadable, open key, key mismatch, broken chain);
         log what clients may complain about (names, dates, missing intermediate)."""
         report = check_pair(cert, key, self.hosts, roots=system_roots())
-        fatal = [e for e in report.errors if "does not match" in e or "chain in" in e]
-        if fatal:
-            raise CertificateError("; ".join(fatal))
+        if report.broken:
+            raise CertificateError("; ".join(report.broken))
         for problem in [*report.errors, *report.warnings]:
             log.warning("tls: %s", problem)
         return Served(cert, key, report.names)
