@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from gateway.tls.spec import LocalSpec, TlsSpec
+from tests.browser import headless, needs_chromium
 
 pytest.importorskip("cryptography", reason="the tls extra (cryptography) is not installed")
 transport_module = pytest.importorskip(
@@ -34,6 +36,8 @@ BIG = 2 * 1024 * 1024 + 3
 class Responder:
     """Answers each request head: /file with write_file, anything else with its path."""
 
+    seen: list[bytes] = []  # paths asked for, by every connection (the browser test)
+
     def __init__(self, file_path: Path) -> None:
         self.file_path = file_path
         self.buffer = b""
@@ -47,7 +51,14 @@ class Responder:
         while b"\r\n\r\n" in self.buffer:
             head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
             path = head.split(b" ")[1]
-            if path == b"/file":
+            Responder.seen.append(path)
+            if path == b"/page":
+                body = b"<!doctype html><title>tls</title><script>fetch('/loaded')</script>"
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+            elif path == b"/file":
                 fd = os.open(self.file_path, os.O_RDONLY)
                 self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % BIG)
                 self.transport.write_file(fd, 0, BIG, lambda ok, fd=fd: os.close(fd))
@@ -136,3 +147,26 @@ def test_silent_client_is_cut_after_the_handshake_timeout(server: tuple[int, Pat
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
         assert sock.recv(100) == b""  # closed by the server within the 2 s timeout
+
+
+@needs_chromium
+@pytest.mark.skipif(not shutil.which("certutil"), reason="needs certutil (libnss3-tools)")
+def test_chromium_trusts_the_local_ca(
+    server: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A browser whose NSS store trusts the local CA (as `gateway trust` tells users to do)
+    loads the page over HTTPS and runs its script, which asks for /loaded."""
+    port, ca = server
+    home = tmp_path / "home"
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    certutil = ["certutil", "-d", f"sql:{nssdb}"]
+    subprocess.run([*certutil, "-N", "--empty-password"], check=True, capture_output=True)
+    subprocess.run([*certutil, "-A", "-t", "C,,", "-n", "gateway local CA", "-i", str(ca)], check=True, capture_output=True)  # fmt: skip
+    monkeypatch.setenv("HOME", str(home))
+    Responder.seen.clear()
+    with headless(f"https://localhost:{port}/page", tmp_path / "profile"):
+        deadline = time.monotonic() + 20
+        while b"/loaded" not in Responder.seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert b"/loaded" in Responder.seen, Responder.seen
