@@ -50,10 +50,11 @@ def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
     unit = "MB/s" if scenario.headline == "mbps" else "req/s"
     lines = [f"== {scenario.name}: {scenario.about}",
              f"   {how}; ratios compare {unit}",
-             "   cpu s/w/o: % of one CPU used by the server, wrk and other processes; "
+             "   us/req: server CPU microseconds per request; "
+             "cpu s/w/o: % of one CPU used by the server, wrk and other processes; "
              f"~ marks other > {NOISY:g}%: a shared machine, rerun"]
     head = (f"{'target':<19}{'req/s':>10}{'MB/s':>9}{'p50':>9}{'p99':>9}{'B/req':>9}{'err':>6}"
-            f"{'cpu s/w/o':>12}")
+            f"{'us/req':>8}{'cpu s/w/o':>12}")
     head += "".join(f"  {'vs ' + p:>20}" for p in scenario.peers)
     lines += [head, "-" * len(head)]
     rel = ratios(scenario, outcomes)
@@ -66,7 +67,7 @@ def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
         else:
             row = (f"{o.target.label:<19}{f.rps:>10.0f}{f.mbps:>9.1f}{_ms(f.p50_ms):>9}"
                    f"{_ms(f.p99_ms):>9}{f.bytes_per_req:>9.0f}{f.errors:>6}"
-                   f"{_cpu(f.cpu):>12}")
+                   f"{f.cpu_us:>8.1f}{_cpu(f.cpu):>12}")
             row += "".join(
                 f"  {rel[o.target.label][p]:>19.2f}x" if p in rel.get(o.target.label, {})
                 else f"  {'-':>20}" for p in scenario.peers)

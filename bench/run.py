@@ -5,6 +5,7 @@ Usage: .venv/bin/python bench/run.py [--quick] [--only json,static-1k] [--worker
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import http.client
 import json
 import os
@@ -104,6 +105,9 @@ def run_scenario(scenario: Scenario, ws: Workspace, args: argparse.Namespace,
                  wrk: WrkSettings) -> list[Outcome]:
     """`args.rounds` times over, so a drifting machine hits every server alike; each
     target keeps its median round by the scenario's headline figure."""
+    if scenario.pipeline > 1:
+        lua = write_lua(ws.root / f"{scenario.name}.lua", scenario.pipeline)
+        wrk = dataclasses.replace(wrk, lua=lua)
     rounds = [_one_round(scenario, ws, args, wrk, n) for n in range(args.rounds)]
     return [_median(scenario, [r[i] for r in rounds]) for i in range(len(scenario.targets))]
 
@@ -143,7 +147,7 @@ def _one_round(scenario: Scenario, ws: Workspace, args: argparse.Namespace,
 
 def _progress(scenario: Scenario, out: Outcome, n: int) -> None:
     f = out.figures
-    said = f"{f.rps:.0f} req/s, {f.mbps:.1f} MB/s" if f else out.status
+    said = f"{f.rps:.0f} req/s, {f.mbps:.1f} MB/s, {f.cpu_us:.1f} us/req" if f else out.status
     print(f"  [{n + 1}] {scenario.name:<10} {out.target.label:<19} {said}",
           file=sys.stderr, flush=True)
 

@@ -26,7 +26,7 @@ def hello(request):
 @dataclass(frozen=True)
 class Target:
     label: str
-    server: Literal["gateway", "uvicorn", "starlette", "nginx"]
+    server: Literal["gateway", "uvicorn", "starlette", "nginx", "minimal"]
     path: str
 
 
@@ -38,6 +38,7 @@ class Scenario:
     targets: tuple[Target, ...]
     peers: tuple[str, ...]  # labels of the targets the ratio columns divide by
     headline: Literal["rps", "mbps"]
+    pipeline: int = 0  # > 1: wrk sends this many requests per write (HTTP pipelining)
 
 
 def static_bytes(size: int) -> bytes:
@@ -45,13 +46,17 @@ def static_bytes(size: int) -> bytes:
     return (line * (size // len(line) + 1))[:size]
 
 
+MINIMAL = "minimal loop"  # bench/minimal_loop.py: the design limit, not a peer to beat
+
+
 def _static(name: str, file: str, headline: Literal["rps", "mbps"]) -> Scenario:
     size = STATIC_FILES[file]
     return Scenario(
         name, f"a {size}-byte file from one folder: gateway [[static]] vs nginx, 1 worker",
         static_bytes(size),
-        (Target("gateway static", "gateway", f"/{file}"), Target("nginx", "nginx", f"/{file}")),
-        ("nginx",), headline,
+        (Target("gateway static", "gateway", f"/{file}"), Target("nginx", "nginx", f"/{file}"),
+         Target(MINIMAL, "minimal", f"/{file}")),
+        ("nginx", MINIMAL), headline,
     )
 
 
@@ -65,8 +70,20 @@ SCENARIOS: dict[str, Scenario] = {
             Target("gateway respond", "gateway", "/json-fixed"),
             Target("uvicorn raw ASGI", "uvicorn", "/json"),
             Target("uvicorn starlette", "starlette", "/json"),
+            Target(MINIMAL, "minimal", "/json-fixed"),
         ),
         ("uvicorn raw ASGI", "uvicorn starlette"), "rps",
+    ),
+    "pipelined": Scenario(
+        "pipelined", f"{len(BODY)}-byte JSON, 16 requests per write (HTTP/1.1 pipelining)",
+        BODY,
+        (
+            Target("gateway respond", "gateway", "/json-fixed"),
+            Target("gateway inline", "gateway", "/json-inline"),
+            Target("uvicorn raw ASGI", "uvicorn", "/json"),
+            Target(MINIMAL, "minimal", "/json-fixed"),
+        ),
+        ("uvicorn raw ASGI",), "rps", pipeline=16,
     ),
     "static-1k": _static("static-1k", "1k.bin", "rps"),
     "static-1m": _static("static-1m", "1m.bin", "mbps"),
@@ -172,6 +189,9 @@ class Workspace:
                                               public=self.site / "public"))
             argv = [*self.pin, "nginx", "-p", f"{self.nginx}/", "-c", str(conf), "-e", "stderr"]
             return argv, self.root
+        if server == "minimal":
+            return [*self.pin, self.python, str(BENCH_DIR / "minimal_loop.py"), str(port),
+                    str(self.site / "public")], self.root
         app = {"uvicorn": ["peer_apps:raw_app"],
                "starlette": ["peer_apps:make_starlette", "--factory"]}[server]
         return [*self.pin, self.python, "-m", "uvicorn", *app,
