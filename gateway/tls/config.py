@@ -50,8 +50,11 @@ _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _LONG_UNITS = {"d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
-def read_tls(section: Section | None, root: Path) -> TlsSpec | None:
-    """The [tls] table (None when absent); relative paths resolve from `root`."""
+def read_tls(
+    section: Section | None, root: Path, plain_listen: tuple[str, ...] = ()
+) -> TlsSpec | None:
+    """The [tls] table (None when absent); relative paths resolve from `root`;
+    `plain_listen` ([server] listen) must not share an address with tls.listen."""
     if section is None:
         return None
     section.check_keys(TLS_KEYS)
@@ -63,9 +66,17 @@ def read_tls(section: Section | None, root: Path) -> TlsSpec | None:
     if importlib.util.find_spec("cryptography") is None:
         section.fail(None, "tls needs the cryptography package: pip install 'gateway[tls]'")
     mode: Mode = "files" if given[0] == "certificates" else given[0]  # type: ignore[assignment]
+    listen = section.get("listen", v.listen, DEFAULT_LISTEN[mode])
+    for address in listen:
+        if address in plain_listen:
+            section.fail(
+                "listen",
+                f"{address!r} is also in [server] listen: an address speaks either http or"
+                " https; give tls another port, like '0.0.0.0:443' beside '0.0.0.0:80'",
+            )
     spec = TlsSpec(
         mode=mode,
-        listen=section.get("listen", v.listen, DEFAULT_LISTEN[mode]),
+        listen=listen,
         certificates=read_certificates(section, root) if mode == "files" else (),
         acme=read_acme(section, root) if mode == "acme" else None,
         local=read_local(section, root) if mode == "local" else None,

@@ -15,10 +15,12 @@ from gateway.tls.config import read_tls
 from gateway.tls.spec import LETS_ENCRYPT, TlsSpec
 
 
-def parse(tmp_path: Path, text: str) -> tuple[TlsSpec | None, list[str]]:
+def parse(
+    tmp_path: Path, text: str, plain: tuple[str, ...] = ()
+) -> tuple[TlsSpec | None, list[str]]:
     issues = Issues("gateway.toml", locate(text))
     top = Section(issues, (), tomllib.loads(text))
-    spec = read_tls(top.table("tls"), tmp_path)
+    spec = read_tls(top.table("tls"), tmp_path, plain)
     return spec, [str(issue) for issue in issues.sorted()]
 
 
@@ -126,6 +128,17 @@ def test_bad_certificates_and_acme(tmp_path: Path) -> None:
         "gateway.toml:3: tls.acme.domains[0]: '*.example.com' is not a host name: write one like 'example.com'",
         "gateway.toml:4: tls.acme.email: 'nobody' is not an email address: write e.g. 'ops@example.com'",
         "gateway.toml:5: tls.acme.directory: 'http://ca' is not an https:// URL: write e.g. 'https://acme-v02.api.letsencrypt.org/directory'",
+    ]
+
+
+def test_listen_apart_from_plain_listeners(tmp_path: Path) -> None:
+    spec, problems = parse(
+        tmp_path, "[tls]\nlocal = true\nlisten = ['127.0.0.1:8000']\n", ("127.0.0.1:8000",)
+    )
+    assert spec is None
+    assert problems == [
+        "gateway.toml:3: tls.listen: '127.0.0.1:8000' is also in [server] listen: an address speaks"
+        " either http or https; give tls another port, like '0.0.0.0:443' beside '0.0.0.0:80'"
     ]
 
 
