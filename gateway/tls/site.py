@@ -112,8 +112,11 @@ class TlsSite:
 
     # -- running --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self.manager is not None:
+    def start(self, renew: bool = True) -> None:
+        """Start the ACME thread (after the plain listeners are up: HTTP-01 needs them).
+        With prefork, pass renew=True in one worker only; the others reload() when the
+        stored certificate (watch_paths) changes."""
+        if self.manager is not None and renew:
             self.manager.start()
 
     def stop(self) -> None:
