@@ -69,13 +69,15 @@ def make_manager(
     spec: AcmeSpec, responder: ChallengeResponder, clock: list[float]
 ) -> tuple[AcmeManager, list[tuple[Path, Path]]]:
     installed: list[tuple[Path, Path]] = []
+
+    def install(cert: Path, key: Path) -> None:
+        installed.append((cert, key))
+        # Back to real time once a certificate is in: a fake clock left past the old due
+        # time could be past the new one too (Pebble's not_before has whole seconds).
+        clock[0] = time.time()
+
     store = AcmeStore.for_directory(spec.storage, spec.directory)
-    manager = AcmeManager(
-        spec,
-        AcmeIssuer(spec, responder, store),
-        lambda cert, key: installed.append((cert, key)),
-        clock=lambda: clock[0],
-    )
+    manager = AcmeManager(spec, AcmeIssuer(spec, responder, store), install, clock=lambda: clock[0])
     return manager, installed
 
 
