@@ -273,7 +273,13 @@ class _Compiler:
     def _add_static(self, spec: StaticSpec) -> None:
         cors, cors_name = self._cors(spec.cors)
         try:
-            mount = StaticMount.from_spec(spec)
+            mount = StaticMount.from_spec(
+                spec,
+                # development: no heuristic caching, so an edited file is seen on reload
+                default_cache_control=(
+                    "no-cache" if self.config.dev.reload or self.config.dev.live_reload else None
+                ),
+            )
             self.mounts.append(mount)
         except ConfigError as exc:
             self.issues.extend(exc.issues)

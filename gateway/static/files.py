@@ -13,14 +13,15 @@ from typing import Any
 from urllib.parse import quote
 
 from gateway.config.schema import StaticSpec
-from gateway.errors import ConfigError, ConfigIssue
+from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.request import Request
 from gateway.response import FileBody, HeaderList, Response
 from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
-from gateway.static.fdcache import OpenFiles
+from gateway.static.fdcache import FdBudget
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
 from gateway.static.negotiate import CODING_SUFFIX, accepted_codings, accepts_html
+from gateway.static.opener import Opener, is_file
 from gateway.static.paths import (
     DotfilePolicy,
     SymlinkPolicy,
@@ -28,19 +29,9 @@ from gateway.static.paths import (
     hidden,
     inside,
     lexical_join,
-    real_allowed,
 )
 from gateway.static.ranges import content_range, multipart_response, parse_range
 from gateway.static.rules import CacheRules
-
-# O_NONBLOCK: opening a FIFO someone left in the dir would otherwise block the whole loop;
-# for regular files Linux ignores it, so sendfile behaves as usual.
-_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
-# Where the kernel says which file an fd really is: one readlink instead of realpath's lstat
-# of every component, and it checks the file actually opened, so there is no check-then-open
-# race. Without /proc (not Linux), realpath of the path stands in.
-_PROC_FD = "/proc/self/fd/"
-_HAVE_PROC_FD = os.path.isdir(_PROC_FD)
 
 # pchar minus "/" (RFC 3986 §3.3): what may stay unencoded in one segment of a Location.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
@@ -52,6 +43,7 @@ _HTML = "text/html; charset=utf-8"
 _MAX_HEADER_SETS = 4096
 _MAX_JOINS = 4096
 _RANGE = frozenset(("range",))
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _UNSEEN: Any = object()
 # (headers, etag, last-modified seconds, content type) of one file version under one name
 _KnownHeaders = tuple[tuple[tuple[str, str], ...], str, int, str]
@@ -64,13 +56,13 @@ class StaticMount:
     __slots__ = (
         "_extra",
         "_fallback",
-        "_files",
-        "_flags",
         "_headers",
         "_joins",
+        "_opener",
         "_replaced",
         "cache",
         "codings",
+        "default_control",
         "dotfiles",
         "mime",
         "prefix",
@@ -80,7 +72,13 @@ class StaticMount:
     )
 
     def __init__(
-        self, spec: StaticSpec, root: str, cache: CacheRules, file_cache_valid: float = 0.0
+        self,
+        spec: StaticSpec,
+        root: str,
+        cache: CacheRules,
+        *,
+        default_cache_control: str | None = None,
+        fd_budget: FdBudget | None = None,
     ) -> None:
         """Use from_spec, which checks `spec` first; `root` is the realpath of spec.dir."""
         self.spec = spec
@@ -90,21 +88,29 @@ class StaticMount:
         self.dotfiles: DotfilePolicy = spec.dotfiles
         self.symlinks: SymlinkPolicy = spec.symlinks
         self.cache = cache
+        self.default_control = default_cache_control
         self.mime = MimeTypes(spec.mime)
         self._extra: HeaderList = [(name.lower(), value) for name, value in spec.headers]
         self._replaced = frozenset(name for name, _ in self._extra) & _REPLACEABLE
         fallback = spec.fallback
         self._fallback = None if fallback is None else _relative_parts(fallback)
-        self._flags = _OPEN_FLAGS | (os.O_NOFOLLOW if spec.symlinks == "deny" else 0)
-        self._files = OpenFiles(file_cache_valid)
+        self._opener = Opener(root, spec.symlinks, fd_budget)
         self._headers: dict[tuple[object, ...], _KnownHeaders] = {}
         self._joins: dict[tuple[str, ...], str | None] = {}
 
     @classmethod
-    def from_spec(cls, spec: StaticSpec, file_cache_valid: float = 0.0) -> StaticMount:
+    def from_spec(
+        cls,
+        spec: StaticSpec,
+        *,
+        default_cache_control: str | None = None,
+        fd_budget: FdBudget | None = None,
+    ) -> StaticMount:
         """Compile a [[static]] table; ConfigError with every problem found in it.
-        Open files are trusted for `file_cache_valid` seconds before a re-check (0: every
-        request re-checks with one stat, which is what development wants)."""
+        `default_cache_control` is the Cache-Control of files no `cache` rule matches
+        ("no-cache" in development, so an edited file is never served from a browser's
+        heuristic cache); None keeps the usual default (HTML "no-cache", the rest none).
+        `fd_budget` bounds the open-file cache (the process's share of RLIMIT_NOFILE)."""
         issues = _check_spec(spec)
         root = os.path.realpath(spec.dir)
         if not os.path.isdir(root):
@@ -115,11 +121,14 @@ class StaticMount:
             issues.append(spec.where.issue(f"bad glob: {exc}", "cache"))
         if issues:
             raise ConfigError(issues)
-        return cls(spec, root, cache, file_cache_valid)
+        return cls(
+            spec, root, cache, default_cache_control=default_cache_control, fd_budget=fd_budget
+        )
 
     def serve(self, request: Request, rest: tuple[str, ...]) -> Response | None:
         """The response for `rest` (decoded segments after the prefix; a trailing slash is a
-        final ""), or None for "no such file" (the app answers 404). GET and HEAD only."""
+        final ""), or None for "no such file" (the app answers 404). GET and HEAD only.
+        Raises HTTPError(503) when a file cannot be opened for want of file descriptors."""
         trailing = bool(rest) and rest[-1] == ""
         segments = rest[:-1] if trailing else rest
         # The join is a pure function of the segments (the policies are fixed per mount).
@@ -136,14 +145,27 @@ class StaticMount:
             return self._serve_fallback(request)
         return response
 
+    def answers(self, request: Request, rest: tuple[str, ...]) -> bool:
+        """Whether serve(request, rest) gives content: not a miss, not a redirect, not out
+        of fds. The app asks before it redirects a miss to the other trailing-slash form that
+        this mount serves, so no two redirects ever point at each other."""
+        try:
+            response = self.serve(request, rest)
+        except HTTPError:
+            return False
+        if response is None:
+            return False
+        response.close()
+        return response.status not in _REDIRECTS
+
     def close(self) -> None:
         """Let go of cached files (when a reload replaces this mount)."""
-        self._files.close()
+        self._opener.close()
 
     def _serve_path(
         self, request: Request, lexical: str, segments: tuple[str, ...], trailing: bool
     ) -> Response | None:
-        opened = self._open(lexical)
+        opened = self._opener.open(lexical)
         if opened is None:
             return None
         body, st = opened
@@ -155,47 +177,6 @@ class StaticMount:
             return None
         return self._file(request, lexical, "/".join(segments), body, st)
 
-    # -- opening ---------------------------------------------------------------------------
-
-    def _open(self, path: str) -> tuple[FileBody, os.stat_result] | None:
-        """Open `path` and fstat it if the symlink policy allows what it resolves to; the
-        FileBody covers the whole file and owns the fd (or a reference to a cached one)."""
-        cached = self._files.get(path)
-        if cached is not None:
-            return FileBody(cached.fd, 0, cached.st.st_size, cached.acquire()), cached.st
-        opened = self._open_uncached(path)
-        if opened is not None and stat.S_ISREG(opened[1].st_mode):
-            body, st = opened
-            entry = self._files.put(path, body.fd, st)
-            body.release = entry.acquire()
-        return opened
-
-    def _open_uncached(self, path: str) -> tuple[FileBody, os.stat_result] | None:
-        try:
-            fd = os.open(path, self._flags)
-        except (OSError, ValueError):
-            return None
-        body = FileBody(fd, 0, 0)
-        try:
-            if self.symlinks != "follow" and not real_allowed(
-                self.root, path, _real_path(fd, path), self.symlinks
-            ):
-                body.close()
-                return None
-            st = os.fstat(fd)
-        except BaseException:
-            body.close()
-            raise
-        body.length = st.st_size
-        return body, st
-
-    def _open_regular(self, path: str) -> tuple[FileBody, os.stat_result] | None:
-        opened = self._open(path)
-        if opened is not None and not stat.S_ISREG(opened[1].st_mode):
-            opened[0].close()
-            return None
-        return opened
-
     def _variant(
         self, request: Request, lexical: str
     ) -> tuple[tuple[FileBody, os.stat_result, str] | None, bool]:
@@ -206,11 +187,11 @@ class StaticMount:
         for coding in self.codings:
             path = lexical + CODING_SUFFIX[coding]
             if coding in accepted:
-                opened = self._open_regular(path)
+                opened = self._opener.open_regular(path)
                 if opened is not None:
                     return (*opened, coding), True
             elif not exists:
-                exists = _is_file(path)  # only decides Vary, so a plain stat will do
+                exists = is_file(path)  # only decides Vary, so a plain stat will do
         return None, exists
 
     # -- one file --------------------------------------------------------------------------
@@ -258,7 +239,7 @@ class StaticMount:
         ]
         if "x-content-type-options" not in replaced:
             headers.append(("x-content-type-options", "nosniff"))
-        control = self.cache.control(rel, content_type)
+        control = self.cache.control(rel, content_type, self.default_control)
         if control is not None and "cache-control" not in replaced:
             headers.append(("cache-control", control))
         if vary:
@@ -304,9 +285,11 @@ class StaticMount:
     ) -> Response | None:
         index = self._find_index(lexical)
         if not trailing:
-            # Only a folder that would answer gets the redirect: the rest stay indistinguishable
-            # from missing paths. The body stays empty so nothing of the path is echoed.
-            if index is None and not self.spec.listing:
+            # Only a folder whose slash form this mount answers (an index file, or a listing
+            # it can read) gets the redirect: the rest are misses like any missing path (the
+            # fallback may answer them in place), so a redirect never leads to a miss that the
+            # app could redirect back. The body stays empty so nothing of the path is echoed.
+            if index is None and not (self.spec.listing and os.access(lexical, os.R_OK)):
                 return None
             if index is not None:
                 index[0].close()
@@ -319,7 +302,7 @@ class StaticMount:
 
     def _find_index(self, lexical: str) -> tuple[FileBody, os.stat_result, str] | None:
         for name in self.spec.index:
-            opened = self._open_regular(os.path.join(lexical, name))
+            opened = self._opener.open_regular(os.path.join(lexical, name))
             if opened is not None:
                 return (*opened, name)
         return None
@@ -337,7 +320,9 @@ class StaticMount:
     def _listing(self, lexical: str, segments: tuple[str, ...]) -> Response | None:
         url_path = self._url_path(segments).rstrip("/") + "/"
         try:
-            page = render_listing(lexical, url_path, self._listed, at_root=not segments)
+            page = self._opener.with_fds(
+                render_listing, lexical, url_path, self._listed, not segments
+            )
         except OSError:
             return None
         headers = [("cache-control", "no-cache"), ("x-content-type-options", "nosniff")]
@@ -370,7 +355,7 @@ class StaticMount:
     def _serve_fallback(self, request: Request) -> Response | None:
         assert self._fallback is not None
         lexical = lexical_join(self.root, self._fallback, "allow")
-        opened = None if lexical is None else self._open_regular(lexical)
+        opened = None if lexical is None else self._opener.open_regular(lexical)
         if lexical is None or opened is None:
             return None
         return self._file(request, lexical, "/".join(self._fallback), *opened)
@@ -384,22 +369,6 @@ class _Representation:
     size: int
     etag: str
     mtime: int  # Last-Modified, whole seconds
-
-
-def _real_path(fd: int, path: str) -> str:
-    if _HAVE_PROC_FD:
-        try:
-            return os.readlink(f"{_PROC_FD}{fd}")
-        except OSError:  # /proc unmounted since start-up (a chroot): fall back
-            pass
-    return os.path.realpath(path)
-
-
-def _is_file(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
 
 
 def _joined(request: Request, name: str) -> str | None:

@@ -1,6 +1,6 @@
-"""Untrusted URL segments to a file path under a mount's root, or None. Total functions that
-never raise: a bad segment, a hidden dotfile or a path whose resolved target leaves the root
-(per the symlink policy) gives None. Containment is os.path.commonpath, never a string prefix."""
+"""Untrusted URL segments to a file path under a mount's root (lexical_join: no syscalls, None
+for a bad segment or a hidden dotfile), and whether what an opened file really is may be
+served (real_allowed). Total functions; containment is os.path.commonpath, never a prefix."""
 
 from __future__ import annotations
 
@@ -71,31 +71,3 @@ def real_allowed(root: str, lexical: str, real: str, symlinks: SymlinkPolicy) ->
         # root has no symlinks (it is a realpath), so any symlink below it makes these differ.
         return real == lexical
     return inside(root, real)
-
-
-def safe_join(
-    root: str,
-    segments: Sequence[str],
-    *,
-    symlinks: SymlinkPolicy = "inside",
-    dotfiles: DotfilePolicy = "deny",
-) -> str | None:
-    """The path to open for `segments` under `root` (the mount dir's realpath), or None.
-
-    - a segment that is "", ".", "..", holds "/", "\\" or NUL, or looks like a drive: None
-      (an empty last segment, a trailing slash, is allowed and dropped);
-    - a segment starting with "." (other than ".well-known") unless dotfiles is "allow": None;
-    - symlinks "inside": the resolved real path must stay under root (returns the real path);
-      "follow": any target, the lexical path is inside by construction (returns it);
-      "deny": no symlink anywhere below root (returns the path, which is then its own realpath).
-    The file need not exist: a missing one resolves to itself and fails when opened."""
-    lexical = lexical_join(root, segments, dotfiles)
-    if lexical is None or not inside(root, lexical):
-        return None
-    if symlinks == "follow":
-        return lexical
-    try:
-        real = os.path.realpath(lexical)
-    except (OSError, ValueError):  # symlink loops raise on some versions; NUL is caught above
-        return None
-    return real if real_allowed(root, lexical, real, symlinks) else None

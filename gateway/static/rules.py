@@ -1,6 +1,7 @@
 """Cache-Control per file: a mount's `cache` globs, compiled once to regexes we control (not
 fnmatch, whose "*" crosses "/"). Paths are relative to the mount dir with "/" separators;
-the first matching rule wins; with none, HTML gets "no-cache" and anything else nothing."""
+the first matching rule wins; with none, the mount's default if it has one (development:
+"no-cache"), else HTML gets "no-cache" and anything else nothing."""
 
 from __future__ import annotations
 
@@ -71,8 +72,10 @@ class CacheRules:
     def __init__(self, rules: Sequence[CacheRuleSpec]) -> None:
         self._rules = tuple((glob_to_regex(rule.match), rule.control) for rule in rules)
 
-    def control(self, rel_path: str, content_type: str) -> str | None:
+    def control(self, rel_path: str, content_type: str, default: str | None = None) -> str | None:
         for regex, value in self._rules:
             if regex.fullmatch(rel_path):
                 return value
+        if default is not None:
+            return default
         return HTML_DEFAULT if content_type.startswith("text/html") else None

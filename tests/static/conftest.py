@@ -64,10 +64,13 @@ def split(prefix: str, path: str) -> tuple[str, ...]:
 class Client:
     def __init__(self) -> None:
         self.responses: list[Response] = []
+        self.mounts: list[StaticMount] = []
 
     def mount(self, root: Path, **options: Any) -> StaticMount:
         options.setdefault("prefix", "/")
-        return StaticMount.from_spec(StaticSpec(dir=root, **options))
+        mount = StaticMount.from_spec(StaticSpec(dir=root, **options))
+        self.mounts.append(mount)  # closed at the end, so cached fds go back to the budget
+        return mount
 
     def get(
         self,
@@ -86,6 +89,10 @@ class Client:
             self.responses.append(response)
         return response
 
+    @staticmethod
+    def request(path: str, headers: dict[str, str] | None = None, method: str = "GET") -> Request:
+        return Request(method, path, Headers(list((headers or {}).items())))
+
     def ok(self, mount: StaticMount, path: str, headers: Any = None, **kw: Any) -> Response:
         response = self.get(mount, path, headers, **kw)
         assert response is not None, f"{path} gave None"
@@ -94,6 +101,7 @@ class Client:
     def close(self) -> None:
         for response in self.responses:
             response.close()
+        self.responses.clear()
 
     JS = JS
     MTIME = MTIME
@@ -115,3 +123,5 @@ def client() -> Iterator[Client]:
     c = Client()
     yield c
     c.close()
+    for mount in c.mounts:
+        mount.close()

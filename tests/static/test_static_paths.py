@@ -1,5 +1,6 @@
-"""safe_join: traversal vectors (as they arrive after the router's single decode), symlink
-policies, dotfile policies; and the same vectors through StaticMount.serve, which must agree."""
+"""Untrusted segments to paths: traversal vectors (as they arrive after the router's single
+decode) and dotfile policies through lexical_join, and the same vectors and the symlink
+policies through StaticMount.serve, which opens the file and checks what the fd really is."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.static import files
-from gateway.static.paths import bad_segment, inside, safe_join
+from gateway.static import opener
+from gateway.static.paths import bad_segment, inside, lexical_join
 
 MODES = ("inside", "follow", "deny")
 
@@ -67,18 +68,27 @@ LITERAL: list[tuple[str, ...]] = [
 
 
 @pytest.mark.parametrize("segments", REJECTED, ids=repr)
-@pytest.mark.parametrize("symlinks", MODES)
-def test_rejected_vectors(tree: Path, segments: tuple[str, ...], symlinks: str) -> None:
+def test_rejected_vectors(tree: Path, segments: tuple[str, ...]) -> None:
     for dotfiles in ("deny", "allow", "ignore"):
-        assert safe_join(str(tree), segments, symlinks=symlinks, dotfiles=dotfiles) is None
+        assert lexical_join(str(tree), segments, dotfiles) is None
+
+
+@pytest.mark.parametrize("segments", LITERAL, ids=repr)
+def test_literal_names_stay_inside(tree: Path, segments: tuple[str, ...]) -> None:
+    joined = lexical_join(str(tree), segments, "allow")
+    assert joined == os.path.join(str(tree), *segments)
+    assert inside(str(tree), joined)
 
 
 @pytest.mark.parametrize("segments", LITERAL, ids=repr)
 @pytest.mark.parametrize("symlinks", MODES)
-def test_literal_names_stay_inside(tree: Path, segments: tuple[str, ...], symlinks: str) -> None:
-    joined = safe_join(str(tree), segments, symlinks=symlinks, dotfiles="allow")
-    assert joined == os.path.join(str(tree), *segments)
-    assert inside(str(tree), joined)
+def test_literal_names_are_served_as_named(
+    tmp_path: Path, client, segments: tuple[str, ...], symlinks: str
+) -> None:
+    root = tmp_path / "odd"
+    client.write(root.joinpath(*segments), "odd name")
+    mount = client.mount(root, symlinks=symlinks, dotfiles="allow")
+    assert client.body(client.ok(mount, "/x", rest=segments)) == b"odd name"
 
 
 @pytest.mark.parametrize("segments", REJECTED, ids=repr)
@@ -97,11 +107,11 @@ def test_bad_segment_table() -> None:
 
 def test_plain_join(tree: Path) -> None:
     root = str(tree)
-    assert safe_join(root, ()) == root
-    assert safe_join(root, ("",)) == root
-    assert safe_join(root, ("docs", "")) == os.path.join(root, "docs")
-    assert safe_join(root, ("docs", "index.html")) == os.path.join(root, "docs", "index.html")
-    assert safe_join(root, ("missing.txt",)) == os.path.join(root, "missing.txt")
+    assert lexical_join(root, ()) == root
+    assert lexical_join(root, ("",)) == root
+    assert lexical_join(root, ("docs", "")) == os.path.join(root, "docs")
+    assert lexical_join(root, ("docs", "index.html")) == os.path.join(root, "docs", "index.html")
+    assert lexical_join(root, ("missing.txt",)) == os.path.join(root, "missing.txt")
 
 
 def test_commonpath_not_string_prefix(tree: Path) -> None:
@@ -123,26 +133,27 @@ def test_commonpath_not_string_prefix(tree: Path) -> None:
 )
 def test_dotfiles_hidden_unless_allowed(tree: Path, segments: tuple[str, ...]) -> None:
     root = str(tree)
-    assert safe_join(root, segments, dotfiles="deny") is None
-    assert safe_join(root, segments, dotfiles="ignore") is None
-    assert safe_join(root, segments, dotfiles="allow") == os.path.join(root, *segments)
+    assert lexical_join(root, segments, "deny") is None
+    assert lexical_join(root, segments, "ignore") is None
+    assert lexical_join(root, segments, "allow") == os.path.join(root, *segments)
 
 
 @pytest.mark.parametrize("dotfiles", ["deny", "ignore", "allow"])
 def test_well_known_always_allowed(tree: Path, dotfiles: str) -> None:
     segments = (".well-known", "security.txt")
     expected = os.path.join(str(tree), *segments)
-    assert safe_join(str(tree), segments, dotfiles=dotfiles) == expected
+    assert lexical_join(str(tree), segments, dotfiles) == expected
     # ...but only the folder itself: a dotfile inside it is still a dotfile.
     if dotfiles != "allow":
-        assert safe_join(str(tree), (".well-known", ".x"), dotfiles=dotfiles) is None
+        assert lexical_join(str(tree), (".well-known", ".x"), dotfiles) is None
 
 
-def test_dotted_root_is_not_a_dotfile(tmp_path: Path) -> None:
+def test_dotted_root_is_not_a_dotfile(tmp_path: Path, client) -> None:
     root = tmp_path / ".tree"
     root.mkdir()
     (root / "a.txt").write_text("a")
-    assert safe_join(str(root), ("a.txt",)) == str(root / "a.txt")
+    assert lexical_join(str(root), ("a.txt",)) == str(root / "a.txt")
+    assert client.body(client.ok(client.mount(root), "/a.txt")) == b"a"
 
 
 # -- symlinks ------------------------------------------------------------------------------
@@ -154,51 +165,52 @@ def _link(link: Path, target: Path | str) -> Path:
     return link
 
 
-def test_symlink_to_outside_file(tree: Path) -> None:
+def served(client, tree: Path, path: str, symlinks: str) -> bytes | None:
+    """The bytes a mount with `symlinks` serves for `path`, or None for a miss."""
+    response = client.get(client.mount(tree, symlinks=symlinks), path)
+    return None if response is None else client.body(response)
+
+
+def test_symlink_to_outside_file(tree: Path, client) -> None:
     _link(tree / "out.txt", tree.parent / "outside.txt")
-    root = str(tree)
-    assert safe_join(root, ("out.txt",), symlinks="inside") is None
-    assert safe_join(root, ("out.txt",), symlinks="deny") is None
-    assert safe_join(root, ("out.txt",), symlinks="follow") == os.path.join(root, "out.txt")
+    assert served(client, tree, "/out.txt", "inside") is None
+    assert served(client, tree, "/out.txt", "deny") is None
+    assert served(client, tree, "/out.txt", "follow") == b"outside"
 
 
-def test_symlink_to_sibling_prefix_dir(tree: Path) -> None:
+def test_symlink_to_sibling_prefix_dir(tree: Path, client) -> None:
     # /public/priv -> /public_private: a string-prefix check would pass it.
     _link(tree / "priv", tree.parent / "public_private")
-    root = str(tree)
-    assert safe_join(root, ("priv", "secret.txt"), symlinks="inside") is None
-    assert safe_join(root, ("priv", "secret.txt"), symlinks="deny") is None
-    assert safe_join(root, ("priv", "secret.txt"), symlinks="follow") is not None
+    assert served(client, tree, "/priv/secret.txt", "inside") is None
+    assert served(client, tree, "/priv/secret.txt", "deny") is None
+    assert served(client, tree, "/priv/secret.txt", "follow") == b"private"
 
 
-def test_symlink_to_filesystem_root(tree: Path) -> None:
+def test_symlink_to_filesystem_root(tree: Path, client) -> None:
     _link(tree / "slash", "/")
     for mode in ("inside", "deny"):
-        assert safe_join(str(tree), ("slash", "etc", "passwd"), symlinks=mode) is None
+        assert served(client, tree, "/slash/etc/passwd", mode) is None
 
 
-def test_relative_symlink_escaping(tree: Path) -> None:
+def test_relative_symlink_escaping(tree: Path, client) -> None:
     _link(tree / "docs" / "up", "../../outside.txt")
-    assert safe_join(str(tree), ("docs", "up"), symlinks="inside") is None
+    assert served(client, tree, "/docs/up", "inside") is None
 
 
-def test_symlink_inside_root(tree: Path) -> None:
+def test_symlink_inside_root(tree: Path, client) -> None:
     _link(tree / "home.html", "index.html")
     _link(tree / "manual", tree / "docs")
-    root = str(tree)
-    assert safe_join(root, ("home.html",), symlinks="inside") == os.path.join(root, "index.html")
-    assert safe_join(root, ("home.html",), symlinks="deny") is None
-    inner = ("manual", "guide.md")
-    assert safe_join(root, inner, symlinks="inside") == os.path.join(root, "docs", "guide.md")
-    assert safe_join(root, inner, symlinks="deny") is None  # a symlink in the middle counts
-    assert safe_join(root, inner, symlinks="follow") == os.path.join(root, *inner)
+    assert served(client, tree, "/home.html", "inside") == b"<h1>home</h1>"
+    assert served(client, tree, "/home.html", "deny") is None
+    assert served(client, tree, "/manual/guide.md", "inside") == b"# guide"
+    assert served(client, tree, "/manual/guide.md", "deny") is None  # a symlink in the middle
+    assert served(client, tree, "/manual/guide.md", "follow") == b"# guide"
 
 
-def test_symlinked_root(tmp_path: Path, tree: Path) -> None:
+def test_symlinked_root(tmp_path: Path, tree: Path, client) -> None:
     # The mount's dir may itself be a symlink: root is its realpath, and that is what counts.
     link = _link(tmp_path / "current", tree)
-    root = os.path.realpath(link)
-    assert safe_join(root, ("about.txt",), symlinks="deny") == os.path.join(root, "about.txt")
+    assert served(client, link, "/about.txt", "deny") == b"about us"
 
 
 # The same policies through serve(), with /proc/self/fd and with the realpath stand-in.
@@ -206,7 +218,7 @@ def test_symlinked_root(tmp_path: Path, tree: Path) -> None:
 
 @pytest.fixture(params=[True, False], ids=["proc-fd", "realpath"])
 def proc_fd(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    monkeypatch.setattr(files, "_HAVE_PROC_FD", request.param and files._HAVE_PROC_FD)
+    monkeypatch.setattr(opener, "_HAVE_PROC_FD", request.param and opener._HAVE_PROC_FD)
     return bool(request.param)
 
 

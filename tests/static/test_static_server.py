@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.static.fdcache import MAX_ENTRIES
+from gateway.static.fdcache import shared_budget
 from tests.support import (
     ResponseReader,
     Running,
@@ -567,7 +567,8 @@ def test_pipelining_client_that_reads_nothing_cannot_pin_an_fd_per_request(
     tmp_path: Path,
 ) -> None:
     config = make_site(tmp_path)
-    count = 2 * MAX_ENTRIES
+    cached = shared_budget().limit  # what the open-file caches may hold, by design
+    count = 2 * cached
     folder = tmp_path / "public" / "many"
     folder.mkdir()
     for i in range(count):
@@ -580,10 +581,10 @@ def test_pipelining_client_that_reads_nothing_cannot_pin_an_fd_per_request(
         try:
             sock.sendall(pipeline)  # about 100 KB of requests; then read nothing
             conn = wait_for(lambda: next(iter(running.server.conns), None))
-            # The open-file cache may keep MAX_ENTRIES files open by design; past that, what
+            # The open-file caches may keep `cached` files open by design; past that, what
             # a connection holds must stay bounded. Wait until the server either holds more
             # than that, or stops reading from this client (backpressure), then judge.
-            bound = MAX_ENTRIES + 64
+            bound = cached + 64
             wait_for(lambda: open_fds() - baseline > bound or not conn._mask & selectors.EVENT_READ)
             held = open_fds() - baseline
         finally:

@@ -1,0 +1,390 @@
+"""ProxyExchange: one request proxied to an upstream. It picks a server (balance, health),
+takes a pooled connection or opens one, streams the request body up and the response back
+with backpressure both ways, retries where that is safe, and ends in exactly one of: a
+response relayed, a Failure (502/503/504) answered, a client connection aborted, a tunnel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.proxy import headers as policy
+from gateway.proxy.connection import State, UpstreamConnection
+from gateway.proxy.pool import Upstream
+from gateway.proxy.request import IDEMPOTENT, PENDING_LIMIT, ProxyRequest, Sent
+from gateway.proxy.seams import (
+    Downstream,
+    Failure,
+    LoopLike,
+    ParserLike,
+    ResponseHeadLike,
+    TimerLike,
+)
+from gateway.proxy.spec import ProxySpec
+from gateway.proxy.tunnel import Tunnel
+from gateway.proxy.wire import BodyEncoder, body_fields, request_head, strip_target
+
+
+class ProxyExchange:
+    """Drive with start(); feed the client's body with body()/end_body(); relay the client
+    side's backpressure with pause_response()/resume_response(); cancel() if the client
+    goes away. Results go to `downstream`."""
+
+    def __init__(
+        self,
+        loop: LoopLike,
+        upstream: Upstream,
+        rules: ProxySpec,
+        request: ProxyRequest,
+        downstream: Downstream,
+        parser_factory: Callable[[], ParserLike],
+    ) -> None:
+        self.loop = loop
+        self.upstream = upstream
+        self.rules = rules
+        self.request = request
+        self.downstream = downstream
+        self.parser_factory = parser_factory
+        self.timeout = rules.timeout or upstream.spec.read_timeout
+        self.upgrade = policy.requested_upgrade(request.headers.items(), rules.upgrades)
+        self.target = strip_target(request.target, rules.strip_prefix)
+        self.tried: set[int] = set()
+        self.retries_left = rules.retries
+        self.index = -1
+        self.conn: UpstreamConnection | None = None
+        self.connected = False
+        self.encoder = BodyEncoder(request.chunked)
+        self.sent = Sent()
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.body_done = not request.has_body
+        self.body_paused = False  # we paused the client's body
+        self.upstream_full = False
+        self.response_paused = False
+        self.started = False  # the response head went to the client
+        self.keep_alive = False
+        self.done = False
+        self.last_failure: Failure | None = None
+        self._deadline = 0.0
+        self._timer: TimerLike | None = None
+        self._timer_due = 0.0
+        self.tunnel: Tunnel | None = None
+        # For the access log: the server that answered (or last failed), its status, and
+        # seconds from the start to its response head.
+        self.began = loop.now
+        self.server = ""
+        self.upstream_status: int | None = None
+        self.upstream_time: float | None = None
+
+    # -- the client side's calls ----------------------------------------------------------
+
+    def start(self) -> None:
+        self._attempt(fresh=False)
+
+    def body(self, data: bytes) -> None:
+        if self.done or not data:
+            return
+        encoded = self.encoder.data(data)
+        if self.connected and not self.upstream_full and not self.pending:
+            self._write_body(encoded)
+            return
+        self.pending.append(encoded)
+        self.pending_size += len(encoded)
+        if self.pending_size > PENDING_LIMIT and not self.body_paused:
+            self.body_paused = True
+            self.downstream.pause_body()
+
+    def end_body(self, trailers: list[tuple[str, str]] | None = None) -> None:
+        if self.done or self.body_done:
+            return
+        self.body_done = True
+        tail = self.encoder.end(trailers)
+        if tail:
+            self._queue_raw(tail)
+
+    def pause_response(self) -> None:
+        """The client's transport is over high water: stop reading the upstream."""
+        self.response_paused = True
+        if self.conn is not None and self.conn.transport is not None:
+            self.conn.transport.pause_reading()
+
+    def resume_response(self) -> None:
+        self.response_paused = False
+        if self.conn is not None and self.conn.transport is not None and not self.done:
+            self.conn.transport.resume_reading()
+            self._arm(self.timeout)
+
+    def cancel(self) -> None:
+        """The client went away: drop the upstream connection (its response is unwanted)."""
+        if self.done:
+            return
+        self._end()
+        if self.conn is not None:
+            self.conn.close()
+
+    # -- choosing and connecting ----------------------------------------------------------
+
+    def _attempt(self, fresh: bool) -> None:
+        """Send the request to a server: the same one on a fresh connection (`fresh`, after
+        a stale pooled one failed), else the next the balancer picks."""
+        up, now = self.upstream, self.loop.now
+        if not fresh:
+            index = up.balancer.pick(
+                up.candidates(now, self.tried),
+                up.active(),
+                self.request.client.ip,
+                self.request.headers,
+            )
+            if index is None:
+                self._no_server()
+                return
+            self.tried.add(index)
+            self.index = index
+            self.server = up.names[index]
+            up.pools[index].active += 1
+        pool = up.pools[self.index]
+        conn = None if fresh else pool.take(now)
+        self.connected = conn is not None
+        if conn is None:
+            conn = UpstreamConnection(pool.server, self.parser_factory())
+            conn.begin(self, self.request.method)
+            self.conn = conn
+            self._arm(up.spec.connect_timeout)
+            conn.dialing = self.loop.connect(pool.server.connect_to, lambda: conn)
+            return
+        conn.begin(self, self.request.method)
+        self.conn = conn
+        self._send_head()
+
+    def _no_server(self) -> None:
+        up = self.upstream
+        if self.last_failure is not None:
+            self._fail(self.last_failure)
+        elif not up.health.up(self.loop.now):
+            wait = up.health.retry_after(self.loop.now)
+            detail = f"upstream {up.spec.name!r}: every server is down; try again in {wait}s"
+            self._fail(Failure(503, detail, retry_after=wait))
+        else:  # pragma: no cover - a fresh exchange always finds a candidate when one is up
+            self._fail(Failure(502, f"upstream {up.spec.name!r}: no server to try"))
+
+    def on_connected(self) -> None:
+        self.connected = True
+        self._send_head()
+
+    def _send_head(self) -> None:
+        conn = self.conn
+        assert conn is not None
+        request = self.request
+        fields = policy.request_fields(
+            request.headers.items(), request.client, self.rules, conn.server, self.upgrade
+        )
+        fields += body_fields(request.content_length, request.chunked)
+        conn.write(request_head(request.method, self.target, fields))
+        for piece in self.sent.pieces:  # a retry replays what the failed attempt sent
+            conn.write(piece)
+        self._arm(self.timeout)
+        self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        if not self.connected or self.upstream_full:
+            return
+        pending, self.pending, self.pending_size = self.pending, [], 0
+        for piece in pending:
+            self._write_body(piece)
+        if self.body_paused and not self.upstream_full:
+            self.body_paused = False
+            self.downstream.resume_body()
+
+    def _queue_raw(self, data: bytes) -> None:
+        if self.connected and not self.upstream_full and not self.pending:
+            self._write_body(data)
+        else:
+            self.pending.append(data)
+            self.pending_size += len(data)
+
+    def _write_body(self, data: bytes) -> None:
+        assert self.conn is not None
+        self.sent.add(data)
+        self.conn.write(data)
+        self._arm(self.timeout)
+
+    # -- the upstream connection's reports ------------------------------------------------
+
+    def on_upstream_full(self) -> None:
+        self.upstream_full = True
+        if not self.body_paused and not self.body_done:
+            self.body_paused = True
+            self.downstream.pause_body()
+
+    def on_upstream_drained(self) -> None:
+        self.upstream_full = False
+        self._flush_pending()
+
+    def on_head(self, head: ResponseHeadLike) -> None:
+        self._arm(self.timeout)
+        if head.status >= 200 or head.status == 101:
+            self.upstream_status = head.status
+            self.upstream_time = self.loop.now - self.began
+        if head.status == 101:
+            self._switch(head)
+            return
+        fields = policy.response_fields(head.headers.items(), self.rules, upgraded=False)
+        if head.status < 200:
+            self.downstream.informational(head.status, fields)
+            return
+        self.started = True
+        self.sent = Sent(replayable=False)
+        self.upstream.health.succeeded(self.index)
+        self.keep_alive = head.keep_alive
+        self.downstream.start_response(head.status, head.reason, fields)
+
+    def on_data(self, data: bytes) -> None:
+        self._arm(self.timeout)
+        self.downstream.response_data(data)
+
+    def on_end(self, trailers: list[tuple[str, str]] | None) -> None:
+        conn = self.conn
+        assert conn is not None
+        self._end()
+        pool = self.upstream.pools[self.index]
+        # A request not all sent leaves the server reading it: that connection is done too.
+        reusable = self.keep_alive and self.body_done and not self.pending
+        if conn.finish(self.loop.now, reusable):
+            pool.put(conn, self.loop.now)
+        self.downstream.end_response(trailers)
+
+    def on_broken(self, what: str, bad_response: bool = False) -> None:
+        if self.done:
+            return
+        conn = self.conn
+        server = self.upstream.names[self.index]
+        failure = Failure(
+            502, f"upstream {self.upstream.spec.name!r} server {server}: {what}", server
+        )
+        if self.started:
+            self._end()
+            self.upstream.health.failed(self.index, self.loop.now)
+            self.downstream.abort(failure)
+            return
+        # A pooled connection the server had quietly closed: one more try on a new one.
+        stale = conn is not None and conn.reused and conn.response_bytes == 0 and not bad_response
+        if stale and self.sent.replayable:
+            self._attempt(fresh=True)
+            return
+        self.upstream.health.failed(self.index, self.loop.now)
+        if bad_response:  # it did answer: another server might act on the request again
+            self._give_up(failure)
+            return
+        self._retry_or_fail(failure, nothing_sent=not self.connected)
+
+    def _retry_or_fail(self, failure: Failure, nothing_sent: bool) -> None:
+        request = self.request
+        safe = nothing_sent or (request.method in IDEMPOTENT and not request.has_body)
+        self.upstream.pools[self.index].active -= 1
+        self.last_failure = failure
+        if safe and self.retries_left > 0 and self.sent.replayable:
+            self.retries_left -= 1
+            self.connected = False
+            self._attempt(fresh=False)
+            return
+        self.index = -1
+        self._fail(failure)
+
+    # -- timing -------------------------------------------------------------------------
+
+    def _arm(self, delay: float) -> None:
+        """Move the deadline to `delay` from now. One timer chases it: a later deadline
+        (every read) needs no new timer, only an earlier one does."""
+        self._deadline = self.loop.now + delay
+        if self.done or (self._timer is not None and self._timer_due <= self._deadline):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._schedule(delay)
+
+    def _schedule(self, delay: float) -> None:
+        self._timer_due = self.loop.now + delay
+        self._timer = self.loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.done:
+            return
+        now = self.loop.now
+        # A client that reads slowly (response paused) is not the upstream's fault.
+        if self.response_paused or now < self._deadline:
+            self._schedule(max(self._deadline - now, self.timeout / 10))
+            return
+        self._timed_out()
+
+    def _timed_out(self) -> None:
+        conn = self.conn
+        up = self.upstream
+        server = up.names[self.index]
+        where = f"upstream {up.spec.name!r} server {server}"
+        if conn is not None:
+            conn.close()
+        if not self.connected:
+            failure = Failure(
+                504, f"{where}: connect timed out after {up.spec.connect_timeout:g}s", server
+            )
+            up.health.failed(self.index, self.loop.now)
+            self._retry_or_fail(failure, nothing_sent=True)
+            return
+        failure = Failure(504, f"{where}: no response within {self.timeout:g}s", server)
+        up.health.failed(self.index, self.loop.now)
+        if self.started:
+            self._end()
+            self.downstream.abort(failure)
+        else:
+            self._give_up(failure)  # a read timeout is not retried: the client waited already
+
+    def _give_up(self, failure: Failure) -> None:
+        self.upstream.pools[self.index].active -= 1
+        self.index = -1
+        self._fail(failure)
+
+    # -- endings ------------------------------------------------------------------------
+
+    def _fail(self, failure: Failure) -> None:
+        self.done = True
+        self._stop_timer()
+        if self.body_paused:
+            self.body_paused = False
+            self.downstream.resume_body()  # so the server can read (and drop) the rest
+        self.downstream.fail(failure)
+
+    def _end(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        self._stop_timer()
+        if self.index >= 0:
+            self.upstream.pools[self.index].active -= 1
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _switch(self, head: ResponseHeadLike) -> None:
+        conn = self.conn
+        assert conn is not None and conn.transport is not None
+        if self.upgrade is None:
+            conn.close()
+            self.on_broken("switched protocols without being asked to", bad_response=True)
+            return
+        self.done = True
+        self._stop_timer()
+        self.upstream.health.succeeded(self.index)
+        conn.state = State.SWITCHED
+        conn.listener = None
+        trailing = conn.parser.trailing_data()
+        fields = policy.response_fields(head.headers.items(), self.rules, upgraded=True)
+        client, leftover = self.downstream.switch(head.status, head.reason, fields)
+        pool = self.upstream.pools[self.index]
+
+        def closed() -> None:
+            pool.active -= 1
+
+        self.tunnel = Tunnel(client, conn.transport, on_close=closed)
+        self.tunnel.start(to_upstream=leftover, to_client=trailing)

@@ -1,0 +1,177 @@
+"""The header policy of the proxy, as pure functions over (lowercase name, value) lists:
+hop-by-hop fields removed both ways (RFC 9110 §7.6.1), Via, X-Forwarded-* and Forwarded
+(RFC 7239) set from the connection and trusted only from trusted_proxies, Host passed or
+rewritten, and the route's own header rules applied last."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from gateway.proxy.spec import Network, ProxySpec, ServerAddress
+
+Fields = list[tuple[str, str]]
+
+# Always connection-specific, whether or not Connection names them. "proxy" is the httpoxy
+# header (CGI would turn it into HTTP_PROXY); the Proxy-* family is checked by prefix.
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy"}
+)
+VIA = "1.1 gateway"
+# Request fields this module writes itself (content-length: the framing does), and Expect:
+# the server answers a client's 100-continue itself when it starts reading the body, so the
+# upstream must not wait for a body it would never be asked for.
+_REPLACED = frozenset(
+    {
+        "host",
+        "via",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "forwarded",
+        "content-length",
+        "expect",
+    }
+)
+UPSTREAM_HOST = "{upstream}"
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """What the proxy knows of the connection a request came in on."""
+
+    ip: str  # "" for a unix-socket client
+    scheme: str = "http"  # "https" behind TLS
+    trusted: bool = False  # the peer is in trusted_proxies: its X-Forwarded-* are kept
+
+
+def is_trusted(ip: str, networks: Sequence[Network]) -> bool:
+    if not ip or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(ip.partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack listener shows IPv4 peers this way
+    return any(address in network for network in networks)
+
+
+def connection_options(fields: Iterable[tuple[str, str]]) -> set[str]:
+    """The field names a Connection header lists (lowercase)."""
+    found: set[str] = set()
+    for name, value in fields:
+        if name == "connection":
+            found.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return found
+
+
+def strip_hop_by_hop(fields: Iterable[tuple[str, str]], keep_upgrade: bool = False) -> Fields:
+    fields = list(fields)
+    drop = HOP_BY_HOP | connection_options(fields)
+    if keep_upgrade:
+        drop = drop - {"upgrade"}
+    return [(n, v) for n, v in fields if n not in drop and not n.startswith("proxy-")]
+
+
+def requested_upgrade(fields: Iterable[tuple[str, str]], allowed: Sequence[str]) -> str | None:
+    """The Upgrade value to pass on when the request asks for an upgrade the route allows
+    (Connection: upgrade and an Upgrade whose first protocol is in `allowed`), else None."""
+    fields = list(fields)
+    if not allowed or "upgrade" not in connection_options(fields):
+        return None
+    value = next((v for n, v in fields if n == "upgrade"), "")
+    first = value.split(",")[0].strip().split("/")[0].lower()
+    return value if first and first in allowed else None
+
+
+def request_fields(
+    fields: Iterable[tuple[str, str]],
+    client: Client,
+    rules: ProxySpec,
+    server: ServerAddress,
+    upgrade: str | None = None,
+) -> Fields:
+    """The header fields of the request sent upstream, less the body framing
+    (Content-Length, Transfer-Encoding): the caller adds what it will really send."""
+    fields = list(fields)
+    host = next((v for n, v in fields if n == "host"), None)
+    out = [(n, v) for n, v in strip_hop_by_hop(fields) if n not in _REPLACED]
+    out.insert(0, ("host", upstream_host(host, rules.host, server)))
+    out.extend(forwarding(fields, client, host))
+    out.append(("via", ", ".join([*_values(fields, "via"), VIA])))
+    if upgrade is not None:
+        out += [("connection", "upgrade"), ("upgrade", upgrade)]
+    return apply_rules(out, rules.remove_headers, rules.headers)
+
+
+def upstream_host(client_host: str | None, rule: str | None, server: ServerAddress) -> str:
+    if rule is None:
+        return client_host or server.host_header
+    return server.host_header if rule == UPSTREAM_HOST else rule
+
+
+def forwarding(fields: Fields, client: Client, host: str | None) -> Fields:
+    """X-Forwarded-For/-Proto/-Host and Forwarded: what came from a trusted proxy is kept
+    (and extended with this hop); from anyone else it is replaced, never believed."""
+    out: Fields = []
+    chain = _values(fields, "x-forwarded-for") if client.trusted else []
+    if client.ip:
+        chain.append(client.ip)
+    if chain:
+        out.append(("x-forwarded-for", ", ".join(chain)))
+    proto = _values(fields, "x-forwarded-proto") if client.trusted else []
+    out.append(("x-forwarded-proto", proto[0] if proto else client.scheme))
+    fwd_host = _values(fields, "x-forwarded-host") if client.trusted else []
+    if fwd_host or host:
+        out.append(("x-forwarded-host", fwd_host[0] if fwd_host else host or ""))
+    elements = _values(fields, "forwarded") if client.trusted else []
+    elements.append(forwarded_element(client, host))
+    out.append(("forwarded", ", ".join(elements)))
+    return out
+
+
+def forwarded_element(client: Client, host: str | None) -> str:
+    """One RFC 7239 element for this hop: for=...;host=...;proto=..."""
+    if not client.ip:
+        node = "unknown"
+    elif ":" in client.ip:
+        node = f'"[{client.ip}]"'  # IPv6 goes in brackets, and so in quotes (§6)
+    else:
+        node = client.ip
+    parts = [f"for={node}"]
+    if host:
+        parts.append(f"host={_quote(host)}")
+    parts.append(f"proto={client.scheme}")
+    return ";".join(parts)
+
+
+def response_fields(fields: Iterable[tuple[str, str]], rules: ProxySpec, upgraded: bool) -> Fields:
+    """The header fields of the upstream's response as sent to the client. Content-Length
+    stays (a HEAD or 304 answer carries it without a body); framing is the writer's."""
+    out = strip_hop_by_hop(fields, keep_upgrade=upgraded)
+    if upgraded:
+        out.append(("connection", "upgrade"))
+    return apply_rules(out, rules.remove_response_headers, rules.response_headers)
+
+
+def apply_rules(fields: Fields, remove: Sequence[str], put: Sequence[tuple[str, str]]) -> Fields:
+    """Drop the `remove` names, then set each `put` field (replacing any of that name)."""
+    if not remove and not put:
+        return fields
+    gone = set(remove) | {name.lower() for name, _ in put}
+    kept = [(n, v) for n, v in fields if n not in gone]
+    return kept + [(name.lower(), value) for name, value in put]
+
+
+def _values(fields: Fields, name: str) -> list[str]:
+    return [v.strip() for n, v in fields if n == name and v.strip()]
+
+
+def _quote(value: str) -> str:
+    token = all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in value)
+    if token:
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,89 @@
+"""Keep-alive pools: the idle connections to each upstream server, reused newest first,
+bounded by max_idle, closed after idle_timeout or max_requests; and Upstream, the runtime of
+one [upstream.NAME] (its servers' pools, balancer and health) that exchanges share."""
+
+from __future__ import annotations
+
+import collections
+import random
+from collections.abc import Collection
+
+from gateway.proxy.balance import Balancer
+from gateway.proxy.connection import State, UpstreamConnection
+from gateway.proxy.health import Health
+from gateway.proxy.spec import KeepaliveSpec, ServerAddress, UpstreamSpec
+
+
+class ServerPool:
+    """One server's idle connections and its count of requests in flight."""
+
+    def __init__(self, server: ServerAddress, keepalive: KeepaliveSpec) -> None:
+        self.server = server
+        self.keepalive = keepalive
+        self.idle: collections.deque[UpstreamConnection] = collections.deque()
+        self.active = 0  # requests (and tunnels) in flight: least_conn and random_two read it
+        self.closed = False
+
+    def take(self, now: float) -> UpstreamConnection | None:
+        """The most recently used idle connection that is still good, or None."""
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.state is State.IDLE and now - conn.idle_since < self.keepalive.idle_timeout:
+                return conn
+            conn.close()
+        return None
+
+    def put(self, conn: UpstreamConnection, now: float) -> None:
+        """Keep a connection that finished a response, if it may serve another."""
+        keep = self.keepalive
+        if (
+            self.closed
+            or conn.state is not State.IDLE
+            or conn.requests >= keep.max_requests
+            or len(self.idle) >= keep.max_idle
+        ):
+            conn.close()
+            return
+        conn.idle_since = now
+        self.idle.append(conn)
+
+    def sweep(self, now: float) -> None:
+        """Close idle connections past idle_timeout and forget closed ones (oldest first)."""
+        timeout = self.keepalive.idle_timeout
+        while self.idle and (
+            self.idle[0].state is not State.IDLE or now - self.idle[0].idle_since >= timeout
+        ):
+            self.idle.popleft().close()
+
+    def close(self) -> None:
+        """Close every idle connection; connections still in use close when they finish."""
+        self.closed = True
+        while self.idle:
+            self.idle.pop().close()
+
+
+class Upstream:
+    """One upstream's shared state on a worker's loop: built from its spec when an app is
+    compiled; a reload that keeps the same spec should keep the same Upstream (pools stay
+    warm), one that drops it calls close()."""
+
+    def __init__(self, spec: UpstreamSpec, rng: random.Random | None = None) -> None:
+        self.spec = spec
+        self.names = [str(server) for server in spec.servers]
+        self.pools = [ServerPool(server, spec.keepalive) for server in spec.servers]
+        self.balancer = Balancer(spec.balance, self.names, rng)
+        self.health = Health(len(spec.servers), spec.max_fails, spec.fail_timeout, spec.health)
+
+    def candidates(self, now: float, tried: Collection[int]) -> list[int]:
+        return [i for i in self.health.up(now) if i not in tried]
+
+    def active(self) -> list[int]:
+        return [pool.active for pool in self.pools]
+
+    def sweep(self, now: float) -> None:
+        for pool in self.pools:
+            pool.sweep(now)
+
+    def close(self) -> None:
+        for pool in self.pools:
+            pool.close()

@@ -1,0 +1,106 @@
+"""Responder: the Downstream the HTTP server protocol hands an exchange. It writes the
+proxied response to the client's transport with the server's ResponseWriter (framing by the
+writer: length, chunked or close; 1xx only to HTTP/1.1 clients; trailers only when chunked)
+and tells the protocol, through callbacks, what only it can do: errors, the end, a switch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.http.writer import LAST_CHUNK, Framing, ResponseWriter, chunk
+from gateway.proxy.seams import Failure, Fields, TransportLike
+
+
+class Responder:
+    """One response. `decorate(fields)` adds the route's headers and CORS headers;
+    `on_error(failure)` answers a failure before the head (the app's error rendering);
+    `on_done(keep_alive)` runs once the response is complete or the connection is given
+    up (keep_alive False); `on_switch()` detaches the protocol from the transport after a
+    101 and returns the bytes its parser still holds."""
+
+    def __init__(
+        self,
+        transport: TransportLike,
+        writer: ResponseWriter,
+        *,
+        http_version: str,
+        method: str,
+        keep_alive: bool,
+        decorate: Callable[[Fields], Fields],
+        on_error: Callable[[Failure], None],
+        on_done: Callable[[bool], None],
+        on_switch: Callable[[], bytes],
+    ) -> None:
+        self.transport = transport
+        self.writer = writer
+        self.http_version = http_version
+        self.method = method
+        self.keep_alive = keep_alive
+        self.decorate = decorate
+        self.on_error = on_error
+        self.on_done = on_done
+        self.on_switch = on_switch
+        self.framing = Framing.NONE
+        self.status = 0
+        self.sent = 0  # body bytes written (the access log's size)
+
+    def pause_body(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_body(self) -> None:
+        self.transport.resume_reading()
+
+    def informational(self, status: int, fields: Fields) -> None:
+        if self.http_version != "1.1":
+            return  # an HTTP/1.0 client cannot read interim responses (RFC 9110 §15.2)
+        head, _ = self.writer.head(status, fields, content_length=None, keep_alive=True)
+        self.transport.write(head)
+
+    def start_response(self, status: int, reason: str, fields: Fields) -> None:
+        length = next((int(v) for n, v in fields if n == "content-length"), None)
+        self.status = status
+        head, framing = self.writer.head(
+            status,
+            self.decorate(fields),
+            content_length=length,
+            keep_alive=self.keep_alive,
+            http_version=self.http_version,
+            head_request=self.method == "HEAD",
+        )
+        self.framing = framing
+        if framing is Framing.CLOSE:
+            self.keep_alive = False
+        self.transport.write(head)
+
+    def response_data(self, data: bytes) -> None:
+        framing = self.framing
+        if framing is Framing.NONE:
+            return  # the upstream sent a body where none may be: not passed on
+        self.sent += len(data)
+        self.transport.write(chunk(data) if framing is Framing.CHUNKED else data)
+
+    def end_response(self, trailers: Fields | None) -> None:
+        if self.framing is Framing.CHUNKED:
+            if trailers:
+                lines = "".join(f"{name}: {value}\r\n" for name, value in trailers)
+                self.transport.write(b"0\r\n" + lines.encode("latin-1") + b"\r\n")
+            else:
+                self.transport.write(LAST_CHUNK)
+        self.on_done(self.keep_alive)
+
+    def fail(self, failure: Failure) -> None:
+        self.on_error(failure)
+
+    def abort(self, failure: Failure) -> None:
+        self.transport.abort()  # no last chunk, no more bytes: the client sees a cut body
+        self.on_done(False)
+
+    def switch(self, status: int, reason: str, fields: Fields) -> tuple[TransportLike, bytes]:
+        # Written here, not by the writer: a 101 must carry Connection and Upgrade, which
+        # the writer owns for every other response. The fields come from our parser.
+        lines = "".join(f"{name}: {value}\r\n" for name, value in fields)
+        self.transport.write(
+            f"HTTP/1.1 101 {reason or 'Switching Protocols'}\r\n{lines}\r\n".encode("latin-1")
+        )
+        self.status = status
+        return self.transport, self.on_switch()
