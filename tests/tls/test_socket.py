@@ -23,10 +23,14 @@ from gateway.tls.spec import LocalSpec, TlsSpec
 from tests.browser import headless, needs_chromium
 
 pytest.importorskip("cryptography", reason="the tls extra (cryptography) is not installed")
-transport_module = pytest.importorskip(
+pytest.importorskip(
     "gateway.server.transport", reason="the glue's transport is not on this branch yet"
 )
 loop_module = pytest.importorskip("gateway.server.loop")
+try:  # SocketTransport moved to its own module in the glue branch
+    from gateway.server.sockets import SocketTransport
+except ImportError:
+    from gateway.server.transport import SocketTransport  # type: ignore[no-redef,attr-defined]
 
 from gateway.tls.site import TlsSite  # noqa: E402 (needs cryptography)
 
@@ -96,7 +100,7 @@ def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     def accept(mask: int) -> None:
         conn, _ = listener.accept()
         conn.setblocking(False)
-        transport_module.SocketTransport(loop, conn, site.wrap(Responder(big)))
+        SocketTransport(loop, conn, site.wrap(Responder(big)))
 
     loop.selector.register(listener, selectors.EVENT_READ, accept)
     stop = threading.Event()
