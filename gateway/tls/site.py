@@ -46,6 +46,7 @@ class TlsSite:
         self.contexts = Contexts(self._certificates())
         ports = [int(address.rpartition(":")[2]) for address in spec.listen]
         self.https_port = str(spec.https_port or min(ports, default=443))
+        self.bound: frozenset[str] = frozenset(spec.listen)
 
     # -- certificates ---------------------------------------------------------------------
 
@@ -122,6 +123,16 @@ class TlsSite:
     def stop(self) -> None:
         if self.manager is not None:
             self.manager.stop()
+
+    def set_bound(self, addresses: Iterable[str]) -> None:
+        """The TLS listeners' addresses as bound (a ':0' port resolved), as the server's
+        wrap_protocol hook names them."""
+        self.bound = frozenset(addresses)
+
+    def wrap_protocol(self, address: str, protocol: Any) -> Any:
+        """For Server.wrap_protocol: TLS around `protocol` when `address` (the listener's,
+        as bound) is a [tls] listen address, `protocol` itself otherwise."""
+        return self.wrap(protocol) if address in self.bound else protocol
 
     def wrap(self, protocol: Any) -> TlsLayer:
         """The protocol for an accepted TLS socket: `protocol` (HTTP) runs inside it."""

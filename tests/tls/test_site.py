@@ -49,6 +49,11 @@ def test_files_and_reload(tmp_path: Path) -> None:
     spec = TlsSpec("files", ("127.0.0.1:0",), certificates=(CertFiles(one.cert, one.key),))
     site = TlsSite(spec, ("example.com",))
     assert site.watch_paths() == (one.cert, one.key)
+    plain = Recorder()
+    assert site.wrap_protocol("127.0.0.1:0", plain).protocol is plain  # a TlsLayer around it
+    assert site.wrap_protocol("127.0.0.1:80", plain) is plain
+    site.set_bound(["127.0.0.1:4443"])
+    assert site.wrap_protocol("127.0.0.1:4443", plain).protocol is plain
     assert served_names(site, ca.path, "example.com") == ("example.com",)
     # A broken edit (key of another certificate) keeps the old one serving.
     two = ca.leaf("two", ["www.example.com", "example.com"])
