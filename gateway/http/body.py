@@ -5,6 +5,9 @@ the trailer section, and the running total against the body limit."""
 from __future__ import annotations
 
 import enum
+import re
+import struct
+from itertools import chain
 
 from gateway.errors import ProtocolError
 from gateway.http import grammar
@@ -14,6 +17,19 @@ from gateway.http.scan import PartialSection
 
 # A chunk-size line with generous room for extensions; longer is an attack or a bug.
 MAX_CHUNK_LINE = 4096
+# At most this many decoded bytes per read(), so one call on a huge buffer stays bounded;
+# the caller calls again (and a server may serve other connections in between).
+MAX_READ_BYTES = 1 << 20
+# ... and at most this many chunks decoded one by one (a run of identical ones counts as
+# one), so a call on a buffer of tiny mixed chunks stays within a few milliseconds.
+MAX_READ_CHUNKS = 4096
+# Runs of at least this many tiny identical chunks (the "1-byte chunks" flood) are decoded
+# with strided slices, in C, instead of one Python step per chunk.
+_RUN_MIN = 8
+
+
+# A whole chunk-size line, CRLF included, for the fast path (grammar.CHUNK_LINE + CRLF).
+_SIZE_LINE = re.compile(grammar.CHUNK_LINE.pattern + rb"\r\n")
 
 
 class _Phase(enum.Enum):
@@ -44,14 +60,21 @@ class ChunkedReader:
         return self._phase is _Phase.DONE
 
     def read(self, buf: bytearray, pos: int) -> tuple[bytes, int]:
-        """(decoded body bytes available at `buf[pos:]`, new pos)."""
-        pieces: list[bytes] = []
+        """(decoded body bytes available at `buf[pos:]`, new pos): every complete chunk in
+        the buffer, up to about MAX_READ_BYTES of body per call."""
+        pieces: list[bytes | bytearray] = []
         n = len(buf)
-        while pos < n:
+        budget = MAX_READ_BYTES
+        while pos < n and budget > 0:
             phase = self._phase
+            if phase is _Phase.SIZE and n - pos >= 6:
+                pos, budget = self._read_complete_chunks(buf, pos, n, pieces, budget)
+                if pos >= n or budget <= 0 or self._phase is not _Phase.SIZE:
+                    continue
             if phase is _Phase.DATA:
                 end = min(n, pos + self._left)
                 pieces.append(bytes(buf[pos:end]))
+                budget -= end - pos
                 self._left -= end - pos
                 pos = end
                 if not self._left:
@@ -75,6 +98,87 @@ class ChunkedReader:
             else:
                 break
         return b"".join(pieces), pos
+
+    def _read_complete_chunks(
+        self, buf: bytearray, pos: int, n: int, pieces: list[bytes | bytearray], budget: int
+    ) -> tuple[int, int]:
+        """The fast path: whole chunks (size line, data, CRLF) that are all in the buffer,
+        a few bytecodes each, and runs of identical small chunks in one strided step.
+        Stops, leaving the phase at SIZE, at anything else (an incomplete chunk, a last
+        chunk, a malformed line): the careful path takes it from there."""
+        match_line = _SIZE_LINE.match
+        append = pieces.append
+        total, limit = self._total, self._max_body
+        last = same = 0  # the previous chunk's framing (line length and size), and repeats
+        for _ in range(MAX_READ_CHUNKS):
+            if budget <= 0:
+                break
+            m = match_line(buf, pos, pos + MAX_CHUNK_LINE + 2)
+            if m is None:
+                break
+            size = int(m.group(1), 16)
+            start = m.end()
+            end = start + size
+            # the last chunk, a partial one, one over the limit, or an error to report:
+            # the careful path takes it
+            if not size or end + 2 > n or total + size > limit or not buf.startswith(b"\r\n", end):
+                break
+            total += size
+            append(buf[start:end])  # a bytearray: join copies it once, no bytes() needed
+            budget -= size
+            framing = (start - pos) << 32 | size
+            same = same + 1 if framing == last else 0
+            last = framing
+            if same >= _RUN_MIN and size <= 64:
+                self._total = total
+                pos, budget = self._read_run(
+                    buf, end + 2, n, bytes(buf[pos:start]), size, pieces, budget
+                )
+                total = self._total
+                same = 0
+            else:
+                pos = end + 2
+            self._scanned = 0  # a partial size line searched before is behind us now
+        else:
+            budget = 0  # MAX_READ_CHUNKS reached: the caller calls again
+        self._total = total
+        return pos, budget
+
+    def _read_run(
+        self,
+        buf: bytearray,
+        pos: int,
+        n: int,
+        line: bytes,
+        size: int,
+        pieces: list[bytes | bytearray],
+        budget: int,
+    ) -> tuple[int, int]:
+        """Decode the longest run of chunks framed exactly as `line` + data + CRLF at pos:
+        each framing byte is checked column-wise (one strided slice per byte of framing),
+        and the data comes out as one slice (size 1) or one struct unpack."""
+        step = len(line) + size + 2
+        count = min((n - pos) // step, max(1, budget // size))
+        framing = line + b"\x00" * size + b"\r\n"
+        offsets = [*range(len(line)), len(line) + size, len(line) + size + 1]
+        for j in offsets:
+            column = buf[pos + j : pos + count * step : step]
+            fill = framing[j : j + 1]
+            count = min(count, len(column) - len(column.lstrip(fill)))
+            if not count:
+                return pos, budget
+        total = self._total + count * size
+        if total > self._max_body:
+            return pos, budget
+        self._total = total
+        region = memoryview(buf)[pos : pos + count * step]
+        if size == 1:
+            pieces.append(bytes(region[len(line) :: step]))
+        else:
+            fmt = f"{len(line)}x{size}s2x"
+            pieces.append(b"".join(chain.from_iterable(struct.iter_unpack(fmt, region))))
+        region.release()
+        return pos + count * step, budget - count * size
 
     def _read_size(self, buf: bytearray, pos: int, n: int) -> int:
         end = buf.find(b"\r\n", pos + self._scanned, pos + MAX_CHUNK_LINE + 2)
@@ -107,12 +211,12 @@ class ChunkedReader:
             return pos + 2
         end = buf.find(b"\r\n\r\n", section.search_from(pos))
         if end < 0:
-            section.check(buf, pos, n, pos)
+            section.raise_first(buf, pos, n, pos)
             return pos
+        section.check_complete(buf, pos, end)
         self._phase = _Phase.DONE
         raw = buf[pos:end]
         lines = raw.decode("latin-1").split("\r\n")
-        section.check_complete(end + 4 - pos, len(lines))
         check_bytes(raw, len(lines) - 1)
         items, index = parse_fields(lines)
         self.trailers = Headers.from_lowered(items, index)

@@ -1,5 +1,6 @@
-"""What the sans-IO request parser yields: a RequestHead, body Data, EndOfMessage,
-or one of the NEED_DATA / PAUSED sentinels. Events are immutable and carry no sockets."""
+"""What the sans-IO parsers yield: a RequestHead (or, from the response parser, a
+ResponseHead), body Data, EndOfMessage, or one of the NEED_DATA / PAUSED sentinels.
+Events are immutable and carry no sockets."""
 
 from __future__ import annotations
 
@@ -39,16 +40,32 @@ class RequestHead(NamedTuple):
     expect_continue: bool
 
 
+class ResponseHead(NamedTuple):
+    """A status line and header section, validated. 1xx heads come as ResponseHeads too
+    (status < 200), before the final one. Exactly one of `content_length` (not None),
+    `chunked` and `close_delimited` frames the body, unless the response has none (HEAD,
+    1xx, 204, 304: all three empty). `keep_alive`: the connection may carry another one."""
+
+    status: int
+    reason: str
+    http_version: str  # "1.1" or "1.0"
+    headers: Headers
+    content_length: int | None
+    chunked: bool
+    close_delimited: bool
+    keep_alive: bool
+
+
 @dataclass(frozen=True, slots=True)
 class Data:
-    """A piece of the request body, de-chunked."""
+    """A piece of a message body, de-chunked."""
 
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class EndOfMessage:
-    """The request body is complete; `trailers` are a chunked body's trailer fields."""
+    """The message body is complete; `trailers` are a chunked body's trailer fields."""
 
     trailers: Headers | None = None
 

@@ -10,11 +10,27 @@ import re
 #       / DIGIT / ALPHA                                              (RFC 9110 §5.6.2)
 _TCHAR = r"[-!#$%&'*+.^_`|~0-9A-Za-z]"
 TOKEN = re.compile(f"{_TCHAR}+")
+"""The one RFC 9110 token pattern of gateway (methods, field names, codings): import it,
+or is_token, rather than writing another copy."""
+
+
+def is_token(text: str) -> bool:
+    """Whether `text` is an RFC 9110 token (one or more tchar)."""
+    return TOKEN.fullmatch(text) is not None
+
+
+# One label of a lowercased DNS host name (RFC 1123 §2.1, plus "_" which real names carry):
+# letters, digits, "-" and "_", never starting or ending with "-". Callers lowercase first.
+HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 
 # method SP request-target SP HTTP-version; exactly one SP each (RFC 9112 §3).
 # The target may hold any visible ASCII except "#" (fragments never reach a server).
 REQUEST_LINE = re.compile(rf"({_TCHAR}+) ([!-\"$-~]+) ([!-~]+)")
 HTTP_VERSION = re.compile(r"HTTP/([0-9])\.([0-9])")
+
+# status-line = HTTP-version SP status-code SP [ reason-phrase ]   (RFC 9112 §4); the SP
+# before an empty reason is often left out, and RFC 9112 §4 asks clients to be lenient there.
+STATUS_LINE = re.compile(r"(HTTP/[0-9]\.[0-9]) ([1-5][0-9][0-9])(?: ([\t -~\x80-\xff]*))?")
 
 # Controls forbidden anywhere in a head: all C0 but HTAB, and DEL. CR and LF are checked
 # apart, by counting, since they are legal as CRLF pairs.

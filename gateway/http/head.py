@@ -17,6 +17,17 @@ _VERSIONS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0"}
 _COMMON_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"))
 
 
+class BodyOverLimit(Exception):
+    """Raised by parse_head for a sound head whose declared body is over the limit: carries
+    that head (content_length None, keep_alive and expect_continue False) for the parser to
+    emit before the 413. Never leaves gateway.http."""
+
+    def __init__(self, head: RequestHead, detail: str) -> None:
+        super().__init__(detail)
+        self.head = head
+        self.detail = detail
+
+
 def parse_head(lines: list[str], max_body_bytes: int) -> RequestHead:
     """`lines` are the request line and the field lines of a head that passed
     fields.check_bytes, without their CRLFs. The list is consumed."""
@@ -38,10 +49,12 @@ def parse_head(lines: list[str], max_body_bytes: int) -> RequestHead:
             content_length, chunked = _body_framing(index, repeated, version, max_body_bytes)
         except ProtocolError as exc:
             if exc.status == 413:
-                # The head itself is sound: keep it (without a body), so the server can
-                # still route the answer and a CORS route's 413 carries its CORS headers.
+                # The head itself is sound: the parser emits it (without a body), then
+                # raises the 413, so the server can still route the answer and a CORS
+                # route's 413 carries its CORS headers.
                 fields = (method, target, path, query, version, headers, host)
-                exc.head = RequestHead(*fields, None, False, False, False)
+                body_less = RequestHead(*fields, None, False, False, False)
+                raise BodyOverLimit(body_less, exc.detail) from None
             raise
     return RequestHead(
         method,

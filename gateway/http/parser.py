@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.errors import ProtocolError
+from gateway.http import grammar
 from gateway.http.body import ChunkedReader
 from gateway.http.events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, RequestHead
 from gateway.http.fields import check_bytes
-from gateway.http.head import parse_head
+from gateway.http.head import BodyOverLimit, parse_head, parse_request_line, split_target
 from gateway.http.scan import PartialSection
 
 _END = EndOfMessage()
@@ -29,7 +30,18 @@ class RequestParser:
     `max_header_bytes` of header section after the request line, its final empty line
     included, and `max_headers` field lines (431; the same two bound a trailer section);
     `max_body_bytes` of body, decided from Content-Length at the head or from each chunk
-    size as it arrives (413). All are enforced while the bytes are still arriving."""
+    size as it arrives (413). All are enforced while the bytes are still arriving.
+    A head whose Content-Length is over `max_body_bytes` is still emitted (with
+    content_length None and keep_alive False), and the next event raises the 413.
+
+    One verdict per input, however its bytes are split across feed() calls: the error is
+    the one whose evidence is complete at the earliest byte, as if the bytes came one at a
+    time. Bare CR/LF counts from the byte that makes it bare; 414 from the byte after the
+    longest allowed request line and its CR; the request line's syntax, version and method
+    (400/501/505) from its CRLF; 431 from the byte past `max_header_bytes` or the CRLF of
+    field line `max_headers + 1`. When one byte completes two of these, the order is: bare
+    CR/LF, 414, request-line syntax, header bytes, header count. Everything judged on the
+    whole head (control characters, field syntax, Host, framing, 413, 417) comes after."""
 
     def __init__(
         self,
@@ -50,6 +62,7 @@ class RequestParser:
         self._read: Callable[[], Event] = self._read_head
         self._section = PartialSection(max_header_bytes, max_headers, "header section")
         self._line_end = -1  # end of the request line while the head is arriving, or -1
+        self._line_scanned = 0  # bytes searched for the request line's CRLF so far
         self._left = 0  # Content-Length bytes still to come
         self._chunked: ChunkedReader | None = None
         self._error: ProtocolError | None = None
@@ -71,6 +84,7 @@ class RequestParser:
         self._pos = 0
         self._section.reset()
         self._line_end = -1
+        self._line_scanned = 0
         self._read = self._read_head
 
     @property
@@ -105,6 +119,12 @@ class RequestParser:
             head = self._parse_head(buf, pos, end)
         except ProtocolError as error:
             return self._fail(error)
+        except BodyOverLimit as over:
+            # h11's habit: the head is good, so it is emitted; the 413 comes next.
+            self._pos = end + 4
+            self._error = ProtocolError(413, over.detail)
+            self._read = self._failed
+            return over.head
         self._pos = end + 4
         if head.chunked:
             self._chunked = ChunkedReader(
@@ -125,33 +145,56 @@ class RequestParser:
             pos += 2
         self._consume(pos)
         self._section.reset()
+        self._line_scanned = 0
         return self._pos
 
     def _parse_head(self, buf: bytearray, pos: int, end: int) -> RequestHead:
         raw = buf[pos:end]
         lines = raw.decode("latin-1").split("\r\n")
-        line_length = len(lines[0])
-        if line_length > self.max_request_line:
-            raise _line_too_long(self.max_request_line)
         fields = len(lines) - 1
-        self._section.check_complete(end + 4 - (pos + line_length + 2), fields)
-        check_bytes(raw, fields)
+        if (
+            len(lines[0]) > self.max_request_line
+            or end + 4 - (pos + len(lines[0]) + 2) > self.max_header_bytes
+            or fields > self.max_headers
+            or len(raw) - len(raw.translate(None, grammar.CTL_BYTES)) != 2 * fields
+        ):
+            # Something is wrong: find what a byte-at-a-time feed would have met first.
+            self._check_head(buf, pos, end + 4, end)
+            check_bytes(raw, fields)  # what is left: control characters
         return parse_head(lines, self.max_body_bytes)
 
     def _head_incomplete(self, buf: bytearray, pos: int) -> None:
-        n = len(buf)
         try:
-            if self._line_end < 0:
-                line_end = buf.find(b"\r\n", self._section.search_from(pos))
-                if line_end >= 0:
-                    self._line_end = line_end - pos
-                # Less one byte: the last one may be the CR of the request line's CRLF.
-                elif n - pos - 1 > self.max_request_line:
-                    raise _line_too_long(self.max_request_line)
-            fields_start = pos + self._line_end + 2 if self._line_end >= 0 else -1
-            self._section.check(buf, pos, n, fields_start)
+            self._check_head(buf, pos, len(buf), -1)
         except ProtocolError as error:
             self._fail(error)
+
+    def _check_head(self, buf: bytearray, pos: int, n: int, end: int) -> None:
+        """Raise the error that `buf[pos:n]`, a head so far (complete when `end` >= 0),
+        holds at its earliest byte; see the precedence rule in the class docstring."""
+        section = self._section
+        if self._line_end < 0:
+            window = pos + self.max_request_line + 2  # room for the longest line's CRLF
+            stop = min(n, window)
+            line_end = buf.find(b"\r\n", pos + self._line_scanned, stop)
+            if line_end < 0:
+                self._line_scanned = max(0, stop - pos - 1)  # less a CR that may end it
+                bare = section.first_bare_eol(buf, pos, stop)
+                if bare is not None:
+                    raise bare[2]
+                if n >= window:
+                    raise _line_too_long(self.max_request_line)
+                return
+            bare = section.first_bare_eol(buf, pos, line_end + 2)
+            if bare is not None:
+                raise bare[2]
+            # The request line is complete: judge it now, before any header arrives.
+            method, target, _version = parse_request_line(buf[pos:line_end].decode("latin-1"))
+            split_target(method, target)
+            self._line_end = line_end - pos
+        found = section.check(buf, pos, n, pos + self._line_end + 2, end)
+        if found is not None:
+            raise found[2]
 
     def _read_length(self) -> Event:
         buf = self._buf

@@ -17,6 +17,7 @@ from gateway.http.headers import Headers
 from gateway.http.parser import RequestParser
 from tests.http.vectors import INVALID, VALID, Invalid, Req, Valid
 
+SMALL_LIMITS = {"max_request_line": 32, "max_header_bytes": 64, "max_headers": 3}
 TRAILING = b"GET /next HTTP/1.1\r\nHost: trailing.example\r\n\r\n"
 
 
@@ -225,11 +226,24 @@ def test_bare_lf_refused_at_once() -> None:
     assert info.value.status == 400
 
 
-def test_content_length_over_limit_refused_at_the_head() -> None:
-    parser = fed(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", max_body_bytes=10)
+def test_content_length_over_limit_refused_after_the_head() -> None:
+    """h11's habit: the sound head comes out (so the 413 can be routed, with CORS), then
+    the 413 is raised, before any byte of the body is read; no error carries a head."""
+    parser = fed(
+        b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+        max_body_bytes=10,
+    )
+    head = parser.next_event()
+    assert isinstance(head, RequestHead)
+    assert (head.method, head.path, head.host) == ("POST", "/up", "a")
+    assert (head.content_length, head.keep_alive, head.expect_continue) == (None, False, False)
     with pytest.raises(ProtocolError) as info:
         parser.next_event()
     assert info.value.status == 413
+    assert getattr(info.value, "head", None) is None
+    with pytest.raises(ProtocolError) as again:
+        parser.next_event()
+    assert again.value is info.value
 
 
 def test_chunk_over_limit_refused_before_its_data() -> None:
@@ -383,3 +397,94 @@ def test_credentials_are_not_cached() -> None:
     assert isinstance(head, RequestHead)
     assert head.headers["authorization"] == "Bearer s3cret"
     assert not any("s3cret" in line or "id=1" in line for line in fields._KNOWN_LINES)
+
+
+# Chunked bodies: many chunks per call, bounded work per call
+
+
+def chunked_parser(**limits: int) -> RequestParser:
+    parser = fed(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", **limits)
+    assert isinstance(parser.next_event(), RequestHead)
+    return parser
+
+
+def test_a_run_of_tiny_chunks_is_one_data() -> None:
+    parser = chunked_parser()
+    body = bytes(range(256)) * 4
+    parser.feed(b"".join(b"1\r\n%c\r\n" % b for b in body) + b"0\r\n\r\n")
+    assert parser.next_event() == Data(body)
+    assert parser.next_event() == EndOfMessage()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 17])
+@pytest.mark.parametrize("bad", [b"1\r\nxx\r\n", b"1\nx\r\n", b"1\r\nx\n", b"+1\r\nx\r\n"])
+def test_a_broken_chunk_inside_a_run_is_refused(size: int, bad: bytes) -> None:
+    parser = chunked_parser()
+    good = b"%x\r\n%s\r\n" % (size, b"y" * size)
+    parser.feed(good * 40 + bad + good * 40)
+    with pytest.raises(ProtocolError) as info:
+        while parser.next_event() is not NEED_DATA:
+            pass
+    assert info.value.status == 400
+
+
+def test_a_run_stops_at_the_body_limit() -> None:
+    parser = chunked_parser(max_body_bytes=50)
+    parser.feed(b"1\r\nz\r\n" * 60)
+    with pytest.raises(ProtocolError) as info:
+        parser.next_event()
+    assert info.value.status == 413
+
+
+def test_one_call_decodes_a_bounded_amount() -> None:
+    from gateway.http.body import MAX_READ_BYTES
+
+    parser = chunked_parser(max_body_bytes=1 << 30)
+    size = MAX_READ_BYTES // 4
+    parser.feed(b"%x\r\n%s\r\n" % (size, b"a" * size) * 10 + b"0\r\n\r\n")
+    lengths = []
+    while (event := parser.next_event()) != EndOfMessage():
+        assert isinstance(event, Data)
+        lengths.append(len(event.data))
+    assert sum(lengths) == 10 * size
+    assert max(lengths) <= MAX_READ_BYTES
+
+
+# One verdict per input, however it is split (issue 10 item 6)
+
+
+def test_long_request_line_is_414_even_with_its_crlf_in_the_same_read() -> None:
+    parser = fed(b"GET /" + b"a" * 40 + b" HTTP/1.1\r\n" + b"X: " + b"b" * 80, **SMALL_LIMITS)
+    with pytest.raises(ProtocolError) as info:
+        parser.next_event()
+    assert info.value.status == 414
+
+
+def test_request_line_judged_as_soon_as_it_is_complete() -> None:
+    parser = fed(b"GET / HTTP/2.0\r\n")
+    with pytest.raises(ProtocolError) as info:
+        parser.next_event()
+    assert info.value.status == 505
+
+
+def test_earliest_error_wins_in_one_read() -> None:
+    # a bare LF in the request line comes before the line is too long: 400 either way
+    raw = b"GE\nT /" + b"a" * 40 + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+    whole = fed(raw, **SMALL_LIMITS)
+    with pytest.raises(ProtocolError) as info:
+        whole.next_event()
+    assert info.value.status == 400
+
+
+def test_one_call_decodes_a_bounded_number_of_chunks() -> None:
+    from gateway.http.body import MAX_READ_CHUNKS
+
+    parser = chunked_parser(max_body_bytes=1 << 30)
+    sizes = [1 + i % 3 for i in range(3 * MAX_READ_CHUNKS)]  # mixed: no run to batch
+    parser.feed(b"".join(b"%x\r\n%s\r\n" % (s, b"m" * s) for s in sizes) + b"0\r\n\r\n")
+    lengths = []
+    while (event := parser.next_event()) != EndOfMessage():
+        assert isinstance(event, Data)
+        lengths.append(len(event.data))
+    assert sum(lengths) == sum(sizes)
+    assert len(lengths) >= 3

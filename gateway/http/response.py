@@ -1,0 +1,252 @@
+"""ResponseParser: the client side of gateway.http, for connections to upstream servers.
+Bytes go in with feed() / feed_eof(), ResponseHead / Data / EndOfMessage come out of
+next_event(). Owns the receive buffer, the limits and which part of a response comes next;
+anything malformed is ProtocolError(502) and the connection must be closed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.errors import ProtocolError
+from gateway.http.body import ChunkedReader
+from gateway.http.events import (
+    NEED_DATA,
+    PAUSED,
+    Data,
+    EndOfMessage,
+    ResponseHead,
+    Sentinel,
+)
+from gateway.http.fields import check_bytes
+from gateway.http.response_head import bad, parse_response_head
+from gateway.http.scan import PartialSection
+
+ResponseEvent = ResponseHead | Data | EndOfMessage | Sentinel
+
+__all__ = ["ResponseEvent", "ResponseHead", "ResponseParser"]
+
+_END = EndOfMessage()
+_COMPACT_AT = 65536
+_NO_LIMIT = 1 << 62
+# 1xx heads before the final one; more is an upstream looping, not informing.
+_MAX_INFORMATIONAL = 32
+
+
+class ResponseParser:
+    """Parses the responses of one upstream connection, one after another:
+    `p.expect("GET"); p.feed(data); while (ev := p.next_event()) is not NEED_DATA: ...`.
+
+    A 1xx head (100, 103, ...) is emitted as a ResponseHead and followed directly by the
+    next head; the final head is followed by Data and EndOfMessage, then PAUSED until
+    start_next(). After a 101 (or a 2xx to CONNECT) the parser stays PAUSED and
+    trailing_data() gives the bytes that belong to the new protocol.
+
+    Limits: `max_header_bytes` of head (status line included) and `max_headers` field lines
+    (the same two bound a trailer section); `max_body_bytes` of body, None for no limit.
+    Everything malformed or over a limit raises ProtocolError(502, detail), and every
+    next_event() after that raises it again."""
+
+    def __init__(
+        self,
+        *,
+        max_header_bytes: int = 16384,
+        max_headers: int = 100,
+        max_body_bytes: int | None = None,
+    ) -> None:
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
+        self.max_body_bytes = max_body_bytes
+        self._buf = bytearray()
+        self._pos = 0
+        self._eof = False
+        self._method = "GET"
+        self._read: Callable[[], ResponseEvent] = self._read_head
+        self._section = PartialSection(
+            max_header_bytes, max_headers + 1, "response head (status line included)"
+        )
+        self._left = 0  # Content-Length bytes still to come
+        self._body_total = 0  # bytes of a close-delimited body so far
+        self._informational = 0
+        self._chunked: ChunkedReader | None = None
+        self._head: ResponseHead | None = None
+        self._error: ProtocolError | None = None
+
+    def expect(self, method: str) -> None:
+        """The method of the request the next response answers (HEAD: no body)."""
+        self._method = method
+
+    def feed(self, data: bytes) -> None:
+        """Append bytes received from the upstream. Never parses: next_event() does."""
+        self._buf += data
+
+    def feed_eof(self) -> None:
+        """The upstream closed its side: ends a close-delimited body; anything else still
+        incomplete becomes a 502 at the next next_event()."""
+        self._eof = True
+
+    def next_event(self) -> ResponseEvent:
+        return self._read()
+
+    def start_next(self) -> None:
+        """Read the next response on this connection, after the last one's EndOfMessage."""
+        head = self._head
+        if self._read != self._paused or head is None or head.status < 200:
+            raise RuntimeError("start_next() called before a response's EndOfMessage")
+        if not head.keep_alive:
+            raise RuntimeError("start_next() on a connection the last response closes")
+        del self._buf[: self._pos]
+        self._pos = 0
+        self._head = None
+        self._method = "GET"
+        self._informational = 0
+        self._section.reset()
+        self._read = self._read_head
+
+    def trailing_data(self) -> bytes:
+        """The bytes received and not parsed: after a 101, the new protocol's first bytes."""
+        return bytes(self._buf[self._pos :])
+
+    @property
+    def started(self) -> bool:
+        """Whether any byte of the current response has arrived. A pooled connection that
+        closes before that may be retried on a fresh one."""
+        return (
+            self._read != self._read_head or self._pos < len(self._buf) or self._informational > 0
+        )
+
+    # -- states ----------------------------------------------------------------------------
+
+    def _read_head(self) -> ResponseEvent:
+        buf, pos, section = self._buf, self._pos, self._section
+        end = buf.find(b"\r\n\r\n", section.search_from(pos))
+        try:
+            if end < 0:
+                return self._head_incomplete(buf, pos)
+            head = self._parse_head(buf, pos, end)
+        except ProtocolError as error:
+            return self._fail(error)
+        self._pos = end + 4
+        section.reset()
+        if head.status < 200:
+            return self._informational_head(head)
+        self._head = head
+        if head.chunked:
+            limit = _NO_LIMIT if self.max_body_bytes is None else self.max_body_bytes
+            self._chunked = ChunkedReader(limit, self.max_header_bytes, self.max_headers)
+            self._read = self._read_chunked
+        elif head.content_length:
+            if self.max_body_bytes is not None and head.content_length > self.max_body_bytes:
+                size, limit = head.content_length, self.max_body_bytes
+                return self._fail(
+                    bad(f"response body of {size} bytes is over the limit of {limit}")
+                )
+            self._left = head.content_length
+            self._read = self._read_length
+        elif head.close_delimited:
+            self._read = self._read_until_close
+        elif self._method == "CONNECT" and head.status < 300:
+            self._read = self._paused  # a tunnel: no EndOfMessage, the bytes are not HTTP
+            return head
+        else:
+            self._read = self._read_end
+        return head
+
+    def _informational_head(self, head: ResponseHead) -> ResponseEvent:
+        if head.status == 101:
+            self._head = head
+            self._read = self._paused
+            return head
+        self._informational += 1
+        if self._informational > _MAX_INFORMATIONAL:
+            return self._fail(bad(f"more than {_MAX_INFORMATIONAL} informational responses"))
+        return head  # the final head follows; next_event() reads it
+
+    def _head_incomplete(self, buf: bytearray, pos: int) -> ResponseEvent:
+        n = len(buf)
+        if n > pos:  # the status line counts against the head's limits
+            self._section.raise_first(buf, pos, n, pos)
+        if self._eof:
+            if pos == n:
+                raise bad("upstream closed the connection before sending a response")
+            got = bytes(buf[pos : pos + 40])
+            raise bad(f"upstream closed the connection in the response head: {got!r}")
+        return NEED_DATA
+
+    def _parse_head(self, buf: bytearray, pos: int, end: int) -> ResponseHead:
+        self._section.check_complete(buf, pos, end)
+        raw = buf[pos:end]
+        lines = raw.decode("latin-1").split("\r\n")
+        check_bytes(raw, len(lines) - 1)
+        return parse_response_head(lines, self._method)
+
+    def _read_length(self) -> ResponseEvent:
+        buf, pos = self._buf, self._pos
+        end = min(len(buf), pos + self._left)
+        if end == pos:
+            if self._eof:
+                left = self._left
+                return self._fail(bad(f"upstream closed the connection with {left} bytes to come"))
+            return NEED_DATA
+        data = bytes(buf[pos:end])
+        self._left -= end - pos
+        self._consume(end)
+        if not self._left:
+            self._read = self._read_end
+        return Data(data)
+
+    def _read_chunked(self) -> ResponseEvent:
+        reader = self._chunked
+        assert reader is not None
+        try:
+            data, pos = reader.read(self._buf, self._pos)
+        except ProtocolError as error:
+            return self._fail(error)
+        self._consume(pos)
+        if data:
+            return Data(data)
+        if reader.done:
+            self._chunked = None
+            self._read = self._paused
+            return EndOfMessage(reader.trailers) if reader.trailers is not None else _END
+        if self._eof:
+            return self._fail(bad("upstream closed the connection in a chunked body"))
+        return NEED_DATA
+
+    def _read_until_close(self) -> ResponseEvent:
+        buf, pos = self._buf, self._pos
+        if pos == len(buf):
+            if self._eof:
+                return self._read_end()
+            return NEED_DATA
+        data = bytes(buf[pos:])
+        self._body_total += len(data)
+        if self.max_body_bytes is not None and self._body_total > self.max_body_bytes:
+            return self._fail(
+                bad(f"response body is over the limit of {self.max_body_bytes} bytes")
+            )
+        self._consume(len(buf))
+        return Data(data)
+
+    def _read_end(self) -> ResponseEvent:
+        self._read = self._paused
+        return _END
+
+    def _paused(self) -> ResponseEvent:
+        return PAUSED
+
+    def _consume(self, pos: int) -> None:
+        if pos >= _COMPACT_AT:
+            del self._buf[:pos]
+            pos = 0
+        self._pos = pos
+
+    def _fail(self, error: ProtocolError) -> ResponseEvent:
+        if error.status != 502:  # the shared readers speak for a server: 400, 413, 431
+            error = bad(error.detail)
+        self._error = error
+        self._read = self._failed
+        raise error
+
+    def _failed(self) -> ResponseEvent:
+        assert self._error is not None
+        raise self._error
