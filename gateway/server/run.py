@@ -4,7 +4,6 @@ call serve_single."""
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from gateway import __version__
 from gateway.app import App
 from gateway.reload import Reloader
 from gateway.server.serve import Server
+from gateway.server.stopping import dev_modes, stop_on_signals
 
 
 def serve_single(
@@ -32,16 +32,19 @@ def serve_single(
     if announce:
         for address in addresses:
             print(
-                f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr
+                f"gateway {__version__} serving {config_path} at http://{address}/ "
+                f"({dev_modes(app.config.dev, reload)})",
+                file=sys.stderr,
             )
     reloader = start_reloader(config_path, server) if reload else None
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: server.request_shutdown())
+    stop_on_signals(server)
     try:
         server.serve_forever()
     finally:
         if reloader is not None:
             reloader.stop()
+    if announce:
+        print("gateway stopped", file=sys.stderr)
     return 0
 
 

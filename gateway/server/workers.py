@@ -14,6 +14,7 @@ from gateway import __version__
 from gateway.app import App
 from gateway.server.listeners import address_of, bind
 from gateway.server.run import serve_single
+from gateway.server.stopping import dev_modes
 
 log = logging.getLogger("gateway.server")
 
@@ -31,15 +32,17 @@ def serve_prefork(config_path: str, app: App, listen: list[str], workers: int, r
     for address in addresses:
         print(
             f"gateway {__version__} serving {config_path} at http://{address}/ "
-            f"with {workers} workers",
+            f"with {workers} workers ({dev_modes(app.config.dev, reload)})",
             file=sys.stderr,
         )
     master = _Master(config_path, app, addresses, reload)
     try:
-        return master.run(workers)
+        code = master.run(workers)
     finally:
         for sock in reserved:
             sock.close()
+    print("gateway stopped", file=sys.stderr)
+    return code
 
 
 class _Master:
