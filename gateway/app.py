@@ -177,7 +177,10 @@ class App:
 
     def _no_route(self, request: Request, miss: NoMatch) -> Response:
         if isinstance(miss, MethodNotAllowed):
-            instead = instead_of_405(self, request, miss)  # never a mount's Allow for a route
+            redirect = self.config.server.trailing_slash == "redirect"
+            instead = instead_of_405(  # never a mount's Allow for a route's other slash form
+                self.router, request, miss, redirect, lambda r, t: self.render_error(404, r, t)
+            )
             if instead is not None:
                 return instead
             return self._method_not_allowed(request, miss.allow, miss.target)

@@ -115,8 +115,7 @@ def once_per_module(issues: list[ConfigIssue], issue: ConfigIssue) -> None:
     an earlier route: that issue then names this route too, so each failure shows once."""
     for i, seen in enumerate(issues):
         if seen.message.split(" (also used by ")[0] == issue.message and seen.key:
-            file = "line " if issue.file == seen.file else f"{issue.file}:"
-            place = f"{issue.key} at {file}{issue.line}" if issue.line else issue.key
+            place = f"{issue.key} at {issue.file}:{issue.line}" if issue.line else issue.key
             also = "," if " (also used by " in seen.message else " (also used by"
             message = seen.message.removesuffix(")") if also == "," else seen.message
             issues[i] = dataclasses.replace(seen, message=f"{message}{also} {place})")

@@ -220,3 +220,11 @@ def test_reload_flag_over_dev_reload_false_gives_static_no_cache_after_rebuilds(
             file.write('[[route]]\npath = "/new"\nrespond = { status = 200, body = "new" }\n')
         wait_for(lambda: httpx.get(url + "new").status_code == 200)
         assert httpx.get(url + "app.js").headers.get("cache-control") == "no-cache"
+
+
+def test_docs_show_paths_relative_to_the_project() -> None:
+    """No path from an author's machine in the docs (the quickstart once showed one)."""
+    machine = re.compile(r"(?<![\w.])/(home|Users|root|work|tmp/pytest-of-\w+)/")
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for number, line in enumerate(page.read_text().splitlines(), 1):
+            assert not machine.search(line), f"{page.name}:{number}: {line}"

@@ -83,9 +83,9 @@ def test_a_module_broken_for_three_routes_is_one_issue_at_the_source(tmp_path) -
     issues = issues_for(tmp_path, "api:f", "api:g", "api:f", files=broken)
     assert len(issues) == 1, issues
     assert "importing 'api' failed: api.py:2: SyntaxError" in issues[0]
-    assert issues[0].endswith(
-        "(also used by route[1].handler at line 7, route[2].handler at line 11)"
-    ), issues[0]
+    config = tmp_path / "gateway.toml"
+    also = f"(also used by route[1].handler at {config}:7, route[2].handler at {config}:11)"
+    assert issues[0].endswith(also), issues[0]
 
 
 def test_one_function_with_the_wrong_signature_for_two_routes_is_one_issue(tmp_path) -> None:
