@@ -103,7 +103,8 @@ class TlsServing:
         self.renew = renew
         # Prefork: the master bound the TLS addresses (port 0 resolved) for every worker.
         listen = site.spec.listen if site is not None else ()
-        self.bound_as = dict(zip(listen, bound_as or listen, strict=False))
+        bound = list(bound_as or ())
+        self.bound_as = dict(zip(listen, bound, strict=True)) if len(bound) == len(listen) else {}
         self.site: TlsSite | None = None
         self.watcher: CertWatcher | None = None
         server.on_shutdown.append(self.stop)
