@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from gateway import __version__
 from gateway.app import App
@@ -23,17 +24,19 @@ def serve_single(
     announce: bool = True,
     renew: bool = True,
     tls_listen: list[str] | None = None,
+    tls_site: Any = None,
 ) -> int:
     """Serve `app` in this process until SIGINT/SIGTERM; the exit status. With [tls]:
     `renew` runs ACME renewals here; `tls_listen` are the TLS addresses a prefork master
-    bound (default: [tls] listen)."""
+    bound (default: [tls] listen); `tls_site` the TlsSite it built (default: build one)."""
     server = Server(app, listen=listen, reuse_port=reuse_port)
     tls = None
     if app.config.tls is not None:
         from gateway.tls.serving import BUILD_ERRORS, TlsServing, build_site
 
         try:
-            tls = TlsServing(server, build_site(app.config), renew, tls_listen)
+            site = tls_site if tls_site is not None else build_site(app.config)
+            tls = TlsServing(server, site, renew, tls_listen)
         except BUILD_ERRORS as exc:
             print(f"gateway: [tls]: {exc}", file=sys.stderr)
             return 1

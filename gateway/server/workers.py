@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from typing import Any
 
 from gateway import __version__
 from gateway.app import App
@@ -22,6 +23,15 @@ RESPAWN_DELAY = 1.0
 
 def serve_prefork(config_path: str, app: App, listen: list[str], workers: int, reload: bool) -> int:
     secure = [a for a in (app.config.tls.listen if app.config.tls else ()) if a not in listen]
+    tls_site = None
+    if app.config.tls is not None:  # built once: workers share its CA, files, ticket keys
+        from gateway.tls.serving import BUILD_ERRORS, build_site
+
+        try:
+            tls_site = build_site(app.config)
+        except BUILD_ERRORS as exc:
+            print(f"gateway: [tls]: {exc}", file=sys.stderr)
+            return 1
     try:
         # Bound, not listening: holds each port number while the workers listen on it.
         reserved = [bind(address, reuse_port=True, listen=False) for address in listen]
@@ -39,7 +49,7 @@ def serve_prefork(config_path: str, app: App, listen: list[str], workers: int, r
             file=sys.stderr,
         )
     master = _Master(config_path, app, addresses[: len(listen)], reload)
-    master.tls_listen = addresses[len(listen) :]
+    master.tls_listen, master.tls_site = addresses[len(listen) :], tls_site
     try:
         return master.run(workers)
     finally:
@@ -57,6 +67,7 @@ class _Master:
         self.stopping = False
         self.tls_listen: list[str] = []  # [tls] listen, bound: the workers listen there too
         self.renewer = 0  # the worker that runs ACME renewals (exactly one at a time)
+        self.tls_site: Any = None  # gateway.tls.site.TlsSite, built before forking
 
     def run(self, workers: int) -> int:
         signal.signal(signal.SIGINT, self._on_signal)
@@ -108,6 +119,7 @@ class _Master:
                 announce=False,
                 renew=renew,
                 tls_listen=self.tls_listen,
+                tls_site=self.tls_site,
             )
         except BaseException:
             log.exception("worker failed")

@@ -191,3 +191,31 @@ def test_chromium_loads_a_page_from_gateway_serve_with_the_local_ca_trusted(
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
         with headless(f"https://localhost:{secure}/page.html", tmp_path / "profile"):
             wait_for_text(log, '"GET /loaded HTTP/1.1" 200', timeout=20)
+
+
+def local_https(port: int, ca: Path) -> httpx.Response:
+    verify = ssl.create_default_context(cafile=str(ca))
+    return httpx.get(f"https://localhost:{port}/", verify=verify, timeout=5)
+
+
+def test_prefork_workers_all_speak_tls(tmp_path: Path) -> None:
+    secure = free_port()
+    tls = f'[tls]\nlisten = "127.0.0.1:{secure}"\nlocal = {{ ca_dir = "ca" }}\n'
+    config = write_config(tmp_path, tls, free_port())
+    config.write_text(config.read_text().replace("[server]\n", "[server]\nworkers = 2\n"))
+    with serving(config, secure, tmp_path / "log"):
+        for _ in range(6):  # new connections, spread over the workers by SO_REUSEPORT
+            assert local_https(secure, tmp_path / "ca" / "ca.pem").status_code == 200
+    assert "with 2 workers" in (tmp_path / "log").read_text()
+
+
+def test_an_edited_tls_table_applies_on_reload(tmp_path: Path) -> None:
+    secure = free_port()
+    tls = f'[tls]\nlisten = "127.0.0.1:{secure}"\nlocal = {{ ca_dir = "ca" }}\n'
+    config = write_config(tmp_path, tls + "[dev]\nreload = true\n", free_port())
+    ca = tmp_path / "ca" / "ca.pem"
+    with serving(config, secure, tmp_path / "log"):
+        assert "strict-transport-security" not in local_https(secure, ca).headers
+        config.write_text(config.read_text().replace("[dev]", 'hsts = "1h"\n\n[dev]'))
+        wait_for_text(tmp_path / "log", "tls: [tls] changed: applied")
+        assert local_https(secure, ca).headers["strict-transport-security"] == "max-age=3600"
