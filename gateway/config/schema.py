@@ -8,12 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from gateway.errors import ConfigIssue
-
-if TYPE_CHECKING:  # gateway.tls.spec imports Where from here
-    from gateway.tls.spec import TlsSpec
 
 MIB = 1024 * 1024
 
@@ -181,4 +178,5 @@ class GatewayConfig:
     env: tuple[EnvUse, ...] = ()  # values set from environment variables (--show-env)
     includes: tuple[Path, ...] = ()  # files merged in by `include`, in order
     include_patterns: tuple[str, ...] = ()  # absolute globs of `include`, to expand again
-    tls: TlsSpec | None = None  # [tls]: HTTPS listeners (gateway.tls)
+    # [tls]: a gateway.tls.spec.TlsSpec, or None (not imported: that module imports this one)
+    tls: Any = None
