@@ -20,7 +20,7 @@ from gateway.tls.transport import TlsTransport
 log = logging.getLogger("gateway.tls")
 
 HANDSHAKE_RECORD = 0x16  # the first byte of a TLS ClientHello record
-READ_SIZE = 256 * 1024  # plaintext handed to the protocol per data_received at most
+READ_SIZE = 16 * 1024  # per SSLObject.read: one record at most (16 KiB); larger costs a big alloc
 WRITE_CHUNK = 256 * 1024  # plaintext encrypted per SSLObject.write
 FILE_CHUNK = 64 * 1024  # os.pread size for write_file
 SMALL_FILE = 16 * 1024  # files up to this are read at once and sent with the head
