@@ -9,11 +9,14 @@ import os
 import ssl
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gateway.config.schema import NOWHERE
 from gateway.errors import GatewayError
 from gateway.tls.site import TlsSite, site_hosts
+from gateway.tls.spec import TlsSpec
 
 log = logging.getLogger("gateway.tls")
 
@@ -28,6 +31,19 @@ Signature = tuple[tuple[int, int, int] | None, ...]
 def build_site(config: Any) -> TlsSite:
     """The TlsSite of a GatewayConfig with [tls]; raises one of BUILD_ERRORS."""
     return TlsSite(config.tls, site_hosts(config), site=str(config.path))
+
+
+def essence(spec: TlsSpec | None) -> TlsSpec | None:
+    """`spec` without where its tables sit in the file: an edit above [tls] changes nothing."""
+    if spec is None:
+        return None
+    return replace(
+        spec,
+        where=NOWHERE,
+        certificates=tuple(replace(item, where=NOWHERE) for item in spec.certificates),
+        acme=replace(spec.acme, where=NOWHERE) if spec.acme is not None else None,
+        local=replace(spec.local, where=NOWHERE) if spec.local is not None else None,
+    )
 
 
 def signature(paths: Sequence[Path]) -> Signature:
@@ -139,7 +155,7 @@ class TlsServing:
     def on_swap(self, old: Any, new: Any) -> None:
         """On the loop, after a reloaded app is swapped in: a changed [tls] table builds a
         new site (on failure the old one keeps serving, and the log says why)."""
-        if old.config.tls == new.config.tls:
+        if essence(old.config.tls) == essence(new.config.tls):
             return
         site = None
         if new.config.tls is not None:

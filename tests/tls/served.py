@@ -51,12 +51,14 @@ def fetch(port: int, context: ssl.SSLContext, name: str) -> bytes:
     return answer
 
 
-def site(tmp_path: Path, tls: str, plain_port: int) -> Path:
-    (tmp_path / "public").mkdir()
+def site(tmp_path: Path, tls: str, plain_port: int = 0, log: str = "off") -> Path:
+    """gateway.toml serving public/index.html, with `tls` (a [tls] table) and the access
+    log `log` (on stderr, which serving() writes to its log file)."""
+    (tmp_path / "public").mkdir(exist_ok=True)
     (tmp_path / "public" / "index.html").write_text("<h1>hello over tls</h1>\n")
     config = tmp_path / "gateway.toml"
     config.write_text(
-        f'[server]\nlisten = ["127.0.0.1:{plain_port}"]\naccess_log = "off"\n\n{tls}\n'
+        f'[server]\nlisten = ["127.0.0.1:{plain_port}"]\naccess_log = "{log}"\n\n{tls}\n'
         '[[static]]\nprefix = "/"\ndir = "public"\n'
     )
     return config

@@ -19,7 +19,7 @@ import pytest
 from gateway.cli import main
 from tests.browser import headless, needs_chromium
 from tests.tls.pebble import free_port
-from tests.tls.served import presented, serving, wait_for_text
+from tests.tls.served import presented, serving, site, wait_for_text
 
 pytest.importorskip("cryptography", reason="the tls extra (cryptography) is not installed")
 from cryptography import x509
@@ -27,17 +27,6 @@ from cryptography import x509
 from tests.tls.certs import ScratchCA
 
 NOW = datetime.datetime.now(datetime.UTC)
-
-
-def write_config(root: Path, tls: str, plain_port: int = 0, log: str = "off") -> Path:
-    (root / "public").mkdir(exist_ok=True)
-    (root / "public" / "index.html").write_text("<h1>hello over tls</h1>\n")
-    config = root / "gateway.toml"
-    config.write_text(
-        f'[server]\nlisten = ["127.0.0.1:{plain_port}"]\naccess_log = "{log}"\n\n{tls}\n'
-        '[[static]]\nprefix = "/"\ndir = "public"\n'
-    )
-    return config
 
 
 def files_tls(port: int, *pairs: tuple[str, str], extra: str = "") -> str:
@@ -67,7 +56,7 @@ def test_check_reports_an_expired_certificate(
     tmp_path: Path, ca: ScratchCA, capsys: pytest.CaptureFixture[str]
 ) -> None:
     old = ca.leaf("old", ["localhost"], days=-1, start=NOW - datetime.timedelta(days=10))
-    config = write_config(tmp_path, files_tls(free_port(), ("old", "old")))
+    config = site(tmp_path, files_tls(free_port(), ("old", "old")))
     status, out, err = check(config, capsys)
     expired = x509.load_pem_x509_certificate(old.cert.read_bytes()).not_valid_after_utc
     assert status == 1
@@ -82,7 +71,7 @@ def test_check_reports_a_key_of_another_certificate(
     tmp_path: Path, ca: ScratchCA, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, b = ca.leaf("a", ["localhost"]), ca.leaf("b", ["localhost"])
-    config = write_config(tmp_path, files_tls(free_port(), ("a", "b")))
+    config = site(tmp_path, files_tls(free_port(), ("a", "b")))
     status, _, err = check(config, capsys)
     assert status == 1
     assert err.splitlines() == [
@@ -96,7 +85,7 @@ def test_check_and_serve_refuse_a_world_readable_key(
 ) -> None:
     pair = ca.leaf("open", ["localhost"])
     pair.key.chmod(0o644)
-    config = write_config(tmp_path, files_tls(free_port(), ("open", "open")))
+    config = site(tmp_path, files_tls(free_port(), ("open", "open")))
     why = (
         f"key file {str(pair.key)!r} has mode 0644, so others can read the private key:"
         f" run `chmod 600 {pair.key}` (the key is refused until then)"
@@ -112,7 +101,7 @@ def test_check_passes_a_good_certificate_and_names_its_expiry(
     tmp_path: Path, ca: ScratchCA, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pair = ca.leaf("site", ["localhost", "www.example.test"], days=30)
-    config = write_config(tmp_path, files_tls(free_port(), ("site", "site")))
+    config = site(tmp_path, files_tls(free_port(), ("site", "site")))
     status, out, _ = check(config, capsys)
     leaf_end = (NOW + datetime.timedelta(days=30)).strftime("%Y-%m-%d")
     assert status == 0
@@ -132,7 +121,7 @@ def test_sni_picks_the_certificate_and_plain_http_serves_without_redirect(
     plain, secure = free_port(), free_port()
     hsts = "redirect_http = false\nhsts = { max_age = '1d', include_subdomains = true }\n"
     tls = files_tls(secure, ("a", "a"), ("b", "b"), ("wild", "wild"), extra=hsts)
-    config = write_config(tmp_path, tls, plain)
+    config = site(tmp_path, tls, plain)
     with serving(config, secure, tmp_path / "log"):
         assert alt_names(presented(secure, ca.path, "a.test")) == {"a.test"}
         assert alt_names(presented(secure, ca.path, "b.test")) == {"b.test", "localhost"}
@@ -151,7 +140,7 @@ def test_sni_picks_the_certificate_and_plain_http_serves_without_redirect(
 def test_replaced_certificate_files_apply_to_new_handshakes(tmp_path: Path, ca: ScratchCA) -> None:
     ca.leaf("site", ["localhost", "one.test"])
     secure = free_port()
-    config = write_config(tmp_path, files_tls(secure, ("site", "site")))
+    config = site(tmp_path, files_tls(secure, ("site", "site")))
     log = tmp_path / "log"
     certs = tmp_path / "certs"
     with serving(config, secure, log):
@@ -177,7 +166,7 @@ def test_chromium_loads_a_page_from_gateway_serve_with_the_local_ca_trusted(
     over HTTPS without a certificate error."""
     secure = free_port()
     tls = f'[tls]\nlisten = "127.0.0.1:{secure}"\nlocal = {{ ca_dir = "ca" }}\n'
-    config = write_config(tmp_path, tls, free_port(), log="common")
+    config = site(tmp_path, tls, free_port(), log="common")
     page = "<!doctype html><title>tls</title><script>fetch('/loaded')</script>"
     (tmp_path / "public" / "page.html").write_text(page)
     (tmp_path / "public" / "loaded").write_text("yes")
@@ -201,7 +190,7 @@ def local_https(port: int, ca: Path) -> httpx.Response:
 def test_prefork_workers_all_speak_tls(tmp_path: Path) -> None:
     secure = free_port()
     tls = f'[tls]\nlisten = "127.0.0.1:{secure}"\nlocal = {{ ca_dir = "ca" }}\n'
-    config = write_config(tmp_path, tls, free_port())
+    config = site(tmp_path, tls, free_port())
     config.write_text(config.read_text().replace("[server]\n", "[server]\nworkers = 2\n"))
     with serving(config, secure, tmp_path / "log"):
         for _ in range(6):  # new connections, spread over the workers by SO_REUSEPORT
@@ -212,10 +201,23 @@ def test_prefork_workers_all_speak_tls(tmp_path: Path) -> None:
 def test_an_edited_tls_table_applies_on_reload(tmp_path: Path) -> None:
     secure = free_port()
     tls = f'[tls]\nlisten = "127.0.0.1:{secure}"\nlocal = {{ ca_dir = "ca" }}\n'
-    config = write_config(tmp_path, tls + "[dev]\nreload = true\n", free_port())
+    config = site(tmp_path, tls + "[dev]\nreload = true\n", free_port())
     ca = tmp_path / "ca" / "ca.pem"
     with serving(config, secure, tmp_path / "log"):
         assert "strict-transport-security" not in local_https(secure, ca).headers
         config.write_text(config.read_text().replace("[dev]", 'hsts = "1h"\n\n[dev]'))
         wait_for_text(tmp_path / "log", "tls: [tls] changed: applied")
         assert local_https(secure, ca).headers["strict-transport-security"] == "max-age=3600"
+
+
+def test_moving_the_tls_table_down_is_no_change(tmp_path: Path) -> None:
+    from gateway.config.load import parse_config
+    from gateway.tls.serving import essence
+
+    tls = '[tls]\nlisten = "127.0.0.1:8443"\nlocal = { names = ["a.test"] }\n'
+    path = tmp_path / "gateway.toml"
+    first = parse_config(tls, path).tls
+    moved = parse_config("\n\n" + tls, path).tls
+    edited = parse_config(tls + 'hsts = "1d"\n', path).tls
+    assert first != moved and essence(first) == essence(moved)
+    assert essence(first) != essence(edited)
