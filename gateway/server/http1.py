@@ -284,10 +284,10 @@ class HttpProtocol(Protocol):
             self.parser.start_next()
             self._error_answer(exc, head)
             return
-        answer = None
-        if ctx.tls is not None and not self.secure:  # [tls]: ACME challenge or 308 to https
-            answer = tls_hooks.plain_answer(ctx.tls, request, head)
-        result = ctx.app.handle(request) if answer is None else answer
+        if ctx.tls is None or self.secure:
+            result = ctx.app.handle(request)
+        else:  # [tls] on a plain connection: an ACME challenge's answer or the 308 to https
+            result = tls_hooks.plain_answer(ctx.tls, request, head) or ctx.app.handle(request)
         self.parser.start_next()
         keep_alive = head.keep_alive
         if isinstance(result, Response):
