@@ -89,6 +89,10 @@ class TlsLayer:
         self.protocol.connection_made(self.transport)
 
     def data_received(self, data: bytes) -> None:
+        if self.state is OPEN:  # the common case first: records of an open connection
+            self._in.write(data)
+            self._deliver()
+            return
         if self.state == FIRST and data:
             self.state = HANDSHAKE if data[0] == HANDSHAKE_RECORD else PLAIN
         if self.state == PLAIN:
