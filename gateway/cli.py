@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     routes.add_argument("--json", action="store_true", help="print JSON instead of a table")
     routes.set_defaults(func=cmd_routes)
 
+    trust = sub.add_parser("trust", help="show (or --install) the local CA of [tls] local")
+    trust.add_argument("--install", action="store_true", help="add it to the system store")
+    trust.set_defaults(func=cmd_trust)
+
     init = sub.add_parser("init", help="write a starter gateway.toml, public/ and api/")
     init.add_argument("dir", nargs="?", default=".", help="where to write (default: .)")
     init.set_defaults(func=cmd_init)
@@ -131,10 +135,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     app = _load(args.config)
     if app is None:
         return 1
+    if app.config.tls is not None:
+        from gateway.tls.check import print_check
+
+        if not print_check(app.config, app.config.server.root):
+            return 1
     print(f"{args.config}: ok ({counted(app.config)})")
     if args.show_env:
         print(render_env(app.config.env))
     return 0
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    from gateway.tls.trust import trust_command
+
+    return trust_command(install=args.install)
 
 
 def cmd_routes(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ class ConnContext:
         "pool",
         "shutting_down",
         "timeouts",
+        "tls",
         "writer",
     )
 
@@ -58,6 +59,7 @@ class ConnContext:
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False
+        self.tls: Any = None  # gateway.tls.site.TlsSite with [tls], else None
 
     def set_timeouts(self, timeouts: TimeoutsSpec) -> None:
         self.timeouts = timeouts

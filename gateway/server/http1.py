@@ -18,6 +18,7 @@ from gateway.response import FileBody, Response, Switch
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.transport import Protocol, Transport
+from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
 
@@ -79,7 +80,9 @@ class HttpProtocol(Protocol):
         "client",
         "ctx",
         "deadline",
+        "hsts",
         "parser",
+        "secure",
         "state",
         "transport",
     )
@@ -100,12 +103,16 @@ class HttpProtocol(Protocol):
         self._last = False
         self._answered = False  # an answer was queued since on_timeout last looked
         self._writing_paused = False
+        self.secure = False  # over TLS ([tls]); set in connection_made
+        self.hsts = b""  # the Strict-Transport-Security line its answers carry, if any
 
     # -- from the transport ---------------------------------------------------------------
 
     def connection_made(self, transport: Transport) -> None:
         self.transport = transport
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+        if self.ctx.tls is not None:  # only with [tls]: test transports need not answer
+            self.secure, self.hsts = tls_hooks.connection_facts(self.ctx.tls, transport)
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
@@ -277,7 +284,10 @@ class HttpProtocol(Protocol):
             self.parser.start_next()
             self._error_answer(exc, head)
             return
-        result = ctx.app.handle(request)
+        if ctx.tls is None or self.secure:
+            result = ctx.app.handle(request)
+        else:  # [tls] on a plain connection: an ACME challenge's answer or the 308 to https
+            result = tls_hooks.plain_answer(ctx.tls, request, head) or ctx.app.handle(request)
         self.parser.start_next()
         keep_alive = head.keep_alive
         if isinstance(result, Response):
@@ -322,6 +332,8 @@ class HttpProtocol(Protocol):
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
         response, head, framing, length = encode_head(ctx, request, response, keep_alive)
+        if self.hsts:
+            head = head[:-2] + self.hsts
         body = response.body
         if not keep_alive or framing is Framing.CLOSE:
             self._last = True
