@@ -106,7 +106,7 @@ def test_check_passes_a_good_certificate_and_names_its_expiry(
     leaf_end = (NOW + datetime.timedelta(days=30)).strftime("%Y-%m-%d")
     assert status == 0
     assert f"tls: {pair.cert} covers localhost, www.example.test; expires {leaf_end}" in out
-    assert out.rstrip().endswith(f"{config}: ok (1 routes and mounts)")
+    assert out.rstrip().endswith(f"{config}: ok (1 mount)")
 
 
 # -- over the wire ------------------------------------------------------------------------
