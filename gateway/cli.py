@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     routes.add_argument("--json", action="store_true", help="print JSON instead of a table")
     routes.set_defaults(func=cmd_routes)
 
+    reload = sub.add_parser(
+        "reload", help="tell the running gateway to re-read gateway.toml (SIGHUP)"
+    )
+    _config_arg(reload)
+    reload.set_defaults(func=cmd_reload)
+
     init = sub.add_parser("init", help="write a starter gateway.toml, public/ and api/")
     init.add_argument("dir", nargs="?", default=".", help="where to write (default: .)")
     init.set_defaults(func=cmd_init)
@@ -170,6 +176,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     config = Path(args.dir) / "gateway.toml"
     print(f"next: gateway serve --config {config}")
     return 0
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    from gateway.server.signals import reload_running
+
+    return reload_running(args.config)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

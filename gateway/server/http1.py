@@ -73,6 +73,7 @@ class HttpProtocol(Protocol):
         "_last",
         "_peer_done",
         "_pending_id",
+        "_started",
         "_stream",
         "_waiting",
         "_writing_paused",
@@ -96,6 +97,7 @@ class HttpProtocol(Protocol):
         self._stream: Stream | None = None
         self._waiting: Any = None  # (request, call, keep_alive) while HANDLING
         self._pending_id = 0
+        self._started = ctx.loop.now  # the current request's first byte (metrics latency)
         self._peer_done = False
         self._last = False
         self._answered = False  # an answer was queued since on_timeout last looked
@@ -114,7 +116,9 @@ class HttpProtocol(Protocol):
         if was_idle and parser.in_message:
             # The header clock starts at a request's first byte; stray CRLFs (which the
             # parser skips) must not restart it, or they would keep a connection forever.
-            self.deadline = self.ctx.loop.now + self.ctx.timeouts.header
+            now = self.ctx.loop.now
+            self._started = now
+            self.deadline = now + self.ctx.timeouts.header
         elif self._head is not None:
             self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
         if self.state is READING:  # else the bytes wait in the parser
@@ -277,7 +281,12 @@ class HttpProtocol(Protocol):
             self.parser.start_next()
             self._error_answer(exc, head)
             return
-        result = ctx.app.handle(request)
+        ops = ctx.ops
+        if request.path in ops.paths:  # metrics, health, ready: before any route
+            result: Any = ops.answer(request.method, request.path, self.client[0])
+            request.route = request.path
+        else:
+            result = ctx.app.handle(request)
         self.parser.start_next()
         keep_alive = head.keep_alive
         if isinstance(result, Response):
@@ -326,6 +335,14 @@ class HttpProtocol(Protocol):
         if not keep_alive or framing is Framing.CLOSE:
             self._last = True
         ctx.access_log(request, response.status, length, self.client)
+        ctx.ops.observe(
+            request.route,
+            request.method,
+            response.status,
+            ctx.loop.now - self._started,
+            len(request.body),
+            length or 0,
+        )
         transport = self.transport
         if framing is Framing.NONE:
             response.close()
@@ -357,7 +374,10 @@ class HttpProtocol(Protocol):
         buffered = getattr(self.parser, "buffered", b"")
         request, status, data, length = error_answer(self.ctx, exc, head, self.client, buffered)
         self.transport.write(data)
-        self.ctx.access_log(request, status, length, self.client)
+        ctx = self.ctx
+        ctx.access_log(request, status, length, self.client)
+        method = "-" if request is None else request.method
+        ctx.ops.observe("(unmatched)", method, status, ctx.loop.now - self._started, 0, length)
         self._last = True
         self._drain()
 

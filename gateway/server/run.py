@@ -1,17 +1,24 @@
-"""Running one server process: listen, announce, start the reloader when asked, install
-the signal handlers and serve until told to stop. `gateway serve` and each prefork worker
-call serve_single."""
+"""Running one server process: listen (or take the sockets a service manager handed over),
+announce, start the reloader, install the signal handlers and serve until told to stop.
+`gateway serve` and each prefork worker call serve_single."""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
 from gateway import __version__
+from gateway.activation import ActivationError, inherited_sockets
 from gateway.app import App
+from gateway.metrics import SharedDir
 from gateway.reload import Reloader
+from gateway.server import signals
 from gateway.server.serve import Server
+
+WORKERS_CHANGED = signal.SIGWINCH  # worker -> master: the config's `workers` changed
 
 
 def serve_single(
@@ -21,11 +28,19 @@ def serve_single(
     reload: bool,
     reuse_port: bool = False,
     announce: bool = True,
+    metrics_dir: SharedDir | None = None,
+    sockets: list[socket.socket] | None = None,
 ) -> int:
-    """Serve `app` in this process until SIGINT/SIGTERM; the exit status."""
-    server = Server(app, listen=listen, reuse_port=reuse_port)
+    """Serve `app` in this process until SIGINT/SIGTERM; the exit status. `sockets`: listening
+    sockets to serve instead of binding `listen` (a prefork master's LISTEN_FDS ones)."""
+    server = Server(app, listen=listen, reuse_port=reuse_port, metrics_dir=metrics_dir)
     try:
-        addresses = server.listen(listen)
+        handed = sockets if sockets is not None else [h.sock for h in inherited_sockets()]
+    except ActivationError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    try:
+        addresses = server.adopt(handed) if handed else server.listen(listen)
     except OSError as exc:
         print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -34,19 +49,30 @@ def serve_single(
             print(
                 f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr
             )
-    reloader = start_reloader(config_path, server) if reload else None
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: server.request_shutdown())
+    pid_file = signals.PidFile(app.config.server.pid_file) if app.config.server.pid_file else None
+    if pid_file is not None and announce:  # under prefork the master owns it
+        try:
+            pid_file.write()
+        except OSError as exc:
+            print(f"gateway: cannot write the pid file: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    # Without [dev] reload nothing is watched, but SIGHUP still rebuilds.
+    if not announce:  # a prefork worker: its master applies a new `workers`
+        server.on_workers_changed = lambda: os.kill(os.getppid(), WORKERS_CHANGED)
+    reloader = start_reloader(config_path, server, watch=reload)
+    signals.install(server, reloader)
     try:
         server.serve_forever()
     finally:
-        if reloader is not None:
-            reloader.stop()
+        reloader.stop()
+        if pid_file is not None and announce:
+            pid_file.remove()
     return 0
 
 
-def start_reloader(config_path: str, server: Server) -> Reloader:
-    """Watch the config, handler modules and served files; rebuild and swap on change."""
-    reloader = Reloader(Path(config_path), server)
+def start_reloader(config_path: str, server: Server, watch: bool = True) -> Reloader:
+    """Rebuild and swap on SIGHUP; with `watch`, also on a change to the config, a handler
+    module or a served file."""
+    reloader = Reloader(Path(config_path), server, watch=watch)
     reloader.start()
     return reloader

@@ -7,11 +7,15 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 
 from gateway import __version__
+from gateway.activation import ActivationError, inherited_sockets
 from gateway.app import App
+from gateway.metrics import SharedDir
+from gateway.server import master_ops
 from gateway.server.listeners import address_of, bind
 from gateway.server.run import serve_single
 
@@ -22,8 +26,13 @@ RESPAWN_DELAY = 1.0
 
 def serve_prefork(config_path: str, app: App, listen: list[str], workers: int, reload: bool) -> int:
     try:
+        handed = [h.sock for h in inherited_sockets()]  # socket activation: shared by all
+    except ActivationError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    try:
         # Bound, not listening: holds each port number while the workers listen on it.
-        reserved = [bind(address, reuse_port=True, listen=False) for address in listen]
+        reserved = handed or [bind(address, reuse_port=True, listen=False) for address in listen]
     except OSError as exc:
         print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -35,8 +44,10 @@ def serve_prefork(config_path: str, app: App, listen: list[str], workers: int, r
             file=sys.stderr,
         )
     master = _Master(config_path, app, addresses, reload)
+    master.handed = handed
+    ops = master_ops.MasterOps(master, config_path, app)
     try:
-        return master.run(workers)
+        return ops.run(workers)
     finally:
         for sock in reserved:
             sock.close()
@@ -50,12 +61,15 @@ class _Master:
         self.reload = reload
         self.children: set[int] = set()
         self.stopping = False
+        self.metrics_dir: SharedDir | None = None  # set by MasterOps: the workers' counters
+        self.handed: list[socket.socket] = []  # LISTEN_FDS sockets the workers serve as they are
+        self.retiring: set[int] = set()  # stopped by a smaller `workers`: not replaced
 
     def run(self, workers: int) -> int:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         for _ in range(workers):
-            self._spawn()
+            self.spawn()
         while self.children:
             try:
                 pid, status = os.wait()
@@ -64,11 +78,16 @@ class _Master:
             except InterruptedError:
                 continue
             self.children.discard(pid)
+            if self.metrics_dir is not None:
+                self.metrics_dir.retire(pid)
+            if pid in self.retiring:
+                self.retiring.discard(pid)
+                continue
             if not self.stopping:
                 log.warning("worker %d exited (status %d); starting another", pid, status)
                 time.sleep(RESPAWN_DELAY)  # a worker that dies at once must not spin the CPU
                 if not self.stopping:
-                    self._spawn()
+                    self.spawn()
         return 0
 
     def _on_signal(self, signum: int, frame: object) -> None:
@@ -79,15 +98,14 @@ class _Master:
             except ProcessLookupError:
                 self.children.discard(pid)
 
-    def _spawn(self) -> None:
+    def spawn(self) -> None:
         pid = os.fork()
         if pid:
             self.children.add(pid)
             return
         code = 1
         try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            master_ops.reset_in_child()
             code = serve_single(
                 self.config_path,
                 self.app,
@@ -95,6 +113,8 @@ class _Master:
                 self.reload,
                 reuse_port=True,
                 announce=False,
+                metrics_dir=self.metrics_dir,
+                sockets=list(self.handed) or None,
             )
         except BaseException:
             log.exception("worker failed")

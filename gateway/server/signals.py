@@ -1,0 +1,119 @@
+"""Process-level operations of `gateway serve`: the signal handlers (SIGHUP reload, SIGUSR1
+log reopen, SIGINT/SIGTERM drain) and the pid file that `gateway reload` signals. A handler
+only queues work (Reloader.request_reload, Loop.call_soon_threadsafe): both are safe there."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.reload import Reloader
+    from gateway.server.serve import Server
+
+log = logging.getLogger("gateway.server")
+
+
+def install(server: Server, reloader: Reloader | None) -> None:
+    """SIGINT/SIGTERM drain and stop; SIGHUP rebuilds as a save would; SIGUSR1 reopens logs."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: server.request_shutdown())
+    if reloader is not None:
+        signal.signal(signal.SIGHUP, lambda signum, frame: reloader.request_reload())
+    signal.signal(
+        signal.SIGUSR1, lambda signum, frame: server.call_soon_threadsafe(server.reopen_logs)
+    )
+
+
+def reset_in_child() -> None:
+    """A forked worker starts with the default dispositions (serve_single installs its own)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+class PidFile:
+    """`[server] pid_file`: written once listening, removed at exit. A file naming a live
+    process that is not us is refused (another gateway runs); a stale one is replaced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self) -> None:
+        other = read_pid(self.path)
+        if other is not None and other != os.getpid() and _alive(other):
+            raise OSError(f"{self.path}: gateway already runs as pid {other}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        tmp.write_text(f"{os.getpid()}\n")
+        os.replace(tmp, self.path)  # atomic: `gateway reload` never reads half a pid
+
+    def remove(self) -> None:
+        if read_pid(self.path) == os.getpid():  # a successor may have written its own
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def send(path: Path, signum: int) -> str | None:
+    """Signal the gateway whose pid `path` holds; an error message, or None when sent."""
+    pid = read_pid(path)
+    if pid is None:
+        return f"{path}: no pid file (is gateway running with [server] pid_file set?)"
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return f"{path}: names pid {pid}, which is not running (a stale pid file)"
+    except PermissionError:
+        return f"{path}: not allowed to signal pid {pid} (run as its user)"
+    return None
+
+
+def reload_running(config_path: str) -> int:
+    """`gateway reload`: SIGHUP to the pid in the config's [server] pid_file; exit status."""
+    from gateway.config.load import load_config
+    from gateway.errors import ConfigError
+
+    try:
+        config = load_config(config_path)
+    except (ConfigError, OSError) as exc:
+        partial = getattr(exc, "partial", None)
+        if partial is None:
+            print(f"gateway reload: cannot read {config_path}: {exc}", file=sys.stderr)
+            return 1
+        config = partial  # the running one validates and reports the errors itself
+    path = config.server.pid_file
+    if path is None:
+        print(
+            f"gateway reload: {config_path} sets no [server] pid_file: add e.g. "
+            'pid_file = "gateway.pid" (or send SIGHUP to the process yourself)',
+            file=sys.stderr,
+        )
+        return 1
+    error = send(path, signal.SIGHUP)
+    if error is not None:
+        print(f"gateway reload: {error}", file=sys.stderr)
+        return 1
+    print(f"sent SIGHUP to pid {read_pid(path)}")
+    return 0
