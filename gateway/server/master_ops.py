@@ -22,6 +22,11 @@ from gateway.server.signals import PidFile, reset_in_child
 
 log = logging.getLogger("gateway.server")
 
+UPGRADE_UNDER_PREFORK = (
+    "SIGUSR2 ignored: the in-place upgrade needs one process (workers = 1); with workers, "
+    "start the new gateway beside this one and SIGTERM this one (docs/operations.md)"
+)
+
 __all__ = ["WORKERS_CHANGED", "MasterOps", "reset_in_child"]
 
 
@@ -47,6 +52,7 @@ class MasterOps:
         signal.signal(signal.SIGHUP, lambda s, f: self.reload(forward=True))
         signal.signal(WORKERS_CHANGED, lambda s, f: self.reload(forward=False))
         signal.signal(signal.SIGUSR1, lambda s, f: self.forward(signal.SIGUSR1))
+        signal.signal(signal.SIGUSR2, lambda s, f: log.warning(UPGRADE_UNDER_PREFORK))
         try:
             code: int = self.master.run(workers)
             return code

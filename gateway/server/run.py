@@ -49,10 +49,11 @@ def serve_single(
             print(
                 f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr
             )
+    predecessor = signals.tell_predecessor(server) if announce else None
     pid_file = signals.PidFile(app.config.server.pid_file) if app.config.server.pid_file else None
     if pid_file is not None and announce:  # under prefork the master owns it
         try:
-            pid_file.write()
+            pid_file.write(predecessor)
         except OSError as exc:
             print(f"gateway: cannot write the pid file: {exc.strerror or exc}", file=sys.stderr)
             return 1
@@ -60,7 +61,7 @@ def serve_single(
     if not announce:  # a prefork worker: its master applies a new `workers`
         server.on_workers_changed = lambda: os.kill(os.getppid(), WORKERS_CHANGED)
     reloader = start_reloader(config_path, server, watch=reload)
-    signals.install(server, reloader)
+    signals.install(server, reloader, upgrade=announce)
     try:
         server.serve_forever()
     finally:

@@ -78,6 +78,10 @@ class Server:
         self.shutting_down = False
         self.on_shutdown: list[Callable[[], None]] = []  # run on the loop when shutdown begins
         self.on_workers_changed: Callable[[], None] | None = None  # set in prefork workers
+        # At shutdown, an idle keep-alive connection is closed once it has been idle this
+        # long (0: at once). A client may be sending on it as it closes; an upgrade (SIGUSR2)
+        # sets it so that busy clients get their next answer with `connection: close` instead.
+        self.drain_idle_after = 0.0
         # A layer between the socket and HTTP (TLS): given the listener's address as bound
         # and the connection's HttpProtocol, the protocol the socket transport drives.
         self.wrap_protocol: Callable[[str, HttpProtocol], Protocol] | None = None
@@ -268,6 +272,8 @@ class Server:
             and not self.shutting_down
         ):
             self._resume_accepting()
+        if self.shutting_down and self.drain_idle_after:
+            self._close_idle()
         for conn in [c for c in self.conns if c.deadline <= now]:
             try:
                 conn.on_timeout()
@@ -313,8 +319,14 @@ class Server:
         self.listeners.clear()
         # Busy connections finish their request; send_response then closes them,
         # since keep-alive is off while shutting down.
+        self._close_idle()
+
+    def _close_idle(self) -> None:
+        quiet_since = self.loop.now - self.drain_idle_after
         for conn in list(self.conns):
-            if conn.idle:
+            if conn.idle and (
+                not self.drain_idle_after or conn.transport.progress_at <= quiet_since
+            ):
                 conn.close()
 
     def _should_stop(self) -> bool:

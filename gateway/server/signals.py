@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.activation import exec_with_sockets
+
 if TYPE_CHECKING:
     from gateway.reload import Reloader
     from gateway.server.serve import Server
@@ -19,8 +21,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.server")
 
 
-def install(server: Server, reloader: Reloader | None) -> None:
-    """SIGINT/SIGTERM drain and stop; SIGHUP rebuilds as a save would; SIGUSR1 reopens logs."""
+UPGRADE_PARENT = "GATEWAY_UPGRADE_PARENT"  # set for the new gateway SIGUSR2 starts
+UPGRADE_IDLE_GRACE = 1.0  # seconds: see Server.drain_idle_after
+
+
+def install(server: Server, reloader: Reloader | None, upgrade: bool = True) -> None:
+    """SIGINT/SIGTERM drain and stop; SIGHUP rebuilds as a save would; SIGUSR1 reopens logs;
+    SIGUSR2 (`upgrade`: one process, not a prefork worker) starts a new gateway on our
+    listening sockets, which tells us to drain once it serves."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: server.request_shutdown())
     if reloader is not None:
@@ -28,12 +36,60 @@ def install(server: Server, reloader: Reloader | None) -> None:
     signal.signal(
         signal.SIGUSR1, lambda signum, frame: server.call_soon_threadsafe(server.reopen_logs)
     )
+    if not upgrade:  # a prefork worker: its master decides
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    else:
+        signal.signal(
+            signal.SIGUSR2,
+            lambda signum, frame: server.call_soon_threadsafe(lambda: start_successor(server)),
+        )
+
+
+def start_successor(server: Server) -> None:
+    """SIGUSR2, on the loop: run our own command line again (so the code installed now is
+    what runs) with our listening sockets handed over at fd 3.. (LISTEN_FDS). The sockets
+    are shared, not copied: connections waiting in their backlog go to whichever process
+    accepts, and none is refused. We keep serving until the successor sends SIGTERM."""
+    if server.shutting_down or not server.listeners:
+        return
+    argv = [sys.executable, *sys.orig_argv[1:]]
+    os.environ[UPGRADE_PARENT] = str(os.getpid())
+    try:
+        pid = exec_with_sockets(argv, list(server.listeners.values()))
+    except OSError as exc:
+        log.error("upgrade: cannot start a new gateway: %s", exc.strerror or exc)
+        return
+    finally:
+        del os.environ[UPGRADE_PARENT]
+    log.info("upgrade: started pid %d on our sockets; serving until it is ready", pid)
+    server.drain_idle_after = UPGRADE_IDLE_GRACE
+
+
+def tell_predecessor(server: Server) -> int | None:
+    """In a gateway started by SIGUSR2: once our loop runs (we serve), SIGTERM the old one
+    so it drains. The old pid, or None when we were not started that way."""
+    text = os.environ.pop(UPGRADE_PARENT, "")
+    if not text.isdigit():
+        return None
+    old = int(text)
+
+    def ready() -> None:
+        log.info("upgrade: serving; asking pid %d to drain", old)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(old, signal.SIGTERM)
+
+    server.loop.call_soon(ready)
+    return old
 
 
 def reset_in_child() -> None:
-    """A forked worker starts with the default dispositions (serve_single installs its own)."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+    """A forked worker stops on SIGINT/SIGTERM until serve_single installs its handlers; a
+    SIGHUP or SIGUSR1 the master forwards before then is ignored (its default would kill
+    it, and a worker starting now builds from the newest app and opens its logs anyway)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class PidFile:
@@ -43,9 +99,10 @@ class PidFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def write(self) -> None:
+    def write(self, predecessor: int | None = None) -> None:
+        """`predecessor`: the gateway we take over from (SIGUSR2); its pid may be there."""
         other = read_pid(self.path)
-        if other is not None and other != os.getpid() and _alive(other):
+        if other not in (None, os.getpid(), predecessor) and _alive(other):
             raise OSError(f"{self.path}: gateway already runs as pid {other}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
