@@ -67,6 +67,8 @@ class ServerSpec:
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     health: str | None = "/__gateway/health"  # liveness; None: off
     ready: str | None = "/__gateway/ready"  # readiness; None: off
+    request_id_header: str | None = "x-request-id"  # the client's id, kept and echoed
+    error_log_path: Path | None = None  # error_log = { path = ... }; None: stderr
     pid_file: Path | None = None  # where `gateway serve` writes its pid (`gateway reload`)
     where: Where = NOWHERE
 

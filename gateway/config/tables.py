@@ -31,6 +31,8 @@ SERVER_KEYS = (
     "health",
     "ready",
     "pid_file",
+    "request_id_header",
+    "error_log",
 )
 TIMEOUT_KEYS = ("header", "body", "idle", "write", "handler", "shutdown")
 DEV_KEYS = ("reload", "live_reload", "debounce", "watch")
@@ -93,6 +95,8 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
         health=get("health", v.ops_path, s.health),
         ready=get("ready", v.ops_path, s.ready),
         pid_file=get("pid_file", v.file(root, check=False), None),
+        request_id_header=get("request_id_header", header_or_off, s.request_id_header),
+        error_log_path=get("error_log", error_log(root), None),
         where=section.where,
     )
 
@@ -112,6 +116,22 @@ def access_log(root: Path) -> Convert[tuple[AccessLogFormat, Path | None]]:
             )
         path = v.file(root, check=False)(value["path"]) if "path" in value else None
         return fmt(value.get("format", "common")), path
+
+    return convert
+
+
+def header_or_off(value: object) -> str | None:
+    """request_id_header: a header name, or false to ignore the client's ids."""
+    return None if value is False else v.header_name(value).lower()
+
+
+def error_log(root: Path) -> Convert[Path]:
+    """error_log = { path = "logs/error.log" }."""
+
+    def convert(value: object) -> Path:
+        if not isinstance(value, dict) or set(value) != {"path"}:
+            raise Invalid("write error_log = { path = 'logs/error.log' }")
+        return v.file(root, check=False)(value["path"])
 
     return convert
 

@@ -31,6 +31,7 @@ class ConnContext:
         "ops",
         "parser_limits",
         "pool",
+        "request_id_header",
         "shutting_down",
         "timeouts",
         "writer",
@@ -62,6 +63,7 @@ class ConnContext:
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False
+        self.request_id_header: str | None = None  # [server] request_id_header
         self.ops = (
             ops if ops is not None else Ops(None)
         )  # metrics, health, ready: answer() before routing, observe() per answer

@@ -14,6 +14,7 @@ from gateway.http.events import NEED_DATA, Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
 from gateway.http.writer import CONTINUE, Framing
 from gateway.request import Request, build_request
+from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
@@ -281,6 +282,9 @@ class HttpProtocol(Protocol):
             self.parser.start_next()
             self._error_answer(exc, head)
             return
+        id_header = ctx.request_id_header
+        if id_header is not None and id_header in request.headers:
+            adopt(request, id_header)  # the client's X-Request-ID, when it is a sane one
         ops = ctx.ops
         if request.path in ops.paths:  # metrics, health, ready: before any route
             result: Any = ops.answer(request.method, request.path, self.client[0])
@@ -330,6 +334,8 @@ class HttpProtocol(Protocol):
         # timeouts that could apply; on_timeout then works out which one really does.
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
+        if ctx.request_id_header is not None and ctx.request_id_header in request.headers:
+            echo(request, response, ctx.request_id_header)
         response, head, framing, length = encode_head(ctx, request, response, keep_alive)
         body = response.body
         if not keep_alive or framing is Framing.CLOSE:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
+from gateway.logfiles import ErrorLog
 from gateway.metrics import Ops, SharedDir
 from gateway.server.context import ConnContext
 from gateway.server.http1 import HttpProtocol
@@ -72,6 +73,8 @@ class Server:
         self.writer.set_date(time.time())
         self.pool = HandlerPool(self.loop, spec.handler_threads, spec.handler_queue)
         self.access_log = AccessLog(spec.access_log, path=spec.access_log_path)
+        self.error_log = ErrorLog()
+        self.error_log.set_path(spec.error_log_path)
         self.loop.after_batch.append(self.access_log.flush)
         self.conns: set[HttpProtocol] = set()
         self.listeners: dict[str, socket.socket] = {}
@@ -129,6 +132,7 @@ class Server:
         self.ctx.app = app
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
+        self.ctx.request_id_header = spec.request_id_header
         self.loop.tick_interval = self._tick_interval(spec.timeouts)
 
     @staticmethod
@@ -148,6 +152,7 @@ class Server:
         self.ops.configure(app.config.server)
         self.access_log.set_format(app.config.server.access_log)
         self.access_log.set_path(app.config.server.access_log_path)
+        self.error_log.set_path(app.config.server.error_log_path)
         if not self._adopted and tuple(app.config.server.listen) != tuple(old.config.server.listen):
             self.listen(list(app.config.server.listen))
         if app.config.server.workers != old.config.server.workers and self.on_workers_changed:
@@ -283,10 +288,11 @@ class Server:
 
     def reopen_logs(self) -> None:
         """SIGUSR1 (on the loop): open the log files again by name, after a rotation."""
-        try:
-            self.access_log.reopen()
-        except OSError as exc:
-            log.error("cannot reopen the access log: %s", exc.strerror or exc)
+        for name, reopen in (("access", self.access_log.reopen), ("error", self.error_log.reopen)):
+            try:
+                reopen()
+            except OSError as exc:
+                log.error("cannot reopen the %s log: %s", name, exc.strerror or exc)
 
     def call_soon_threadsafe(self, callback: Callable[[], Any]) -> None:
         self.loop.call_soon_threadsafe(callback)
@@ -346,4 +352,5 @@ class Server:
         self.app.close()
         self.access_log.flush()
         self.access_log.set_path(None)  # closes the file
+        self.error_log.set_path(None)
         self.loop.close()

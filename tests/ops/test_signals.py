@@ -59,32 +59,43 @@ def test_gateway_reload_sends_sighup_and_no_request_fails(tmp_path, capsys):
 
 
 def test_gateway_reload_without_a_pid_file_says_what_to_add(tmp_path, capsys):
-    config = write_site(tmp_path, CONFIG.replace('pid_file = "run/gateway.pid"', "").format(
-        body="x", more=""
-    ))
+    config = write_site(
+        tmp_path, CONFIG.replace('pid_file = "run/gateway.pid"', "").format(body="x", more="")
+    )
     assert main(["reload", "--config", str(config)]) == 1
     assert "sets no [server] pid_file" in capsys.readouterr().err
 
 
-def test_sigusr1_reopens_a_rotated_access_log(tmp_path):
-    config = site(tmp_path, more='access_log = { format = "json", path = "logs/access.log" }')
+def test_sigusr1_reopens_rotated_access_and_error_logs(tmp_path):
+    more = (
+        'access_log = { format = "json", path = "logs/access.log" }\n'
+        'error_log = { path = "logs/error.log" }'
+    )
+    config = site(tmp_path, more=more)
     config.write_text(config.read_text().replace('access_log = "off"\n', "", 1))
-    log = tmp_path / "logs" / "access.log"
+    log, errors = tmp_path / "logs" / "access.log", tmp_path / "logs" / "error.log"
     gateway = Gateway(config)
     try:
-        assert httpx.get(gateway.url + "/a", headers={"x-n": "1"}).status_code == 200
+        assert httpx.get(gateway.url + "/a").status_code == 200
         wait_for(lambda: log.exists() and log.read_text().count("\n") == 1)
+        gateway.proc.send_signal(signal.SIGHUP)  # "reloaded ... on request" goes to error.log
+        wait_for(lambda: "on request" in errors.read_text())
         rotated = log.rename(log.with_name("access.log.1"))  # what logrotate does
+        errors_rotated = errors.rename(errors.with_name("error.log.1"))
         httpx.get(gateway.url + "/a")
         wait_for(lambda: rotated.read_text().count("\n") == 2)  # still the open file
         gateway.proc.send_signal(signal.SIGUSR1)
-        wait_for(lambda: log.exists())
+        wait_for(lambda: log.exists() and errors.exists())
         httpx.get(gateway.url + "/nope")
         wait_for(lambda: log.read_text().count("\n") == 1)
         line = json.loads(log.read_text())
         assert line["status"] == 404 and line["request"].startswith("GET /nope ")
         assert line["id"]
         assert rotated.read_text().count("\n") == 2
+        gateway.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "on request" in errors.read_text())
+        assert errors_rotated.read_text().count("on request") == 1
+        assert "on request" not in gateway.log  # in the file, not on stderr
     finally:
         assert gateway.stop() == 0
 
