@@ -4,6 +4,7 @@ Each server gets the same bytes to serve, so a body check can prove like is met 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ def hello(request):
 @dataclass(frozen=True)
 class Target:
     label: str
-    server: Literal["gateway", "uvicorn", "starlette", "nginx", "minimal"]
+    server: Literal["gateway", "gateway-metrics", "uvicorn", "starlette", "nginx", "minimal"]
     path: str
 
 
@@ -183,6 +184,12 @@ class Workspace:
                 listen=_q(f"127.0.0.1:{port}"), workers=self.workers, root=_q(self.site)))
             return [*self.pin, self.python, "-m", "gateway", "serve", "--config", str(config),
                     "--listen", f"127.0.0.1:{port}"], REPO
+        if server == "gateway-metrics":  # the same, with [server] metrics on (--metrics)
+            argv, cwd = self.command("gateway", port)
+            config = self.site / "gateway.toml"
+            config.write_text(config.read_text().replace(
+                'access_log = "off"\n', 'access_log = "off"\nmetrics = "/__gateway/metrics"\n'))
+            return argv, cwd
         if server == "nginx":
             conf = self.nginx / "nginx.conf"
             conf.write_text(NGINX_CONF.format(nginx=self.nginx, port=port,
@@ -198,3 +205,17 @@ class Workspace:
                 "--app-dir", str(self.root / "peers"), "--host", "127.0.0.1", "--port", str(port),
                 "--http", "httptools", "--loop", "uvloop", "--no-access-log",
                 "--log-level", "warning"], self.root
+
+
+# --metrics: beside these gateway targets, the same with [server] metrics on (same run).
+METRICS_TWINS = {"gateway respond", "gateway static", "gateway inline"}
+
+
+def with_metrics(scenario: Scenario) -> Scenario:
+    """`scenario` plus a "+metrics" twin of each gateway target in METRICS_TWINS."""
+    twins = tuple(
+        Target(f"{t.label} +metrics", "gateway-metrics", t.path)
+        for t in scenario.targets
+        if t.label in METRICS_TWINS
+    )
+    return dataclasses.replace(scenario, targets=scenario.targets + twins)

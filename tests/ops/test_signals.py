@@ -140,18 +140,22 @@ def test_prefork_sighup_applies_an_edited_workers_count(tmp_path):
     more = 'workers = 2\nmetrics = "/__gateway/metrics"'
     config = site(tmp_path, more=more)
     gateway = Gateway(config)
-    ok = False
+
+    def workers_become(n):
+        try:
+            wait_for(lambda: scrape_workers(gateway.url) == n, timeout=15)
+        except AssertionError:
+            raise AssertionError(f"never {n} workers:\n{gateway.log}") from None
+
     try:
-        wait_for(lambda: scrape_workers(gateway.url) == 2, timeout=15)
+        workers_become(2)
         config.write_text(config.read_text().replace("workers = 2", "workers = 3"))
         assert main(["reload", "--config", str(config)]) == 0
-        wait_for(lambda: scrape_workers(gateway.url) == 3, timeout=15)
+        workers_become(3)
         config.write_text(config.read_text().replace("workers = 3", "workers = 1"))
         gateway.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: scrape_workers(gateway.url) == 1, timeout=15)
+        workers_become(1)
         assert "workers: 3 -> 1" in gateway.log
         assert gateway.proc.poll() is None
-        ok = True
     finally:
-        assert gateway.stop() == 0 or not ok
-        print(gateway.log, scrape_workers(gateway.url) if gateway.proc.poll() is None else "")
+        assert gateway.stop() == 0
