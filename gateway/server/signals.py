@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.activation import exec_with_sockets
+from gateway.metrics.shared import pid_alive
 
 if TYPE_CHECKING:
     from gateway.reload import Reloader
@@ -102,7 +103,7 @@ class PidFile:
     def write(self, predecessor: int | None = None) -> None:
         """`predecessor`: the gateway we take over from (SIGUSR2); its pid may be there."""
         other = read_pid(self.path)
-        if other not in (None, os.getpid(), predecessor) and _alive(other):
+        if other not in (None, os.getpid(), predecessor) and pid_alive(other):
             raise OSError(f"{self.path}: gateway already runs as pid {other}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
@@ -121,16 +122,6 @@ def read_pid(path: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def send(path: Path, signum: int) -> str | None:
