@@ -40,19 +40,25 @@ class MasterOps:
         spec = app.config.server.pid_file
         self.pid_file = PidFile(spec) if spec is not None else None
 
-    def run(self, workers: int) -> int:
-        self.workers = workers
+    def install(self) -> bool:
+        """Before announcing: the metrics directory, the pid file and the signal handlers.
+        False (after saying why) when the pid file cannot be written."""
         self.master.metrics_dir = SharedDir.create()
         if self.pid_file is not None:
             try:
                 self.pid_file.write()
             except OSError as exc:
                 print(f"gateway: cannot write the pid file: {exc.strerror or exc}", file=sys.stderr)
-                return 1
+                self.master.metrics_dir.remove()
+                return False
         signal.signal(signal.SIGHUP, lambda s, f: self.reload(forward=True))
         signal.signal(WORKERS_CHANGED, lambda s, f: self.reload(forward=False))
         signal.signal(signal.SIGUSR1, lambda s, f: self.forward(signal.SIGUSR1))
         signal.signal(signal.SIGUSR2, lambda s, f: log.warning(UPGRADE_UNDER_PREFORK))
+        return True
+
+    def run(self, workers: int) -> int:
+        self.workers = workers
         try:
             code: int = self.master.run(workers)
             return code

@@ -44,11 +44,6 @@ def serve_single(
     except OSError as exc:
         print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
         return 1
-    if announce:
-        for address in addresses:
-            print(
-                f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr
-            )
     predecessor = signals.tell_predecessor(server) if announce else None
     pid_file = signals.PidFile(app.config.server.pid_file) if app.config.server.pid_file else None
     if pid_file is not None and announce:  # under prefork the master owns it
@@ -62,6 +57,11 @@ def serve_single(
         server.on_workers_changed = lambda: os.kill(os.getppid(), WORKERS_CHANGED)
     reloader = start_reloader(config_path, server, watch=reload)
     signals.install(server, reloader, upgrade=announce)
+    if announce:  # last: whoever waits for this line may signal us from now on
+        for address in addresses:
+            print(
+                f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr
+            )
     try:
         server.serve_forever()
     finally:

@@ -37,15 +37,17 @@ def serve_prefork(config_path: str, app: App, listen: list[str], workers: int, r
         print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
         return 1
     addresses = [address_of(sock) for sock in reserved]
+    master = _Master(config_path, app, addresses, reload)
+    master.handed = handed
+    ops = master_ops.MasterOps(master, config_path, app)
+    if not ops.install():
+        return 1
     for address in addresses:
         print(
             f"gateway {__version__} serving {config_path} at http://{address}/ "
             f"with {workers} workers",
             file=sys.stderr,
         )
-    master = _Master(config_path, app, addresses, reload)
-    master.handed = handed
-    ops = master_ops.MasterOps(master, config_path, app)
     try:
         return ops.run(workers)
     finally:

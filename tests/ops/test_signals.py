@@ -159,3 +159,18 @@ def test_prefork_sighup_applies_an_edited_workers_count(tmp_path):
         assert gateway.proc.poll() is None
     finally:
         assert gateway.stop() == 0
+
+
+def test_sigusr2_with_a_broken_config_keeps_the_old_gateway(tmp_path):
+    config = site(tmp_path)
+    gateway = Gateway(config)
+    try:
+        config.write_text(config.read_text() + "\n[[route]]\npath = 7\n")
+        gateway.proc.send_signal(signal.SIGUSR2)
+        wait_for(lambda: "route[1].path" in gateway.log)  # the new one says why and exits
+        assert httpx.get(gateway.url + "/a").text == "one"
+        assert read_pid(tmp_path / "run" / "gateway.pid") == gateway.proc.pid
+        assert gateway.proc.poll() is None
+    finally:
+        code = gateway.stop()
+        assert code == 0, gateway.log
