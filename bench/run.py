@@ -21,7 +21,7 @@ from types import FrameType
 from loadgen import WrkSettings, run_wrk, write_lua
 from procs import HOST, Server, free_port, running, tail
 from report import Outcome, host_info, record, table
-from targets import REPO, SCENARIOS, Scenario, Target, Workspace
+from targets import REPO, SCENARIOS, Scenario, Target, Workspace, with_metrics
 
 SERVER_CPU, WRK_CPU = "0", "1"
 RESULTS = REPO / "bench" / "results"
@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=_at_least_one, default=1, metavar="N",
                    help="run each scenario N times, servers alternating; report each "
                    "target's median round")
+    p.add_argument("--metrics", action="store_true",
+                   help="also measure gateway targets with [server] metrics on (+metrics rows)")
     p.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     p.add_argument("--startup-timeout", type=float, default=15.0,
                    help="seconds a server gets to accept connections")
@@ -172,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: missing {', '.join(missing)}", file=sys.stderr)
         return 2
     scenarios = [SCENARIOS[name] for name in dict.fromkeys(args.only)]
+    if args.metrics:
+        scenarios = [with_metrics(s) for s in scenarios]
     host = host_info(args.python, REPO)
     started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:

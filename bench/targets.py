@@ -4,6 +4,7 @@ Each server gets the same bytes to serve, so a body check can prove like is met 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -28,8 +29,8 @@ def hello(request):
 @dataclass(frozen=True)
 class Target:
     label: str
-    server: Literal["gateway", "uvicorn", "starlette", "nginx", "minimal", "gateway-tls",
-                    "nginx-tls"]
+    server: Literal["gateway", "gateway-metrics", "uvicorn", "starlette", "nginx", "minimal",
+                    "gateway-tls", "nginx-tls"]
     path: str
 
 
@@ -226,6 +227,12 @@ class Workspace:
             config.write_text(text)
             return [*self.pin, self.python, "-m", "gateway", "serve", "--config", str(config),
                     "--listen", f"127.0.0.1:{plain}"], REPO
+        if server == "gateway-metrics":  # the same, with [server] metrics on (--metrics)
+            argv, cwd = self.command("gateway", port)
+            config = self.site / "gateway.toml"
+            config.write_text(config.read_text().replace(
+                'access_log = "off"\n', 'access_log = "off"\nmetrics = "/__gateway/metrics"\n'))
+            return argv, cwd
         if server in ("nginx", "nginx-tls"):
             conf = self.nginx / "nginx.conf"
             text = NGINX_CONF.format(nginx=self.nginx, port=port, public=self.site / "public")
@@ -260,3 +267,16 @@ class Workspace:
              "-out", str(self.cert)], check=True, capture_output=True)
         self.key.chmod(0o600)
         self.cert.parent.chmod(0o755)  # nginx reads the certificate; its master is root
+
+# --metrics: beside these gateway targets, the same with [server] metrics on (same run).
+METRICS_TWINS = {"gateway respond", "gateway static", "gateway inline"}
+
+
+def with_metrics(scenario: Scenario) -> Scenario:
+    """`scenario` plus a "+metrics" twin of each gateway target in METRICS_TWINS."""
+    twins = tuple(
+        Target(f"{t.label} +metrics", "gateway-metrics", t.path)
+        for t in scenario.targets
+        if t.label in METRICS_TWINS
+    )
+    return dataclasses.replace(scenario, targets=scenario.targets + twins)

@@ -95,6 +95,7 @@ class App:
             return self._no_route(request, miss)
         target = match.target
         request.params = match.params
+        request.route = target.route
         if request.method == "OPTIONS" and target.cors is not None:
             preflight = target.cors.preflight(request.method, request.headers)
             if preflight is not None:
@@ -442,6 +443,7 @@ class _Compiler:
             self.issues.append(where.issue(str(exc), key))
             return
         shown = pattern.replace("/{__rest:path}", "/**") if key == "prefix" else pattern
+        object.__setattr__(target, "route", (host or "") + (shown or "/"))  # frozen dataclass
         self.rows.append(
             RouteRow(
                 host or "*", listed(methods), shown or "/", target.label, target.cors_name or "-"

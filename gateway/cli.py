@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     trust = sub.add_parser("trust", help="show (or --install) the local CA of [tls] local")
     trust.add_argument("--install", action="store_true", help="add it to the system store")
     trust.set_defaults(func=cmd_trust)
+    reload = sub.add_parser(
+        "reload", help="tell the running gateway to re-read gateway.toml (SIGHUP)"
+    )
+    _config_arg(reload)
+    reload.set_defaults(func=cmd_reload)
 
     init = sub.add_parser("init", help="write a starter gateway.toml, public/ and api/")
     init.add_argument("dir", nargs="?", default=".", help="where to write (default: .)")
@@ -194,6 +199,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     config = Path(args.dir) / "gateway.toml"
     print(f"next: gateway serve --config {config}")
     return 0
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    from gateway.server.signals import reload_running
+
+    return reload_running(args.config)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

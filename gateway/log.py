@@ -1,12 +1,14 @@
-"""Access log: one line per response in common, combined or json format, to stderr.
-Lines are buffered and written once per loop iteration, so a burst of pipelined requests
-costs one write, not one per request."""
+"""Access log: one line per response in common, combined or json format, to stderr or to
+a file (`access_log = { format, path }`, reopened on SIGUSR1 after a rotation). Lines are
+buffered and written once per loop iteration, so a burst of pipelined requests costs one
+write, not one per request."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,12 +18,35 @@ FORMATS = ("off", "common", "combined", "json")
 
 
 class AccessLog:
-    def __init__(self, fmt: str = "common", stream: IO[str] | None = None) -> None:
+    def __init__(
+        self, fmt: str = "common", stream: IO[str] | None = None, path: Path | None = None
+    ) -> None:
         self._stream = stream
         self._lines: list[str] = []
         self._stamp_second = -1
         self._stamp = ""
+        self.path: Path | None = None
+        self._file: IO[str] | None = None
         self.set_format(fmt)
+        self.set_path(path)
+
+    def set_path(self, path: Path | None) -> None:
+        """Log to the file at `path` (appending; its folder is made), or to stderr: None."""
+        if path == self.path and (path is None or self._file is not None):
+            return
+        self.flush()
+        self.path = path
+        self.reopen()
+
+    def reopen(self) -> None:
+        """Close and open the file again by its name: after logrotate moved it (SIGUSR1)."""
+        self.flush()
+        old, self._file = self._file, None
+        if old is not None:
+            old.close()
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
 
     def set_format(self, fmt: str) -> None:
         self.format = fmt
@@ -68,7 +93,7 @@ class AccessLog:
 
     def flush(self) -> None:
         if self._lines:
-            stream = self._stream or sys.stderr
+            stream = self._file or self._stream or sys.stderr
             stream.write("\n".join(self._lines) + "\n")
             stream.flush()
             self._lines.clear()

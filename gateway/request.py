@@ -34,6 +34,7 @@ class Request:
         "path",
         "query_string",
         "raw_path",
+        "route",
         "segments",
     )
 
@@ -66,6 +67,7 @@ class Request:
         # (RFC 9112 §3.2.2); routes match on it.
         self.host = host if host is not None else headers.get("host")
         self.params: dict[str, Any] = {}
+        self.route = "(unmatched)"  # set by App.handle: the matched route's metrics label
         self._query: MultiDict | None = None
         self._form: MultiDict | None = None
 

@@ -60,8 +60,16 @@ class ServerSpec:
     handler_threads: int = 16
     handler_queue: int = 256  # requests waiting for a pool thread; past it -> 503
     access_log: Literal["off", "common", "combined", "json"] = "common"
+    access_log_path: Path | None = None  # access_log = { path = ... }; None: stderr
     cors: str | None = None  # default policy name for every route and mount
     trailing_slash: Literal["redirect", "strict"] = "redirect"
+    metrics: str | None = None  # path of the Prometheus metrics; None: off
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    health: str | None = "/__gateway/health"  # liveness; None: off
+    ready: str | None = "/__gateway/ready"  # readiness; None: off
+    request_id_header: str | None = "x-request-id"  # the client's id, kept and echoed
+    error_log_path: Path | None = None  # error_log = { path = ... }; None: stderr
+    pid_file: Path | None = None  # where `gateway serve` writes its pid (`gateway reload`)
     where: Where = NOWHERE
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config import values as v
-from gateway.config.fields import Section
+from gateway.config.fields import Convert, Invalid, Section
 from gateway.config.schema import CorsSpec, DevSpec, ServerSpec, TimeoutsSpec
 
 SERVER_KEYS = (
@@ -26,6 +26,13 @@ SERVER_KEYS = (
     "access_log",
     "cors",
     "trailing_slash",
+    "metrics",
+    "metrics_allow",
+    "health",
+    "ready",
+    "pid_file",
+    "request_id_header",
+    "error_log",
 )
 TIMEOUT_KEYS = ("header", "body", "idle", "write", "handler", "shutdown")
 DEV_KEYS = ("reload", "live_reload", "debounce", "watch")
@@ -45,6 +52,7 @@ ACCESS_LOGS: tuple[Literal["off", "common", "combined", "json"], ...] = (
     "combined",
     "json",
 )
+AccessLogFormat = Literal["off", "common", "combined", "json"]
 TRAILING_SLASH: tuple[Literal["redirect", "strict"], ...] = ("redirect", "strict")
 WATCH: tuple[Literal["native", "poll"], ...] = ("native", "poll")
 
@@ -66,6 +74,7 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
     section.check_keys(SERVER_KEYS)
     s = _SERVER
     get = section.get
+    log_format, log_path = get("access_log", access_log(root), (s.access_log, None))
     return ServerSpec(
         listen=get("listen", v.listen, s.listen),
         workers=get("workers", v.integer(1), s.workers),
@@ -77,11 +86,54 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
         timeouts=read_timeouts(section.table("timeouts")),
         handler_threads=get("handler_threads", v.integer(1), s.handler_threads),
         handler_queue=get("handler_queue", v.integer(0), s.handler_queue),
-        access_log=get("access_log", v.choice(ACCESS_LOGS), s.access_log),
+        access_log=log_format,
+        access_log_path=log_path,
         cors=get("cors", v.cors_ref(cors_names, allow_false=False), None) or None,
         trailing_slash=get("trailing_slash", v.choice(TRAILING_SLASH), s.trailing_slash),
+        metrics=get("metrics", v.ops_path, s.metrics),
+        metrics_allow=get("metrics_allow", v.networks, s.metrics_allow),
+        health=get("health", v.ops_path, s.health),
+        ready=get("ready", v.ops_path, s.ready),
+        pid_file=get("pid_file", v.file(root, check=False), None),
+        request_id_header=get("request_id_header", header_or_off, s.request_id_header),
+        error_log_path=get("error_log", error_log(root), None),
         where=section.where,
     )
+
+
+def access_log(root: Path) -> Convert[tuple[AccessLogFormat, Path | None]]:
+    """access_log = "json", or a table { format = "json", path = "logs/access.log" }."""
+    fmt = v.choice(ACCESS_LOGS)
+
+    def convert(value: object) -> tuple[AccessLogFormat, Path | None]:
+        if not isinstance(value, dict):
+            return fmt(value), None
+        unknown = sorted(set(value) - {"format", "path"})
+        if unknown:
+            raise Invalid(
+                f"unknown key {unknown[0]!r} in access_log: write {{ format = 'json', "
+                "path = 'logs/access.log' }"
+            )
+        path = v.file(root, check=False)(value["path"]) if "path" in value else None
+        return fmt(value.get("format", "common")), path
+
+    return convert
+
+
+def header_or_off(value: object) -> str | None:
+    """request_id_header: a header name, or false to ignore the client's ids."""
+    return None if value is False else v.header_name(value).lower()
+
+
+def error_log(root: Path) -> Convert[Path]:
+    """error_log = { path = "logs/error.log" }."""
+
+    def convert(value: object) -> Path:
+        if not isinstance(value, dict) or set(value) != {"path"}:
+            raise Invalid("write error_log = { path = 'logs/error.log' }")
+        return v.file(root, check=False)(value["path"])
+
+    return convert
 
 
 def read_timeouts(section: Section | None) -> TimeoutsSpec:

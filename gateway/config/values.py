@@ -304,3 +304,25 @@ def mime_types(value: object) -> dict[str, str]:
     if errors:
         raise Invalid.merge(errors)
     return dict(value)
+
+
+def ops_path(value: object) -> str | None:
+    """An operations endpoint path ("/__gateway/metrics"), or false for off."""
+    if value is False:
+        return None
+    text = string(value)
+    if not text.startswith("/") or any(c in text for c in "?#{} "):
+        raise Invalid(f"{text!r} is not a path: write e.g. '/__gateway/metrics', or false for off")
+    return text
+
+
+def networks(value: object) -> tuple[str, ...]:
+    """CIDRs for [server] metrics_allow."""
+    from gateway.metrics.access import parse_networks
+
+    found = each(value, string)
+    try:
+        parse_networks(found)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    return tuple(found)

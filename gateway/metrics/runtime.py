@@ -17,9 +17,7 @@ from gateway.response import Response
 class Ops:
     def __init__(self, server_spec: Any, shared: SharedDir | None = None) -> None:
         self.metrics = Metrics()
-        self.observe = self.metrics.observe  # bound once: the hot path calls ops.observe(...)
-        self.endpoints = Endpoints.from_spec(server_spec)
-        self.paths = self.endpoints.paths
+        self.configure(server_spec)
         self.shared = shared
         self.draining = False
         self.loaded = True
@@ -28,6 +26,9 @@ class Ops:
         """A new app was swapped in: its [server] keys decide the paths and who may scrape."""
         self.endpoints = Endpoints.from_spec(server_spec)
         self.paths = self.endpoints.paths
+        # Bound once: the hot path calls ops.observe(...). With metrics off nothing reads
+        # the counts, so nothing is counted: the call is all it costs.
+        self.observe = self.metrics.observe if self.endpoints.metrics_path else _ignore
 
     def set_sampler(self, sample: Sampler) -> None:
         """`sample()` returns the gauges (open_connections, handler_queue, handler_busy,
@@ -52,3 +53,7 @@ class Ops:
         """At exit: publish the last counts so the master can retire them."""
         if self.shared is not None:
             self.shared.maybe_publish(self.metrics, float("inf"))
+
+
+def _ignore(*args: object) -> None:
+    """observe() while [server] metrics is off."""

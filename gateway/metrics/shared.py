@@ -63,7 +63,7 @@ class SharedDir:
         for pid, snap in self._read_all():
             if pid == me:
                 continue
-            (live if pid is not None and _alive(pid) else retired).append(snap)
+            (live if pid is not None and pid_alive(pid) else retired).append(snap)
         return merge(live, retired)
 
     # -- the master -----------------------------------------------------------------------
@@ -104,7 +104,8 @@ def _read(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (ours or another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -278,6 +278,8 @@ class Reloader:
     def _failed(self, text: str) -> None:
         log.error("reload of %s failed; still serving the previous app:\n%s", self.name, text)
         self.server.call_soon_threadsafe(lambda: self.live.failed(text))
+        when = time.time()
+        self.server.call_soon_threadsafe(lambda: self.server.ops.metrics.reloaded(False, when))
         # Counted last: a test (or anything) that sees the count also sees the log line.
         self.failures += 1
 
@@ -303,6 +305,7 @@ class Reloader:
                 log.exception("%s: swapping in the new app failed", self.name)
             if message:
                 log.info("%s", message)
+                self.server.ops.metrics.reloaded(True, time.time())  # on the loop thread
             if listen_changed(old, app.config):
                 self._say_listen(app.config)
             if announce:

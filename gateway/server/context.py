@@ -1,11 +1,13 @@
 """ConnContext: the little of its server an HTTP connection needs (the current app, limits,
-timeouts, the handler pool, the writer, the access log) instead of the whole Server. The
-server owns one and updates it in place when a reloaded app brings new limits."""
+timeouts, the handler pool, the writer, the access log, the ops counters) instead of the whole
+Server. The server owns one and updates it in place when a reloaded app brings new limits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from gateway.metrics import Ops
 
 if TYPE_CHECKING:
     from gateway.app import App
@@ -26,8 +28,10 @@ class ConnContext:
         "forget",
         "loop",
         "next_request_id",
+        "ops",
         "parser_limits",
         "pool",
+        "request_id_header",
         "shutting_down",
         "timeouts",
         "tls",
@@ -46,6 +50,7 @@ class ConnContext:
         parser_limits: dict[str, int],
         next_request_id: Callable[[], str],
         forget: Callable[[Any], None],
+        ops: Ops | None = None,
     ) -> None:
         self.app = app
         self.loop = loop
@@ -60,6 +65,10 @@ class ConnContext:
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False
         self.tls: Any = None  # gateway.tls.site.TlsSite with [tls], else None
+        self.request_id_header: str | None = None  # [server] request_id_header
+        self.ops = (
+            ops if ops is not None else Ops(None)
+        )  # metrics, health, ready: answer() before routing, observe() per answer
 
     def set_timeouts(self, timeouts: TimeoutsSpec) -> None:
         self.timeouts = timeouts

@@ -14,6 +14,7 @@ from gateway.http.events import NEED_DATA, Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
 from gateway.http.writer import CONTINUE, Framing
 from gateway.request import Request, build_request
+from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
@@ -74,6 +75,7 @@ class HttpProtocol(Protocol):
         "_last",
         "_peer_done",
         "_pending_id",
+        "_started",
         "_stream",
         "_waiting",
         "_writing_paused",
@@ -99,6 +101,7 @@ class HttpProtocol(Protocol):
         self._stream: Stream | None = None
         self._waiting: Any = None  # (request, call, keep_alive) while HANDLING
         self._pending_id = 0
+        self._started = ctx.loop.now  # the current request's first byte (metrics latency)
         self._peer_done = False
         self._last = False
         self._answered = False  # an answer was queued since on_timeout last looked
@@ -121,7 +124,9 @@ class HttpProtocol(Protocol):
         if was_idle and parser.in_message:
             # The header clock starts at a request's first byte; stray CRLFs (which the
             # parser skips) must not restart it, or they would keep a connection forever.
-            self.deadline = self.ctx.loop.now + self.ctx.timeouts.header
+            now = self.ctx.loop.now
+            self._started = now
+            self.deadline = now + self.ctx.timeouts.header
         elif self._head is not None:
             self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
         if self.state is READING:  # else the bytes wait in the parser
@@ -284,7 +289,14 @@ class HttpProtocol(Protocol):
             self.parser.start_next()
             self._error_answer(exc, head)
             return
-        if ctx.tls is None or self.secure:
+        id_header = ctx.request_id_header
+        if id_header is not None and id_header in request.headers:
+            adopt(request, id_header)  # the client's X-Request-ID, when it is a sane one
+        ops = ctx.ops
+        if request.path in ops.paths:  # metrics, health, ready: before any route
+            result: Any = ops.answer(request.method, request.path, self.client[0])
+            request.route = request.path
+        elif ctx.tls is None or self.secure:
             result = ctx.app.handle(request)
         else:  # [tls] on a plain connection: an ACME challenge's answer or the 308 to https
             result = tls_hooks.plain_answer(ctx.tls, request, head) or ctx.app.handle(request)
@@ -331,6 +343,8 @@ class HttpProtocol(Protocol):
         # timeouts that could apply; on_timeout then works out which one really does.
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
+        if ctx.request_id_header is not None and ctx.request_id_header in request.headers:
+            echo(request, response, ctx.request_id_header)
         response, head, framing, length = encode_head(ctx, request, response, keep_alive)
         if self.hsts:
             head = head[:-2] + self.hsts
@@ -338,6 +352,14 @@ class HttpProtocol(Protocol):
         if not keep_alive or framing is Framing.CLOSE:
             self._last = True
         ctx.access_log(request, response.status, length, self.client)
+        ctx.ops.observe(
+            request.route,
+            request.method,
+            response.status,
+            ctx.loop.now - self._started,
+            len(request.body),
+            length or 0,
+        )
         transport = self.transport
         if framing is Framing.NONE:
             response.close()
@@ -369,7 +391,10 @@ class HttpProtocol(Protocol):
         buffered = getattr(self.parser, "buffered", b"")
         request, status, data, length = error_answer(self.ctx, exc, head, self.client, buffered)
         self.transport.write(data)
-        self.ctx.access_log(request, status, length, self.client)
+        ctx = self.ctx
+        ctx.access_log(request, status, length, self.client)
+        method = "-" if request is None else request.method
+        ctx.ops.observe("(unmatched)", method, status, ctx.loop.now - self._started, 0, length)
         self._last = True
         self._drain()
 

@@ -36,6 +36,11 @@ class HandlerPool:
         self.pending = 0  # submitted and not yet finished (running or waiting)
 
     @property
+    def size(self) -> int:
+        """Threads the pool runs (once started)."""
+        return self._size
+
+    @property
     def waiting(self) -> int:
         """Calls queued for a thread (not yet running)."""
         return max(0, self.pending - self._size)

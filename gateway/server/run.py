@@ -1,18 +1,26 @@
-"""Running one server process: listen, announce, start the reloader when asked, install
-the signal handlers and serve until told to stop. `gateway serve` and each prefork worker
-call serve_single."""
+"""Running one server process: listen (or take the sockets a service manager handed over),
+announce, start the reloader, install the signal handlers and serve until told to stop.
+`gateway serve` and each prefork worker call serve_single."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from gateway import __version__
+from gateway.activation import ActivationError, inherited_sockets
 from gateway.app import App
+from gateway.metrics import SharedDir
 from gateway.reload import Reloader
+from gateway.server import signals
 from gateway.server.serve import Server
 from gateway.server.stopping import dev_modes, stop_on_signals
+
+WORKERS_CHANGED = signal.SIGWINCH  # worker -> master: the config's `workers` changed
 
 
 def serve_single(
@@ -25,11 +33,15 @@ def serve_single(
     renew: bool = True,
     tls_listen: list[str] | None = None,
     tls_site: Any = None,
+    metrics_dir: SharedDir | None = None,
+    sockets: list[socket.socket] | None = None,
 ) -> int:
     """Serve `app` in this process until SIGINT/SIGTERM; the exit status. With [tls]:
     `renew` runs ACME renewals here; `tls_listen` are the TLS addresses a prefork master
-    bound (default: [tls] listen); `tls_site` the TlsSite it built (default: build one)."""
-    server = Server(app, listen=listen, reuse_port=reuse_port)
+    bound (default: [tls] listen); `tls_site` the TlsSite it built (default: build one).
+    `sockets`: listening sockets to serve instead of binding `listen` (a prefork master's
+    LISTEN_FDS ones)."""
+    server = Server(app, listen=listen, reuse_port=reuse_port, metrics_dir=metrics_dir)
     tls = None
     if app.config.tls is not None:
         from gateway.tls.serving import BUILD_ERRORS, TlsServing, build_site
@@ -41,14 +53,33 @@ def serve_single(
             print(f"gateway: [tls]: {exc}", file=sys.stderr)
             return 1
     try:
-        addresses = server.listen(listen)
+        handed = sockets if sockets is not None else [h.sock for h in inherited_sockets()]
+    except ActivationError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    try:
+        addresses = server.adopt(handed) if handed else server.listen(listen)
     except OSError as exc:
         wanted = ", ".join([*listen, *server.extra_listen])
         print(f"gateway: cannot listen on {wanted}: {exc.strerror}", file=sys.stderr)
         return 1
     if tls is not None:
         tls.bound(addresses[len(addresses) - len(server.extra_listen) :])
-    if announce:
+    predecessor = signals.tell_predecessor(server) if announce else None
+    pid_file = signals.PidFile(app.config.server.pid_file) if app.config.server.pid_file else None
+    if pid_file is not None and announce:  # under prefork the master owns it
+        try:
+            pid_file.write(predecessor)
+        except OSError as exc:
+            print(f"gateway: cannot write the pid file: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    # Without [dev] reload nothing is watched, but SIGHUP still rebuilds.
+    if not announce:  # a prefork worker: its master applies a new `workers`
+        server.on_workers_changed = lambda: os.kill(os.getppid(), WORKERS_CHANGED)
+    reloader = start_reloader(config_path, server, watch=reload)
+    signals.install(server, reloader, upgrade=announce)
+    stop_on_signals(server)  # SIGINT/SIGTERM again, and the loop wakes for any signal at once
+    if announce:  # last: whoever waits for this line may signal us from now on
         for address in addresses:
             scheme = tls.scheme(address) if tls is not None else "http"
             print(
@@ -56,20 +87,20 @@ def serve_single(
                 f"({dev_modes(app.config.dev, reload)})",
                 file=sys.stderr,
             )
-    reloader = start_reloader(config_path, server) if reload else None
-    stop_on_signals(server)
     try:
         server.serve_forever()
     finally:
-        if reloader is not None:
-            reloader.stop()
+        reloader.stop()
+        if pid_file is not None and announce:
+            pid_file.remove()
     if announce:
         print("gateway stopped", file=sys.stderr)
     return 0
 
 
-def start_reloader(config_path: str, server: Server) -> Reloader:
-    """Watch the config, handler modules and served files; rebuild and swap on change."""
-    reloader = Reloader(Path(config_path), server)
+def start_reloader(config_path: str, server: Server, watch: bool = True) -> Reloader:
+    """Rebuild and swap on SIGHUP; with `watch`, also on a change to the config, a handler
+    module or a served file."""
+    reloader = Reloader(Path(config_path), server, watch=watch)
     reloader.start()
     return reloader

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
+from gateway.logfiles import ErrorLog
+from gateway.metrics import Ops, SharedDir
 from gateway.server.context import ConnContext
 from gateway.server.http1 import HttpProtocol
 from gateway.server.listeners import address_of, bind
@@ -57,7 +59,12 @@ class Server:
     """One process's server: its listeners, connections, pool and current app."""
 
     def __init__(
-        self, app: App, *, listen: list[str] | None = None, reuse_port: bool = False
+        self,
+        app: App,
+        *,
+        listen: list[str] | None = None,
+        reuse_port: bool = False,
+        metrics_dir: SharedDir | None = None,
     ) -> None:
         self.app = app
         spec = app.config.server
@@ -65,12 +72,19 @@ class Server:
         self.writer = ResponseWriter()
         self.writer.set_date(time.time())
         self.pool = HandlerPool(self.loop, spec.handler_threads, spec.handler_queue)
-        self.access_log = AccessLog(spec.access_log)
+        self.access_log = AccessLog(spec.access_log, path=spec.access_log_path)
+        self.error_log = ErrorLog()
+        self.error_log.set_path(spec.error_log_path)
         self.loop.after_batch.append(self.access_log.flush)
         self.conns: set[HttpProtocol] = set()
         self.listeners: dict[str, socket.socket] = {}
         self.shutting_down = False
         self.on_shutdown: list[Callable[[], None]] = []  # run on the loop when shutdown begins
+        self.on_workers_changed: Callable[[], None] | None = None  # set in prefork workers
+        # At shutdown, an idle keep-alive connection is closed once it has been idle this
+        # long (0: at once). A client may be sending on it as it closes; an upgrade (SIGUSR2)
+        # sets it so that busy clients get their next answer with `connection: close` instead.
+        self.drain_idle_after = 0.0
         # A layer between the socket and HTTP (TLS): given the listener's address as bound
         # and the connection's HttpProtocol, the protocol the socket transport drives.
         self.wrap_protocol: Callable[[str, HttpProtocol], Protocol] | None = None
@@ -80,6 +94,9 @@ class Server:
         self._accept_paused_until = 0.0
         self._pause_reason = ""
         self._reuse_port = reuse_port
+        self._adopted = False  # serving sockets handed over (LISTEN_FDS): never rebind them
+        self.ops = Ops(spec, metrics_dir)
+        self.ops.set_sampler(self._gauges)
         self._listen = list(listen or spec.listen)
         self._ids = itertools.count(1)
         self._id_prefix = f"{os.getpid():x}-"
@@ -93,6 +110,7 @@ class Server:
             parser_limits={},
             next_request_id=self.next_request_id,
             forget=self.conns.discard,
+            ops=self.ops,
         )
         self._apply_limits(app)
         self.loop.tick = self._tick
@@ -116,6 +134,7 @@ class Server:
         self.ctx.app = app
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
+        self.ctx.request_id_header = spec.request_id_header
         self.loop.tick_interval = self._tick_interval(spec.timeouts)
 
     @staticmethod
@@ -132,10 +151,15 @@ class Server:
         self.app = app
         old.close()  # responses still streaming from its files keep their fds until done
         self._apply_limits(app)
+        self.ops.configure(app.config.server)
         self.access_log.set_format(app.config.server.access_log)
-        if tuple(app.config.server.listen) != tuple(old.config.server.listen):
+        self.access_log.set_path(app.config.server.access_log_path)
+        self.error_log.set_path(app.config.server.error_log_path)
+        if not self._adopted and tuple(app.config.server.listen) != tuple(old.config.server.listen):
             self.listen(list(app.config.server.listen))
-        if app.config.server.workers != old.config.server.workers:
+        if app.config.server.workers != old.config.server.workers and self.on_workers_changed:
+            self.on_workers_changed()  # a prefork worker: the master resizes the pool
+        elif app.config.server.workers != old.config.server.workers:
             log.warning(
                 "workers changed to %d: restart gateway to apply it", app.config.server.workers
             )
@@ -161,6 +185,17 @@ class Server:
             self._close_listener(sock)
         self.listeners = opened
         self._listen = list(wanted)
+        return self.addresses
+
+    def adopt(self, socks: list[socket.socket]) -> list[str]:
+        """Serve listening sockets handed over (socket activation, an upgrade) instead of
+        binding; `listen` in a reloaded config is then ignored: their owner chose the ports."""
+        for sock in socks:
+            sock.setblocking(False)
+            self.listeners[address_of(sock)] = sock
+            self.loop.selector.register(sock, selectors.EVENT_READ, self._make_acceptor(sock))
+        self._listen = list(self.listeners)
+        self._adopted = True
         return self.addresses
 
     @property
@@ -227,8 +262,18 @@ class Server:
     def next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids):x}"
 
+    def _gauges(self) -> dict[str, float]:
+        pool = self.pool
+        return {
+            "open_connections": len(self.conns),
+            "handler_queue": pool.waiting,
+            "handler_busy": pool.pending - pool.waiting,
+            "handler_threads": pool.size,
+        }
+
     def _tick(self) -> None:
         now = self.loop.now
+        self.ops.tick(now)
         self.writer.set_date(time.time())
         if (
             self._accept_paused_until
@@ -236,12 +281,22 @@ class Server:
             and not self.shutting_down
         ):
             self._resume_accepting()
+        if self.shutting_down and self.drain_idle_after:
+            self._close_idle()
         for conn in [c for c in self.conns if c.deadline <= now]:
             try:
                 conn.on_timeout()
             except Exception:  # one connection's bug must not stop the sweep
                 log.exception("timing out a connection failed; closing it")
                 conn.close()
+
+    def reopen_logs(self) -> None:
+        """SIGUSR1 (on the loop): open the log files again by name, after a rotation."""
+        for name, reopen in (("access", self.access_log.reopen), ("error", self.error_log.reopen)):
+            try:
+                reopen()
+            except OSError as exc:
+                log.error("cannot reopen the %s log: %s", name, exc.strerror or exc)
 
     def call_soon_threadsafe(self, callback: Callable[[], Any]) -> None:
         self.loop.call_soon_threadsafe(callback)
@@ -265,6 +320,7 @@ class Server:
             return
         self.shutting_down = True
         self.ctx.shutting_down = True
+        self.ops.draining = True
         for callback in self.on_shutdown:
             callback()
         self._shutdown_deadline = self.loop.now + self.app.config.server.timeouts.shutdown
@@ -273,8 +329,14 @@ class Server:
         self.listeners.clear()
         # Busy connections finish their request; send_response then closes them,
         # since keep-alive is off while shutting down.
+        self._close_idle()
+
+    def _close_idle(self) -> None:
+        quiet_since = self.loop.now - self.drain_idle_after
         for conn in list(self.conns):
-            if conn.idle:
+            if conn.idle and (
+                not self.drain_idle_after or conn.transport.progress_at <= quiet_since
+            ):
                 conn.close()
 
     def _should_stop(self) -> bool:
@@ -290,6 +352,9 @@ class Server:
             self._close_listener(sock)
         self.listeners.clear()
         self.pool.shutdown()
+        self.ops.close()
         self.app.close()
         self.access_log.flush()
+        self.access_log.set_path(None)  # closes the file
+        self.error_log.set_path(None)
         self.loop.close()

@@ -7,12 +7,16 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from typing import Any
 
 from gateway import __version__
+from gateway.activation import ActivationError, inherited_sockets
 from gateway.app import App
+from gateway.metrics import SharedDir
+from gateway.server import master_ops
 from gateway.server.listeners import address_of, bind
 from gateway.server.run import serve_single
 from gateway.server.stopping import dev_modes
@@ -34,25 +38,37 @@ def serve_prefork(config_path: str, app: App, listen: list[str], workers: int, r
             print(f"gateway: [tls]: {exc}", file=sys.stderr)
             return 1
     try:
+        handed = [h.sock for h in inherited_sockets()]  # socket activation: shared by all
+    except ActivationError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    try:
         # Bound, not listening: holds each port number while the workers listen on it.
-        reserved = [bind(address, reuse_port=True, listen=False) for address in listen]
-        reserved += [bind(address, reuse_port=True, listen=False) for address in secure]
+        reserved = handed or [bind(address, reuse_port=True, listen=False) for address in listen]
+        if not handed:
+            reserved += [bind(address, reuse_port=True, listen=False) for address in secure]
     except OSError as exc:
         wanted = ", ".join([*listen, *secure])
         print(f"gateway: cannot listen on {wanted}: {exc.strerror}", file=sys.stderr)
         return 1
     addresses = [address_of(sock) for sock in reserved]
+    master = _Master(
+        config_path, app, addresses[: len(listen)] if not handed else addresses, reload
+    )
+    master.tls_listen, master.tls_site = (addresses[len(listen) :] if not handed else []), tls_site
+    master.handed = handed
+    ops = master_ops.MasterOps(master, config_path, app)
+    if not ops.install():
+        return 1
     for index, address in enumerate(addresses):
-        scheme = "https" if index >= len(listen) else "http"
+        scheme = "https" if index >= len(listen) and not handed else "http"
         print(
             f"gateway {__version__} serving {config_path} at {scheme}://{address}/ "
             f"with {workers} workers ({dev_modes(app.config.dev, reload)})",
             file=sys.stderr,
         )
-    master = _Master(config_path, app, addresses[: len(listen)], reload)
-    master.tls_listen, master.tls_site = addresses[len(listen) :], tls_site
     try:
-        code = master.run(workers)
+        code = ops.run(workers)
     finally:
         for sock in reserved:
             sock.close()
@@ -71,12 +87,15 @@ class _Master:
         self.tls_listen: list[str] = []  # [tls] listen, bound: the workers listen there too
         self.renewer = 0  # the worker that runs ACME renewals (exactly one at a time)
         self.tls_site: Any = None  # gateway.tls.site.TlsSite, built before forking
+        self.metrics_dir: SharedDir | None = None  # set by MasterOps: the workers' counters
+        self.handed: list[socket.socket] = []  # LISTEN_FDS sockets the workers serve as they are
+        self.retiring: set[int] = set()  # stopped by a smaller `workers`: not replaced
 
     def run(self, workers: int) -> int:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         for _ in range(workers):
-            self._spawn()
+            self.spawn()
         while self.children:
             try:
                 pid, status = os.wait()
@@ -87,11 +106,16 @@ class _Master:
             self.children.discard(pid)
             if pid == self.renewer:
                 self.renewer = 0  # the next worker started takes renewals over
+            if self.metrics_dir is not None:
+                self.metrics_dir.retire(pid)
+            if pid in self.retiring:
+                self.retiring.discard(pid)
+                continue
             if not self.stopping:
                 log.warning("worker %d exited (status %d); starting another", pid, status)
                 time.sleep(RESPAWN_DELAY)  # a worker that dies at once must not spin the CPU
                 if not self.stopping:
-                    self._spawn()
+                    self.spawn()
         return 0
 
     def _on_signal(self, signum: int, frame: object) -> None:
@@ -102,7 +126,7 @@ class _Master:
             except ProcessLookupError:
                 self.children.discard(pid)
 
-    def _spawn(self) -> None:
+    def spawn(self) -> None:
         renew = not self.renewer
         pid = os.fork()
         if pid:
@@ -111,8 +135,7 @@ class _Master:
             return
         code = 1
         try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            master_ops.reset_in_child()
             code = serve_single(
                 self.config_path,
                 self.app,
@@ -123,6 +146,8 @@ class _Master:
                 renew=renew,
                 tls_listen=self.tls_listen,
                 tls_site=self.tls_site,
+                metrics_dir=self.metrics_dir,
+                sockets=list(self.handed) or None,
             )
         except BaseException:
             log.exception("worker failed")

@@ -221,8 +221,8 @@ def test_systemd_units_activate_by_socket_and_outwait_the_drain():
     assert service["Requires"] == ["gateway.socket"]
     assert "gateway serve" in service["ExecStart"][0]
     assert service["KillMode"] == ["mixed"]
-    # SIGHUP still ends gateway on main: `systemctl reload` must not be wired to it yet.
-    assert "ExecReload" not in service
+    # `systemctl reload` is SIGHUP, which re-reads the config (tests/ops/test_signals.py).
+    assert service["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert parse_duration(service["TimeoutStopSec"][0] + "s") > 10  # timeouts.shutdown default
 
 

@@ -1,7 +1,7 @@
 """Socket activation through `gateway serve`: a listening socket handed over at fd 3 (as
 systemd does) is served, and while no gateway runs, connections wait in its backlog and
-are answered by the next one: a restart refuses nothing. Skipped while `gateway serve`
-binds its own address instead (socket activation not wired yet)."""
+are answered by the next one: a restart refuses nothing; with one process and with
+workers (each worker serves the handed socket)."""
 
 from __future__ import annotations
 
@@ -59,8 +59,9 @@ def ask(conn: socket.socket) -> bytes:
     return data
 
 
-def test_a_handed_socket_is_served_and_a_restart_refuses_nothing(tmp_path):
-    config = write_site(tmp_path, CONFIG)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_handed_socket_is_served_and_a_restart_refuses_nothing(tmp_path, workers):
+    config = write_site(tmp_path, CONFIG.replace("[server]", f"[server]\nworkers = {workers}"))
     held = socket.socket()  # what systemd keeps open across restarts
     held.bind(("127.0.0.1", 0))
     held.listen(64)

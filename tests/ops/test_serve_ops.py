@@ -1,6 +1,6 @@
 """End to end through `gateway serve --workers 2`: the metrics scraped over HTTP and parsed
 as Prometheus does match the requests sent, whichever worker answers; health and ready
-answer. Skipped while `gateway serve` does not accept the operations keys (not wired)."""
+answer."""
 
 from __future__ import annotations
 
