@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from gateway.config.schema import TimeoutsSpec
     from gateway.http.writer import ResponseWriter
     from gateway.log import AccessLog
+    from gateway.proxy.runtime import Upstreams
     from gateway.server.loop import Loop
     from gateway.server.pool import HandlerPool
 
@@ -30,6 +31,7 @@ class ConnContext:
         "pool",
         "shutting_down",
         "timeouts",
+        "upstreams",
         "writer",
     )
 
@@ -58,6 +60,7 @@ class ConnContext:
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False
+        self.upstreams: Upstreams | None = None  # the proxy's, made by the server's loop
 
     def set_timeouts(self, timeouts: TimeoutsSpec) -> None:
         self.timeouts = timeouts

@@ -13,6 +13,8 @@ from gateway.errors import HTTPError, ProtocolError
 from gateway.http.events import NEED_DATA, Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
 from gateway.http.writer import CONTINUE, Framing
+from gateway.proxy.call import ProxyCall
+from gateway.proxy.serving import ProxyDriver
 from gateway.request import Request, build_request
 from gateway.response import FileBody, Response, Switch
 from gateway.server.context import ConnContext
@@ -48,6 +50,7 @@ class State(enum.Enum):
     STREAMING = "streaming"  # a streamed body is being written
     HELD = "held"  # output backlog: the next pipelined request waits for it to drain
     DRAINING = "draining"  # no more requests: the queued output is sent, then it closes
+    PROXYING = "proxying"  # a proxied request's exchange runs (gateway.proxy.serving)
     SWITCHED = "switched"  # handed to another protocol after 101 Switching Protocols
     CLOSED = "closed"
 
@@ -58,6 +61,7 @@ STREAMING = State.STREAMING
 HELD = State.HELD
 DRAINING = State.DRAINING
 CLOSED = State.CLOSED
+PROXYING = State.PROXYING
 
 
 class HttpProtocol(Protocol):
@@ -73,6 +77,7 @@ class HttpProtocol(Protocol):
         "_last",
         "_peer_done",
         "_pending_id",
+        "_proxy",
         "_stream",
         "_waiting",
         "_writing_paused",
@@ -100,6 +105,7 @@ class HttpProtocol(Protocol):
         self._last = False
         self._answered = False  # an answer was queued since on_timeout last looked
         self._writing_paused = False
+        self._proxy: ProxyDriver | None = None
 
     # -- from the transport ---------------------------------------------------------------
 
@@ -128,6 +134,9 @@ class HttpProtocol(Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.state = CLOSED
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            proxy.exchange.cancel()
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.close()
@@ -140,10 +149,14 @@ class HttpProtocol(Protocol):
 
     def pause_writing(self) -> None:
         self._writing_paused = True
+        if self._proxy is not None:
+            self._proxy.exchange.pause_response()
 
     def resume_writing(self) -> None:
         self._writing_paused = False
-        if self.state is STREAMING:
+        if self._proxy is not None:
+            self._proxy.exchange.resume_response()
+        elif self.state is STREAMING:
             self._pump()
         elif self.state is HELD:
             self._resume()
@@ -283,6 +296,9 @@ class HttpProtocol(Protocol):
         if isinstance(result, Response):
             self.send_response(request, result, keep_alive)
             return
+        if isinstance(result, ProxyCall):
+            self._start_proxy(result, head, body, keep_alive)
+            return
         self._pending_id += 1
         token = self._pending_id
         if not ctx.pool.submit(result.run, lambda response: self._on_handler_done(token, response)):
@@ -310,6 +326,47 @@ class HttpProtocol(Protocol):
         if self.state is READING:
             transport.resume_reading()
         transport.uncork()
+
+    # -- proxied requests (gateway.proxy.serving drives the exchange) --------------------
+
+    def _start_proxy(self, call: ProxyCall, head: RequestHead, body: bytes, keep: bool) -> None:
+        keep = keep and not self._peer_done and not self.ctx.shutting_down
+        self.state = PROXYING
+        self.transport.pause_reading()
+        self.deadline = float("inf")  # the exchange owns the upstream's timeouts
+        self._proxy = driver = ProxyDriver(self, call, head, keep)
+        driver.start(body)
+
+    def proxy_done(self, keep_alive: bool) -> None:
+        """The proxied response is written (or cut short: keep_alive False)."""
+        self._proxy = None
+        if self.state is not PROXYING:
+            return
+        self._answered = True
+        self.deadline = self.ctx.loop.now + self.ctx.answer_wait
+        self.state = READING
+        if not keep_alive:
+            self._last = True
+            self._drain()
+            return
+        self._resume()
+
+    def proxy_failed(self, request: Request, response: Response, keep_alive: bool) -> None:
+        """No upstream answer came: send the app's error response instead."""
+        self._proxy = None
+        if self.state is not PROXYING:
+            return
+        self.state = READING
+        self.send_response(request, response, keep_alive)
+        if self.state is READING:
+            self._resume()
+
+    def proxy_switched(self) -> bytes:
+        """The upstream said 101: the connection becomes a tunnel the exchange owns."""
+        self._proxy = None
+        self.state = State.SWITCHED
+        self.ctx.forget(self)
+        return self.parser.buffered
 
     # -- answers --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
+from gateway.proxy.runtime import Upstreams
 from gateway.server.context import ConnContext
 from gateway.server.http1 import HttpProtocol
 from gateway.server.listeners import address_of, bind
@@ -92,6 +93,7 @@ class Server:
             next_request_id=self.next_request_id,
             forget=self.conns.discard,
         )
+        self.ctx.upstreams = Upstreams(self.loop)
         self._apply_limits(app)
         self.loop.tick = self._tick
 
@@ -112,6 +114,8 @@ class Server:
         }
         self.max_connections = spec.max_connections
         self.ctx.app = app
+        if self.ctx.upstreams is not None:  # keeps unchanged upstreams' pools and health
+            self.ctx.upstreams.update(app.upstream_specs)
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
         self.loop.tick_interval = self._tick_interval(spec.timeouts)
@@ -232,6 +236,9 @@ class Server:
             and not self.shutting_down
         ):
             self._resume_accepting()
+        upstreams = self.ctx.upstreams
+        if upstreams is not None and upstreams.live:
+            upstreams.sweep(now)
         for conn in [c for c in self.conns if c.deadline <= now]:
             try:
                 conn.on_timeout()
@@ -286,6 +293,8 @@ class Server:
             self._close_listener(sock)
         self.listeners.clear()
         self.pool.shutdown()
+        if self.ctx.upstreams is not None:
+            self.ctx.upstreams.close()
         self.app.close()
         self.access_log.flush()
         self.loop.close()

@@ -1,0 +1,98 @@
+"""A real upstream for the proxy's end-to-end tests: a threaded HTTP/1.1 server on
+127.0.0.1:0 that echoes what it got as JSON (method, path, headers, body, the peer port of
+the connection), streams server-sent events on /events, and stalls on /stall until told."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class Upstream(ThreadingHTTPServer):
+    daemon_threads = True
+    name = "a"
+    release: threading.Event
+    hits: int
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Upstream
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        self.server.hits += 1
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/events"):
+            return self._events()
+        if self.path.startswith("/stall"):
+            self.server.release.wait(10)
+        data = json.dumps(
+            {
+                "server": self.server.name,
+                "method": self.command,
+                "path": self.path,
+                "headers": [[k.lower(), v] for k, v in self.headers.items()],
+                "body": body.decode("latin-1"),
+                "peer_port": self.client_address[1],
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("x-upstream", self.server.name)
+        self.send_header("keep-alive", "timeout=5")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _events(self) -> None:
+        """One event now, the second once `release` is set: the proxy must flush the first."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for text in (b"data: one\n\n", None, b"data: two\n\n"):
+            if text is None:
+                self.server.release.wait(10)
+                continue
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(text), text))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer
+
+
+@contextmanager
+def upstream(name: str = "a") -> Iterator[Upstream]:
+    server = Upstream(("127.0.0.1", 0), Handler)
+    server.name, server.release, server.hits = name, threading.Event(), 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def dead_port() -> int:
+    """A port nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
