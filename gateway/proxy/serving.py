@@ -8,12 +8,15 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gateway.errors import HTTPError
 from gateway.proxy.call import ProxyCall
 from gateway.proxy.responder import Responder
 from gateway.proxy.runtime import ProxyRoute, Upstreams, resolve
 from gateway.proxy.seams import Failure, Fields
 from gateway.proxy.spec import Network, ProxySpec, UpstreamSpec
+from gateway.request import build_request
 from gateway.response import Response
+from gateway.router.matcher import NoMatch
 from gateway.targets import Target
 
 if TYPE_CHECKING:
@@ -51,6 +54,22 @@ def compile_proxy(
     return ProxyTarget(f"proxy {name}", rules=rules, upstream=spec, trusted=trusted, **common)
 
 
+def proxy_call_at_head(ctx: Any, head: Any, client: tuple[str, int]) -> ProxyCall | None:
+    """The ProxyCall for a request whose body has not arrived, when a proxy route takes
+    it; None for every other route (they are dispatched once the body is in)."""
+    app = ctx.app
+    try:
+        request = build_request(head, b"", client, "")
+        match = app.router.match(request.host, request.method, request.segments)
+    except (HTTPError, NoMatch):
+        return None
+    if type(match.target) is not ProxyTarget:
+        return None
+    request.id = ctx.next_request_id()
+    result = app.handle(request)
+    return result if type(result) is ProxyCall else None
+
+
 def upstream_specs(targets: list[ProxyTarget]) -> tuple[UpstreamSpec, ...]:
     """Every live upstream an app uses, once each (Upstreams.update keys them by value)."""
     return tuple({id(t.upstream): t.upstream for t in targets}.values())
@@ -60,11 +79,12 @@ class ProxyDriver:
     """One proxied request on one client connection. `conn` is the HttpProtocol: the
     driver calls its send_response, and its proxy_done(keep_alive) / proxy_switched()."""
 
-    __slots__ = ("call", "conn", "exchange", "responder")
+    __slots__ = ("call", "conn", "exchange", "responder", "uploading")
 
     def __init__(self, conn: Any, call: ProxyCall, head: Any, keep_alive: bool) -> None:
         self.conn = conn
         self.call = call
+        self.uploading = False  # the request body is still arriving (dispatched at its head)
         request = call.request
         ctx = conn.ctx
         target = call.target
@@ -94,9 +114,12 @@ class ProxyDriver:
             self.responder,
         )
 
-    def start(self, body: bytes) -> None:
+    def start(self, body: bytes | None) -> None:
+        """Begin; `body` is the whole request body, or None when it follows (body())."""
         exchange = self.exchange
         exchange.start()
+        if body is None:
+            return
         if body:
             exchange.body(body)
         exchange.end_body()

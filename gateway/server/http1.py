@@ -14,7 +14,7 @@ from gateway.http.events import NEED_DATA, Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
 from gateway.http.writer import CONTINUE, Framing
 from gateway.proxy.call import ProxyCall
-from gateway.proxy.serving import ProxyDriver
+from gateway.proxy.serving import ProxyDriver, proxy_call_at_head
 from gateway.request import Request, build_request
 from gateway.response import FileBody, Response, Switch
 from gateway.server.context import ConnContext
@@ -125,6 +125,8 @@ class HttpProtocol(Protocol):
             self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
         if self.state is READING:  # else the bytes wait in the parser
             self._process()  # the transport sends what this writes when it returns
+        elif self._proxy is not None and self._proxy.uploading:
+            self._proxy_body()
 
     def eof_received(self) -> None:
         self._peer_done = True
@@ -250,6 +252,8 @@ class HttpProtocol(Protocol):
                 self._head = event  # type: ignore[assignment]
                 self._body = []
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
+                if self.ctx.app.upstream_specs and self._proxy_at_head(event):  # type: ignore[arg-type]
+                    return
                 if event.expect_continue:  # type: ignore[union-attr]
                     self._continue()
             elif kind is Data:
@@ -329,16 +333,69 @@ class HttpProtocol(Protocol):
 
     # -- proxied requests (gateway.proxy.serving drives the exchange) --------------------
 
-    def _start_proxy(self, call: ProxyCall, head: RequestHead, body: bytes, keep: bool) -> None:
+    def _start_proxy(
+        self, call: ProxyCall, head: RequestHead, body: bytes, keep: bool, uploading: bool = False
+    ) -> None:
         keep = keep and not self._peer_done and not self.ctx.shutting_down
         self.state = PROXYING
-        self.transport.pause_reading()
-        self.deadline = float("inf")  # the exchange owns the upstream's timeouts
+        if not uploading:
+            self.transport.pause_reading()
+            self.deadline = float("inf")  # the exchange owns the upstream's timeouts
         self._proxy = driver = ProxyDriver(self, call, head, keep)
-        driver.start(body)
+        driver.uploading = uploading
+        driver.start(None if uploading else body)
+
+    def _proxy_at_head(self, head: RequestHead) -> bool:
+        """A request with a body for a proxy route: start the exchange now, so the body
+        streams upstream as it arrives (the parser still enforces max_body_bytes)."""
+        if not (head.chunked or head.content_length) or head.expect_continue:
+            return False
+        call = proxy_call_at_head(self.ctx, head, self.client)
+        if call is None:
+            return False
+        self._start_proxy(call, head, b"", head.keep_alive, uploading=True)
+        if self._proxy is not None:
+            self._proxy_body()
+        return True
+
+    def _proxy_body(self) -> None:
+        """Pass what the parser has of the request body to the exchange."""
+        proxy = self._proxy
+        assert proxy is not None
+        parser = self.parser
+        while True:
+            try:
+                event = parser.next_event()
+            except ProtocolError as exc:  # e.g. 413 past max_body_bytes, bad chunking
+                self._proxy = None
+                proxy.exchange.cancel()
+                self.state = READING
+                if proxy.responder.status:
+                    self.transport.abort()  # the response began: it cannot be answered
+                else:
+                    self._error_answer(exc, self._head)
+                return
+            kind = type(event)
+            if kind is Data:
+                proxy.exchange.body(event.data)  # type: ignore[union-attr]
+            elif kind is EndOfMessage:
+                proxy.uploading = False
+                self._head = None
+                parser.start_next()
+                self.transport.pause_reading()  # pipelined requests wait for the answer
+                if self.state is PROXYING:
+                    self.deadline = float("inf")
+                proxy.exchange.end_body(
+                    list(event.trailers.items()) if event.trailers else None  # type: ignore[union-attr]
+                )
+                return
+            else:
+                return  # NEED_DATA
 
     def proxy_done(self, keep_alive: bool) -> None:
         """The proxied response is written (or cut short: keep_alive False)."""
+        if self._proxy is not None and self._proxy.uploading:
+            keep_alive = False  # the rest of the request body is still coming: close
         self._proxy = None
         if self.state is not PROXYING:
             return
@@ -353,6 +410,8 @@ class HttpProtocol(Protocol):
 
     def proxy_failed(self, request: Request, response: Response, keep_alive: bool) -> None:
         """No upstream answer came: send the app's error response instead."""
+        if self._proxy is not None and self._proxy.uploading:
+            keep_alive = False  # the rest of the request body is still coming: close
         self._proxy = None
         if self.state is not PROXYING:
             return

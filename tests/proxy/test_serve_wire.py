@@ -6,6 +6,7 @@ Content-Length), each seen by a real client."""
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -147,3 +148,60 @@ def test_bytes_past_the_content_length_are_not_passed_on(tmp_path: Path) -> None
                 break
             data += chunk
         assert b"smuggled" not in data
+
+
+def test_request_bodies_stream_upstream_as_they_arrive(tmp_path: Path) -> None:
+    first_half = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        buf = b""
+        while not buf.endswith(b"hello"):  # the head and the first half, before the rest
+            buf += conn.recv(65536)
+        first_half.set()
+        while not buf.endswith(b"world"):
+            buf += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+
+    with (
+        proxied(tmp_path, handle) as (port, _),
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+    ):
+        sock.sendall(b"POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nhello")
+        assert first_half.wait(5), "the first half of the body did not reach the upstream"
+        sock.sendall(b"world")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_max_body_bytes_still_holds_for_streamed_bodies(tmp_path: Path) -> None:
+    got = bytearray()
+
+    def handle(conn: socket.socket) -> None:
+        while data := conn.recv(65536):
+            got.extend(data)
+
+    origin = Origin(handle)
+    path = write_site(
+        tmp_path,
+        f"""
+        [server]
+        access_log = "off"
+        max_body_bytes = 100
+
+        [[route]]
+        path = "/{{rest:path}}"
+        methods = ["*"]
+        proxy = "http://127.0.0.1:{origin.port}"
+        """,
+    )
+    with running_server(path) as running:
+        too_long = httpx.post(running.url + "/", content=b"x" * 101)
+        assert too_long.status_code == 413
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(5):
+                yield b"y" * 50
+
+        chunked = httpx.post(running.url + "/", content=chunks())
+        assert chunked.status_code == 413
+    origin.close()
+    assert len(got.split(b"y" * 50)) <= 3  # no more than the limit went upstream
