@@ -34,9 +34,9 @@ class Handler(BaseHTTPRequestHandler):
         self.server.hits += 1
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        if self.path.startswith("/events"):
+        if self.path.endswith("/events"):
             return self._events()
-        if self.path.startswith("/stall"):
+        if self.path.endswith("/stall"):
             self.server.release.wait(10)
         data = json.dumps(
             {
