@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.proxy.upstream import Upstream, dead_port, upstream
-from tests.support import running_server, write_site
+from tests.support import running_server, wait_for, write_site
 
 
 @contextmanager
@@ -309,3 +309,32 @@ def test_request_with_bad_framing_is_not_sent_upstream(tmp_path: Path) -> None:
             )
             assert sock.recv(100).startswith(b"HTTP/1.1 400")
         assert up.hits == 0
+
+
+def test_active_health_checks_take_a_server_out_and_back(tmp_path: Path) -> None:
+    with (
+        upstream("a") as a,
+        upstream("b") as b,
+        gateway(
+            tmp_path,
+            f"""
+        [upstream.api]
+        servers = ["127.0.0.1:{a.port}", "127.0.0.1:{b.port}"]
+        health = {{ path = "/healthz", interval = "50ms", timeout = "50ms", fails = 1, passes = 1 }}
+
+        [[route]]
+        path = "/{{rest:path}}"
+        proxy = {{ upstream = "api" }}
+    """,
+        ) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+
+        def served_by() -> set[str]:
+            return {echo(client.get("/"))["server"] for _ in range(4)}
+
+        assert wait_for(lambda: served_by() == {"a", "b"})
+        b.healthy = False
+        assert wait_for(lambda: all(served_by() == {"a"} for _ in range(3)))
+        b.healthy = True
+        assert wait_for(lambda: served_by() == {"a", "b"})

@@ -17,6 +17,7 @@ class Upstream(ThreadingHTTPServer):
     name = "a"
     release: threading.Event
     hits: int
+    healthy: bool = True  # /healthz answers 200, else 503
 
     @property
     def port(self) -> int:
@@ -36,6 +37,12 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if self.path.endswith("/events"):
             return self._events()
+        if self.path == "/healthz":
+            self.server.hits -= 1  # checks are not traffic
+            self.send_response(200 if self.server.healthy else 503)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return None
         if self.path.endswith("/stall"):
             self.server.release.wait(10)
         data = json.dumps(
