@@ -153,10 +153,15 @@ class HttpProtocol(Protocol):
         self._writing_paused = True
         if self._proxy is not None:
             self._proxy.exchange.pause_response()
+            # A client that stops reading a proxied response: on_timeout closes it once
+            # its output makes no progress for the write timeout.
+            self.deadline = self.ctx.loop.now + self.ctx.timeouts.write
 
     def resume_writing(self) -> None:
         self._writing_paused = False
         if self._proxy is not None:
+            if not self._proxy.uploading:
+                self.deadline = float("inf")  # the exchange owns the upstream's timeouts
             self._proxy.exchange.resume_response()
         elif self.state is STREAMING:
             self._pump()

@@ -5,6 +5,7 @@ request id and CORS, retries and balancing across servers, streaming, the access
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import textwrap
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.proxy.upstream import Upstream, dead_port, upstream
+from tests.proxy.upstream import BIG, Upstream, dead_port, upstream
 from tests.support import running_server, wait_for, write_site
 
 
@@ -338,3 +339,32 @@ def test_active_health_checks_take_a_server_out_and_back(tmp_path: Path) -> None
         assert wait_for(lambda: all(served_by() == {"a"} for _ in range(3)))
         b.healthy = True
         assert wait_for(lambda: served_by() == {"a", "b"})
+
+
+def test_a_client_that_stops_reading_is_closed_after_the_write_timeout(tmp_path: Path) -> None:
+    with (
+        upstream() as up,
+        gateway(
+            tmp_path,
+            f"""
+        timeouts = {{ write = "300ms" }}
+
+        [[route]]
+        path = "/{{rest:path}}"
+        proxy = "http://127.0.0.1:{up.port}"
+    """,
+        ) as url,
+    ):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.sendall(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 200")
+            # Read nothing more: the gateway's output stalls, its write clock runs out, and
+            # it drops both connections (the upstream sees its response cut off).
+            assert up.gave_up.wait(10)
+            received = 0
+            with contextlib.suppress(ConnectionResetError):
+                while data := sock.recv(1 << 20):
+                    received += len(data)
+            assert received < BIG  # closed mid-body, not sent whole

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+BIG = 32 * 1024 * 1024  # /big's length: more than socket buffers hold on both hops
+
 
 class Upstream(ThreadingHTTPServer):
     daemon_threads = True
@@ -18,6 +20,7 @@ class Upstream(ThreadingHTTPServer):
     release: threading.Event
     hits: int
     healthy: bool = True  # /healthz answers 200, else 503
+    gave_up: threading.Event  # the proxy closed the connection in the middle of /big
 
     @property
     def port(self) -> int:
@@ -37,6 +40,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if self.path.endswith("/events"):
             return self._events()
+        if self.path.endswith("/big"):
+            return self._big()
         if self.path == "/healthz":
             self.server.hits -= 1  # checks are not traffic
             self.send_response(200 if self.server.healthy else 503)
@@ -64,6 +69,18 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _big(self, size: int = BIG) -> None:
+        self.send_response(200)
+        self.send_header("content-length", str(size))
+        self.end_headers()
+        block = b"z" * 65536
+        try:
+            for _ in range(size // len(block)):
+                self.wfile.write(block)
+        except OSError:
+            self.close_connection = True  # the proxy gave up on this response
+            self.server.gave_up.set()
+
     def _events(self) -> None:
         """One event now, the second once `release` is set: the proxy must flush the first."""
         self.send_response(200)
@@ -85,6 +102,7 @@ class Handler(BaseHTTPRequestHandler):
 def upstream(name: str = "a") -> Iterator[Upstream]:
     server = Upstream(("127.0.0.1", 0), Handler)
     server.name, server.release, server.hits = name, threading.Event(), 0
+    server.gave_up = threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
