@@ -15,19 +15,23 @@ import httpx
 import pytest
 
 from tests.proxy.test_live import Origin, keep_alive_origin, read_request
+from tests.proxy.upstream import ws_echo
 from tests.support import running_server, write_site
 
 
 @contextmanager
 def proxied(
-    tmp_path: Path, handle: Callable[[socket.socket], None]
+    tmp_path: Path, handle: Callable[[socket.socket], None], server: str = ""
 ) -> Iterator[tuple[int, Origin]]:
+    """gateway serving one catch-all proxy route to a raw origin running `handle`;
+    `server` adds [server] lines."""
     origin = Origin(handle)
     path = write_site(
         tmp_path,
         f"""
         [server]
         access_log = "off"
+        {server}
 
         [[route]]
         path = "/{{rest:path}}"
@@ -55,21 +59,8 @@ def test_websocket_conversation_through_the_proxy(tmp_path: Path) -> None:
     from wsproto import ConnectionType, WSConnection
     from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
 
-    def echo(conn: socket.socket) -> None:
-        ws = WSConnection(ConnectionType.SERVER)
-        while data := conn.recv(65536):
-            ws.receive_data(data)
-            for event in ws.events():
-                if isinstance(event, Request):
-                    conn.sendall(ws.send(AcceptConnection()))
-                elif isinstance(event, TextMessage):
-                    conn.sendall(ws.send(Message(data="echo: " + event.data)))
-                elif isinstance(event, CloseConnection):
-                    conn.sendall(ws.send(event.response()))
-                    return
-
     with (
-        proxied(tmp_path, echo) as (port, _),
+        proxied(tmp_path, ws_echo) as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
     ):
         client = WSConnection(ConnectionType.CLIENT)
@@ -179,29 +170,15 @@ def test_max_body_bytes_still_holds_for_streamed_bodies(tmp_path: Path) -> None:
         while data := conn.recv(65536):
             got.extend(data)
 
-    origin = Origin(handle)
-    path = write_site(
-        tmp_path,
-        f"""
-        [server]
-        access_log = "off"
-        max_body_bytes = 100
-
-        [[route]]
-        path = "/{{rest:path}}"
-        methods = ["*"]
-        proxy = "http://127.0.0.1:{origin.port}"
-        """,
-    )
-    with running_server(path) as running:
-        too_long = httpx.post(running.url + "/", content=b"x" * 101)
+    with proxied(tmp_path, handle, "max_body_bytes = 100") as (port, _):
+        url = f"http://127.0.0.1:{port}"
+        too_long = httpx.post(url + "/", content=b"x" * 101)
         assert too_long.status_code == 413
 
         def chunks() -> Iterator[bytes]:
             for _ in range(5):
                 yield b"y" * 50
 
-        chunked = httpx.post(running.url + "/", content=chunks())
+        chunked = httpx.post(url + "/", content=chunks())
         assert chunked.status_code == 413
-    origin.close()
     assert len(got.split(b"y" * 50)) <= 3  # no more than the limit went upstream

@@ -5,6 +5,7 @@ the connection), streams server-sent events on /events, and stalls on /stall unt
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,8 +117,25 @@ def upstream(name: str = "a") -> Iterator[Upstream]:
 
 def dead_port() -> int:
     """A port nothing listens on (bound, then closed)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def ws_echo(conn: socket.socket) -> None:
+    """A WebSocket origin on one accepted socket (wsproto): accepts the handshake, answers
+    each text message with 'echo: ' + it, and the close with a close."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
+
+    ws = WSConnection(ConnectionType.SERVER)
+    while data := conn.recv(65536):
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, Request):
+                conn.sendall(ws.send(AcceptConnection()))
+            elif isinstance(event, TextMessage):
+                conn.sendall(ws.send(Message(data="echo: " + event.data)))
+            elif isinstance(event, CloseConnection):
+                conn.sendall(ws.send(event.response()))
+                return
