@@ -35,9 +35,12 @@ class State(enum.Enum):
     """What the connection does now. Reading is on in READING only.
 
     READING   -> HANDLING (a request went to the pool), STREAMING (a streamed body is being
-                 written), HELD (output backlog), DRAINING (last answer queued), SWITCHED
+                 written), HELD (output backlog), DRAINING (last answer queued), SWITCHED,
+                 PROXYING (a proxy route's exchange runs)
     HANDLING  -> READING (answer queued), STREAMING, DRAINING
     STREAMING -> READING (body ended), DRAINING
+    PROXYING  -> READING (proxied answer done), DRAINING, SWITCHED (upstream said 101);
+                 entered at EndOfMessage, or at the head for a body that streams upstream
     HELD      -> READING (backlog sent)
     DRAINING  -> CLOSED (its output sent, the transport closes)
     any       -> CLOSED (connection lost)
