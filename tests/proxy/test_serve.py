@@ -368,3 +368,31 @@ def test_a_client_that_stops_reading_is_closed_after_the_write_timeout(tmp_path:
                 while data := sock.recv(1 << 20):
                     received += len(data)
             assert received < BIG  # closed mid-body, not sent whole
+
+
+def test_keyed_balance_sends_one_key_to_one_server(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        ups = [stack.enter_context(upstream(name)) for name in "abc"]
+        servers = ", ".join(f'"127.0.0.1:{u.port}"' for u in ups)
+        url = stack.enter_context(
+            gateway(
+                tmp_path,
+                f"""
+            [upstream.api]
+            servers = [{servers}]
+            balance = "header:X-User"
+
+            [[route]]
+            path = "/{{rest:path}}"
+            proxy = {{ upstream = "api" }}
+        """,
+            )
+        )
+        client = stack.enter_context(httpx.Client(base_url=url))
+
+        def server_for(user: str) -> set[str]:
+            return {echo(client.get("/", headers={"x-user": user}))["server"] for _ in range(3)}
+
+        picks = [server_for(f"user-{i}") for i in range(12)]
+        assert all(len(pick) == 1 for pick in picks)  # sticky per key
+        assert len(set().union(*picks)) >= 2  # and keys spread over the servers
