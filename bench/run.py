@@ -5,6 +5,7 @@ Usage: .venv/bin/python bench/run.py [--quick] [--only json,static-1k] [--worker
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import http.client
 import json
@@ -15,6 +16,7 @@ import ssl
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -118,8 +120,23 @@ def run_scenario(scenario: Scenario, ws: Workspace, args: argparse.Namespace,
         wrk = dataclasses.replace(wrk, lua=lua)
     if scenario.headers:
         wrk = dataclasses.replace(wrk, headers=scenario.headers)
-    rounds = [_one_round(scenario, ws, args, wrk, n) for n in range(args.rounds)]
+    with contextlib.ExitStack() as stack:
+        if scenario.upstream:
+            stack.enter_context(_origin(ws, args))
+        rounds = [_one_round(scenario, ws, args, wrk, n) for n in range(args.rounds)]
     return [_median(scenario, [r[i] for r in rounds]) for i in range(len(scenario.targets))]
+
+
+@contextlib.contextmanager
+def _origin(ws: Workspace, args: argparse.Namespace) -> Iterator[None]:
+    """The nginx origin behind the proxy scenario's servers, for the whole scenario."""
+    port = free_port()
+    argv, cwd = ws.upstream_command(port, WRK_CPU)
+    with running("origin", argv, port, cwd, ws.logs / "proxy-origin.log") as origin:
+        error = origin.wait_ready(args.startup_timeout)
+        if error:
+            raise SystemExit(f"bench: the proxy origin did not start: {error}")
+        yield
 
 
 def _median(scenario: Scenario, tries: list[Outcome]) -> Outcome:

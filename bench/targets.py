@@ -30,7 +30,7 @@ def hello(request):
 class Target:
     label: str
     server: Literal["gateway", "gateway-metrics", "uvicorn", "starlette", "nginx", "minimal",
-                    "gateway-tls", "nginx-tls"]
+                    "gateway-tls", "nginx-tls", "gateway-proxy", "nginx-proxy"]
     path: str
 
 
@@ -45,6 +45,7 @@ class Scenario:
     pipeline: int = 0  # > 1: wrk sends this many requests per write (HTTP pipelining)
     scheme: Literal["http", "https"] = "http"
     headers: tuple[str, ...] = ()  # wrk -H, e.g. "Connection: close" (a new connection each)
+    upstream: bool = False  # an nginx origin (Workspace.upstream_command) runs throughout
 
 
 def static_bytes(size: int) -> bytes:
@@ -103,6 +104,22 @@ SCENARIOS: dict[str, Scenario] = {
         ("uvicorn raw ASGI",), "rps", pipeline=16,
     ),
     "static-1k": _static("static-1k", "1k.bin", "rps"),
+    "proxy": Scenario(
+        "proxy", "a 1024-byte file from an nginx origin, through a reverse proxy with pooled"
+        " keep-alive upstream connections: gateway proxy vs nginx proxy_pass, 1 worker each",
+        static_bytes(1024),
+        (Target("gateway proxy", "gateway-proxy", "/1k.bin"),
+         Target("nginx proxy_pass", "nginx-proxy", "/1k.bin")),
+        ("nginx proxy_pass",), "rps", upstream=True,
+    ),
+    "proxy-1m": Scenario(
+        "proxy-1m", "a 1 MiB file from the same nginx origin through each proxy; MB/s is the"
+        " headline (gateway relays with recv/send: the splice relay is not wired yet)",
+        static_bytes(1024 * 1024),
+        (Target("gateway proxy", "gateway-proxy", "/1m.bin"),
+         Target("nginx proxy_pass", "nginx-proxy", "/1m.bin")),
+        ("nginx proxy_pass",), "mbps", upstream=True,
+    ),
     "static-1m": _static("static-1m", "1m.bin", "mbps"),
     "tls-1k": _tls("tls-1k", "1k.bin", "rps", "1 KiB static over keep-alive TLS"),
     "tls-new": _tls("tls-new", "1k.bin", "rps", "a new TLS connection per request (full "
@@ -183,6 +200,39 @@ NGINX_TLS = """\
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_tickets on;
 """
+GATEWAY_PROXY_TOML = """\
+[server]
+listen = [{listen}]
+workers = {workers}
+access_log = "off"
+
+[upstream.origin]
+servers = ["127.0.0.1:{upstream}"]
+
+[[route]]
+path = "/{{rest:path}}"
+proxy = {{ upstream = "origin" }}
+"""
+
+# nginx's reverse proxy as its docs set it up for pooled upstream connections: HTTP/1.1 and
+# an empty Connection header, so `keepalive` can keep them.
+NGINX_PROXY_CONF = NGINX_CONF.replace(
+    "    server {{",
+    """    upstream origin {{
+        server 127.0.0.1:{upstream};
+        keepalive 32;
+    }}
+
+    server {{""",
+).replace(
+    "        root {public};",
+    """        location / {{
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering on;
+        }}""",
+)
 
 
 def _q(value: object) -> str:
@@ -198,6 +248,7 @@ class Workspace:
         self.root, self.python, self.workers = root, python, workers
         self.pin = ["taskset", "-c", server_cpu]
         self.site, self.nginx, self.logs = root / "site", root / "nginx", root / "logs"
+        self.upstream_port = 0  # the proxy scenario's origin, while it runs
 
     def prepare(self) -> None:
         self.root.chmod(0o755)  # nginx workers run as nobody when we are root
@@ -211,6 +262,17 @@ class Workspace:
         self.cert, self.key = self.root / "tls" / "cert.pem", self.root / "tls" / "key.pem"
         # a copy, so uvicorn's --app-dir puts nothing else from bench/ on sys.path
         shutil.copy(BENCH_DIR / "peer_apps.py", self.root / "peers" / "peer_apps.py")
+
+    def upstream_command(self, port: int, cpu: str) -> tuple[list[str], Path]:
+        """The origin the proxy scenario's servers pass to: nginx serving public/ on `port`,
+        pinned to `cpu` (wrk's: the proxy under test keeps its CPU to itself)."""
+        self.upstream_port = port
+        prefix = self.root / "nginx-origin"
+        prefix.mkdir(exist_ok=True)
+        conf = prefix / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(nginx=prefix, port=port, public=self.site / "public"))
+        argv = ["taskset", "-c", cpu, "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr"]
+        return argv, self.root
 
     def command(self, server: str, port: int) -> tuple[list[str], Path]:
         """argv and cwd that start `server` on 127.0.0.1:`port`, writing its config first.
@@ -243,6 +305,20 @@ class Workspace:
                                                              key=self.key))
             conf.write_text(text)
             argv = [*self.pin, "nginx", "-p", f"{self.nginx}/", "-c", str(conf), "-e", "stderr"]
+            return argv, self.root
+        if server == "gateway-proxy":
+            config = self.site / "gateway-proxy.toml"
+            config.write_text(GATEWAY_PROXY_TOML.format(
+                listen=_q(f"127.0.0.1:{port}"), workers=self.workers, upstream=self.upstream_port))
+            return [*self.pin, self.python, "-m", "gateway", "serve", "--config", str(config),
+                    "--listen", f"127.0.0.1:{port}"], REPO
+        if server == "nginx-proxy":
+            prefix = self.root / "nginx-proxy"
+            prefix.mkdir(exist_ok=True)
+            conf = prefix / "nginx.conf"
+            conf.write_text(NGINX_PROXY_CONF.format(nginx=prefix, port=port,
+                                                    upstream=self.upstream_port))
+            argv = [*self.pin, "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr"]
             return argv, self.root
         if server == "minimal":
             return [*self.pin, self.python, str(BENCH_DIR / "minimal_loop.py"), str(port),

@@ -18,6 +18,9 @@ from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.handlers import SiteModules, call_handler, once_per_module, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
+from gateway.proxy.call import ProxyCall
+from gateway.proxy.serving import ProxyTarget, compile_proxy, upstream_specs
+from gateway.proxy.spec import UpstreamSpec
 from gateway.request import Request
 from gateway.response import Response, to_header_list
 from gateway.router.paths import join_path
@@ -86,8 +89,9 @@ class App:
         self.mounts = mounts or []
         self.live = live  # set when [dev] live_reload is on and a reloader runs
         self._fallback_target = Target("error", default_cors)
+        self.upstream_specs: tuple[UpstreamSpec, ...] = ()  # live upstreams its routes use
 
-    def handle(self, request: Request) -> Response | PoolCall:
+    def handle(self, request: Request) -> Response | PoolCall | ProxyCall:
         """The answer to `request`: never raises."""
         try:
             match = self.router.match(request.host, request.method, request.segments)
@@ -108,6 +112,8 @@ class App:
             )
         if type(result) is Deferred:
             return PoolCall(self, result)
+        if type(result) is ProxyCall:
+            return result  # the connection runs the exchange (gateway.proxy.serving)
         if result is MISS:
             return self._static_miss(request, target)
         response = target.finish(request, result)  # type: ignore[arg-type]
@@ -336,6 +342,7 @@ class _Compiler:
         )
         self.rows: list[RouteRow] = []
         self.mounts: list[StaticMount] = []
+        self.proxies: list[ProxyTarget] = []
 
     def build(self) -> App:
         for name, spec in self.config.cors.items():
@@ -358,9 +365,11 @@ class _Compiler:
         if self.issues or router is None:
             raise ConfigError(sorted(self.issues, key=lambda i: (i.file, i.line or 0)))
         default = self.policies.get(self.config.server.cors or "")
-        return App(
+        app = App(
             self.config, router, pages, default, self.rows, self.modules, self.mounts, self.live
         )
+        app.upstream_specs = upstream_specs(self.proxies)
+        return app
 
     def _cors(self, ref: Any) -> tuple[CorsPolicy | None, str | None]:
         if ref is False:
@@ -381,6 +390,16 @@ class _Compiler:
                 return
             label = spec.handler + (" (inline)" if spec.inline else "")
             target = HandlerTarget(label, func=func, inline=spec.inline, **common)
+        elif spec.proxy is not None:
+            config = self.config
+            compiled = compile_proxy(
+                spec.proxy, config.upstreams, config.server.trusted_proxies, common
+            )
+            if isinstance(compiled, list):
+                self.issues.extend(compiled)
+                return
+            target = compiled
+            self.proxies.append(compiled)
         elif spec.respond is not None:
             r = spec.respond
             label = f"respond {r.status}"

@@ -27,6 +27,9 @@ class AccessLog:
         self._stamp = ""
         self.path: Path | None = None
         self._file: IO[str] | None = None
+        # A proxied request's (upstream address, its status, seconds to its head): set by
+        # gateway.proxy.serving just before that request's line, and used by that line only.
+        self.upstream: tuple[str, int | None, float | None] | None = None
         self.set_format(fmt)
         self.set_path(path)
 
@@ -55,6 +58,7 @@ class AccessLog:
     def __call__(
         self, request: Request | None, status: int, length: int | None, client: tuple[str, int]
     ) -> None:
+        upstream, self.upstream = self.upstream, None
         if not self.enabled:
             return
         now = time.time()
@@ -71,24 +75,27 @@ class AccessLog:
             agent = request.headers.get("user-agent") or "-"
             rid = request.id
         if self.format == "json":
-            self._lines.append(
-                json.dumps(
-                    {
-                        "time": now,
-                        "client": client[0],
-                        "request": line_text,
-                        "status": status,
-                        "bytes": length,
-                        "referer": referer,
-                        "user_agent": agent,
-                        "id": rid,
-                    }
-                )
-            )
+            record = {
+                "time": now,
+                "client": client[0],
+                "request": line_text,
+                "status": status,
+                "bytes": length,
+                "referer": referer,
+                "user_agent": agent,
+                "id": rid,
+            }
+            if upstream is not None:
+                record["upstream"], record["upstream_status"], record["upstream_time"] = upstream
+            self._lines.append(json.dumps(record))
             return
         line = f'{client[0]} - - [{self._stamp}] "{_escape(line_text)}" {status} {size}'
         if self.format == "combined":
             line += f' "{_escape(referer)}" "{_escape(agent)}"'
+        if upstream is not None:  # nginx's $upstream_addr $upstream_status $upstream_response_time
+            server, up_status, up_time = upstream
+            shown = "-" if up_time is None else f"{up_time:.3f}"
+            line += f" upstream={server or '-'} {up_status or '-'} {shown}"
         self._lines.append(line)
 
     def flush(self) -> None:

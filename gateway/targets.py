@@ -14,6 +14,7 @@ from gateway.router.patterns import Template, parse_template
 
 if TYPE_CHECKING:
     from gateway.cors import CorsPolicy
+    from gateway.proxy.call import ProxyCall
     from gateway.request import Request
     from gateway.router.matcher import Match
     from gateway.static.files import StaticMount
@@ -42,7 +43,7 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()
     route: str = "(unmatched)"  # the metrics label: the pattern as `gateway routes` shows it
 
-    def serve(self, request: Request, match: Match[Any]) -> Response | Deferred | Miss:
+    def serve(self, request: Request, match: Match[Any]) -> Response | Deferred | Miss | ProxyCall:
         raise NotImplementedError  # the fallback target of errors serves nothing
 
     def finish(self, request: Request, response: Response) -> Response:

@@ -18,6 +18,7 @@ from gateway.http.events import NEED_DATA, PAUSED, Data, EndOfMessage, RequestHe
 from gateway.http.headers import Headers
 from gateway.http.parser import RequestParser
 from gateway.http.writer import Framing, HeaderError, ResponseWriter
+from gateway.proxy.call import ProxyCall
 from gateway.request import Request, build_request
 from gateway.response import FileBody, PushBody, Response
 
@@ -56,6 +57,8 @@ class Transport(httpx.BaseTransport):
         except HTTPError as exc:
             return self._error(request, exc, head)
         result = self.app.handle(gateway_request)
+        if isinstance(result, ProxyCall):  # needs the loop's connections: a real server
+            raise NotImplementedError("gateway.testing cannot run proxy routes: use gateway serve")
         response = result.run() if isinstance(result, PoolCall) else result
         return self._to_httpx(request, gateway_request, response)
 

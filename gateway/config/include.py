@@ -17,7 +17,7 @@ from gateway.config.source import display_name, syntax_issue
 from gateway.errors import ConfigIssue
 
 ARRAYS = ("route", "static")  # arrays of tables: appended in include order
-TABLES = ("cors",)  # tables of named tables: a name may be defined once
+TABLES = ("cors", "upstream")  # tables of named tables: a name may be defined once
 INCLUDABLE = (*ARRAYS, *TABLES, "include")
 
 

@@ -30,9 +30,10 @@ from gateway.config.tables import (
     read_server,
 )
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.proxy.config import UPSTREAM_KEYS, read_upstreams
 from gateway.tls.config import read_tls
 
-TOP_KEYS = ("server", "dev", "cors", "static", "route", "errors", "tls")
+TOP_KEYS = ("server", "dev", "cors", "upstream", "static", "route", "errors", "tls")
 
 # Keys written above the first header land at the top level; say where they belong.
 HOMES = {
@@ -43,10 +44,11 @@ HOMES = {
             ("[dev]", DEV_KEYS),
             ("[[route]]", ROUTE_KEYS),
             ("[[static]]", STATIC_KEYS),
+            ("[upstream.NAME]", UPSTREAM_KEYS),
         )
         if key in keys
     )
-    for key in {*SERVER_KEYS, *DEV_KEYS, *ROUTE_KEYS, *STATIC_KEYS}
+    for key in {*SERVER_KEYS, *DEV_KEYS, *ROUTE_KEYS, *STATIC_KEYS, *UPSTREAM_KEYS}
 }
 
 
@@ -131,7 +133,8 @@ def read_config(
     statics = [
         read_static(entry, root, root_ok, names) for entry in top.tables("static", " ([[static]])")
     ]
-    routes = [read_route(entry, names) for entry in top.tables("route")]
+    upstream_names, upstreams = read_upstreams(table(top, "upstream"))
+    routes = [read_route(entry, names, upstream_names) for entry in top.tables("route")]
     errors_section = table(top, "errors")
     config = GatewayConfig(
         path=path,
@@ -140,6 +143,7 @@ def read_config(
         cors=MappingProxyType(policies),
         static=tuple(spec for spec in statics if spec is not None),
         routes=tuple(spec for spec in routes if spec is not None),
+        upstreams=MappingProxyType(upstreams),
         errors=MappingProxyType(read_errors(errors_section, root, root_ok)),
         errors_where=errors_section.where,
         source=text,

@@ -24,6 +24,7 @@ from gateway.config.schema import (
     Where,
 )
 from gateway.errors import ConfigIssue
+from gateway.proxy.config import read_proxy
 from gateway.router.patterns import PatternError, parse_pattern, parse_template
 from gateway.router.trie import Conflict
 
@@ -35,10 +36,11 @@ ROUTE_KEYS = (
     "inline",
     "respond",
     "redirect",
+    "proxy",
     "headers",
     "cors",
 )
-TARGETS = ("handler", "respond", "redirect")
+TARGETS = ("handler", "respond", "redirect", "proxy")
 RESPOND_KEYS = ("status", "body", "json", "content_type", "headers")
 REDIRECT_KEYS = ("to", "status", "keep_query")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -70,7 +72,9 @@ _ROUTE = RouteSpec("/")
 _STATIC = StaticSpec("/", Path("."))
 
 
-def read_route(section: Section, cors_names: Collection[str]) -> RouteSpec | None:
+def read_route(
+    section: Section, cors_names: Collection[str], upstream_names: Collection[str] = ()
+) -> RouteSpec | None:
     section.check_keys(ROUTE_KEYS)
     path = section.require("path", url_path)
     handler = section.get("handler", handler_ref, None)
@@ -84,12 +88,13 @@ def read_route(section: Section, cors_names: Collection[str]) -> RouteSpec | Non
     redirect = read_redirect(redirect_section, path) if redirect_section is not None else None
     spec = RouteSpec(
         path=path or "/",
-        methods=section.get("methods", v.methods, _ROUTE.methods),
+        methods=section.get("methods", route_methods, _ROUTE.methods),
         host=section.get("host", v.string, None),
         handler=handler,
         inline=inline,
         respond=respond,
         redirect=redirect,
+        proxy=read_proxy(section, path, upstream_names),
         headers=section.get("headers", v.headers, ()),
         cors=section.get("cors", v.cors_ref(cors_names), None),
         where=section.where,
@@ -100,14 +105,30 @@ def read_route(section: Section, cors_names: Collection[str]) -> RouteSpec | Non
 def check_one_target(section: Section) -> None:
     present = [key for key in TARGETS if section.has(key)]
     if not present:
-        section.fail(None, "nothing to serve: set one of 'handler', 'respond' or 'redirect'")
+        section.fail(
+            None, "nothing to serve: set one of 'handler', 'respond', 'redirect' or 'proxy'"
+        )
     elif len(present) > 1:
         # Point at the later key: that is the line one of them has to go from.
         lines = [section.line_of(key) or 0 for key in present]
         both = "both " if len(present) == 2 else ""
         names = " and ".join([", ".join(map(repr, present[:-1])), repr(present[-1])])
-        rule = "a route has exactly one of handler, respond or redirect"
+        rule = "a route has exactly one of handler, respond, redirect or proxy"
         section.fail(None, f"sets {both}{names}: {rule}", max(lines) or None)
+
+
+# methods = ["*"]: every method a proxied backend may take (the router matches by name;
+# extension methods such as PROPFIND are listed by name beside or instead of "*").
+ANY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def route_methods(value: object) -> tuple[str, ...]:
+    if value == ["*"] or value == "*":
+        return ANY_METHODS
+    if isinstance(value, list) and "*" in value:
+        rest = [m for m in value if m != "*"]
+        return v.unique([*ANY_METHODS, *v.methods(rest)]) if rest else ANY_METHODS
+    return v.methods(value)
 
 
 def url_path(value: object) -> str:

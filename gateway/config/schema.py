@@ -8,33 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from gateway.errors import ConfigIssue
+from gateway.config.where import NOWHERE as NOWHERE
+from gateway.config.where import Where as Where
+
+if TYPE_CHECKING:  # proxy/spec.py imports Where from here
+    from gateway.proxy.spec import Network, ProxySpec, UpstreamSpec
 
 MIB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """Where a table sits in its file: `key` is its dotted name ("route[3]", "server"),
-    `line` the line of its header, `key_lines` the line of each key set inside it."""
-
-    file: str = "<defaults>"
-    key: str = ""
-    line: int | None = None
-    key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-
-    def issue(self, message: str, key: str | None = None) -> ConfigIssue:
-        """A ConfigIssue at this table, or at one of its keys (dotted below it)."""
-        if key is None:
-            return ConfigIssue(self.file, self.line, self.key, message)
-        top = key.split(".", 1)[0].split("[", 1)[0]
-        line = self.key_lines.get(top, self.line)
-        return ConfigIssue(self.file, line, f"{self.key}.{key}" if self.key else key, message)
-
-
-NOWHERE = Where()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +52,7 @@ class ServerSpec:
     request_id_header: str | None = "x-request-id"  # the client's id, kept and echoed
     error_log_path: Path | None = None  # error_log = { path = ... }; None: stderr
     pid_file: Path | None = None  # where `gateway serve` writes its pid (`gateway reload`)
+    trusted_proxies: tuple[Network, ...] = ()  # peers whose X-Forwarded-*/Forwarded are kept
     where: Where = NOWHERE
 
 
@@ -147,14 +130,17 @@ class RouteSpec:
     inline: bool = False
     respond: RespondSpec | None = None
     redirect: RedirectSpec | None = None
+    proxy: ProxySpec | None = None
     headers: tuple[tuple[str, str], ...] = ()
     cors: CorsRef = None
     where: Where = NOWHERE
 
     @property
-    def kind(self) -> Literal["handler", "respond", "redirect"]:
+    def kind(self) -> Literal["handler", "respond", "redirect", "proxy"]:
         if self.handler is not None:
             return "handler"
+        if self.proxy is not None:
+            return "proxy"
         return "respond" if self.respond is not None else "redirect"
 
 
@@ -180,6 +166,7 @@ class GatewayConfig:
     cors: Mapping[str, CorsSpec] = field(default_factory=lambda: MappingProxyType({}))
     static: tuple[StaticSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
+    upstreams: Mapping[str, UpstreamSpec] = field(default_factory=lambda: MappingProxyType({}))
     errors: Mapping[int, Path] = field(default_factory=lambda: MappingProxyType({}))
     errors_where: Where = NOWHERE
     source: str = ""

@@ -11,6 +11,7 @@ from typing import Literal
 from gateway.config import values as v
 from gateway.config.fields import Convert, Invalid, Section
 from gateway.config.schema import CorsSpec, DevSpec, ServerSpec, TimeoutsSpec
+from gateway.proxy.config import trusted_proxies
 
 SERVER_KEYS = (
     "listen",
@@ -33,6 +34,7 @@ SERVER_KEYS = (
     "pid_file",
     "request_id_header",
     "error_log",
+    "trusted_proxies",
 )
 TIMEOUT_KEYS = ("header", "body", "idle", "write", "handler", "shutdown")
 DEV_KEYS = ("reload", "live_reload", "debounce", "watch")
@@ -97,6 +99,7 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
         pid_file=get("pid_file", v.file(root, check=False), None),
         request_id_header=get("request_id_header", header_or_off, s.request_id_header),
         error_log_path=get("error_log", error_log(root), None),
+        trusted_proxies=get("trusted_proxies", trusted_proxies, ()),
         where=section.where,
     )
 

@@ -6,7 +6,7 @@ means the connection is no longer usable."""
 from __future__ import annotations
 
 import enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.errors import ProtocolError
 from gateway.http.events import Data, EndOfMessage, Sentinel
@@ -50,13 +50,17 @@ class UpstreamConnection:
         self.response_bytes = 0  # received for the current request
         self.idle_since = 0.0
         self.eof = False  # the server shut its side: no request can follow
+        # The client transport of the current request, corked while one read's events are
+        # relayed, so a response's head, body and end leave in one send, not three.
+        self.hold: Any = None
 
     @property
     def reused(self) -> bool:
         return self.requests > 1
 
-    def begin(self, listener: Listener, method: str) -> None:
+    def begin(self, listener: Listener, method: str, hold: Any = None) -> None:
         self.listener = listener
+        self.hold = hold if hasattr(hold, "cork") else None
         self.requests += 1
         self.response_bytes = 0
         self.parser.expect(method)
@@ -66,7 +70,7 @@ class UpstreamConnection:
     def finish(self, now: float, reusable: bool) -> bool:
         """Detach the listener after a complete response; True when it may serve another
         (the caller's `reusable`: keep-alive and the request all sent)."""
-        self.listener = None
+        self.listener = self.hold = None
         # Bytes past the end of the response (more than its Content-Length) would be read
         # as the start of the next response: such a connection is never reused.
         if not reusable or self.state is not State.BUSY or self.eof or self.parser.trailing_data():
@@ -103,7 +107,15 @@ class UpstreamConnection:
             return
         self.response_bytes += len(data)
         self.parser.feed(data)
-        self._events()
+        hold = self.hold
+        if hold is None:
+            self._events()
+            return
+        hold.cork()
+        try:
+            self._events()
+        finally:
+            hold.uncork()
 
     def eof_received(self) -> None:
         self.eof = True

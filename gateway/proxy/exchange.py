@@ -146,12 +146,12 @@ class ProxyExchange:
         self.connected = conn is not None
         if conn is None:
             conn = UpstreamConnection(pool.server, self.parser_factory())
-            conn.begin(self, self.request.method)
+            conn.begin(self, self.request.method, getattr(self.downstream, "transport", None))
             self.conn = conn
             self._arm(up.spec.connect_timeout)
             conn.dialing = self.loop.connect(pool.server.connect_to, lambda: conn)
             return
-        conn.begin(self, self.request.method)
+        conn.begin(self, self.request.method, getattr(self.downstream, "transport", None))
         self.conn = conn
         self._send_head()
 

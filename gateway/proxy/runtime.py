@@ -49,8 +49,11 @@ class Upstreams:
         self.loop = loop
         self.parser_factory = parser_factory
         self.live: dict[tuple[object, ...], tuple[Upstream, HealthChecks]] = {}
+        # get() by the spec object, so a request does not rebuild the key: id -> (spec, upstream)
+        self._by_id: dict[int, tuple[UpstreamSpec, Upstream]] = {}
 
     def update(self, specs: Iterable[UpstreamSpec]) -> None:
+        self._by_id.clear()
         wanted = {_key(spec): spec for spec in specs}
         for key in list(self.live):
             if key not in wanted:
@@ -65,7 +68,12 @@ class Upstreams:
                 checks.start()
 
     def get(self, spec: UpstreamSpec) -> Upstream:
-        return self.live[_key(spec)][0]
+        found = self._by_id.get(id(spec))
+        if found is not None and found[0] is spec:
+            return found[1]
+        upstream = self.live[_key(spec)][0]
+        self._by_id[id(spec)] = (spec, upstream)
+        return upstream
 
     def sweep(self, now: float) -> None:
         """Close idle connections past their idle_timeout (call from the loop's tick)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from gateway.config.schema import NOWHERE, Where
+from gateway.config.where import NOWHERE, Where
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

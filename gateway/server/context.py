@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from gateway.config.schema import TimeoutsSpec
     from gateway.http.writer import ResponseWriter
     from gateway.log import AccessLog
+    from gateway.proxy.runtime import Upstreams
     from gateway.server.loop import Loop
     from gateway.server.pool import HandlerPool
 
@@ -35,6 +36,7 @@ class ConnContext:
         "shutting_down",
         "timeouts",
         "tls",
+        "upstreams",
         "writer",
     )
 
@@ -69,6 +71,7 @@ class ConnContext:
         self.ops = (
             ops if ops is not None else Ops(None)
         )  # metrics, health, ready: answer() before routing, observe() per answer
+        self.upstreams: Upstreams | None = None  # the proxy's, made by the server's loop
 
     def set_timeouts(self, timeouts: TimeoutsSpec) -> None:
         self.timeouts = timeouts

@@ -13,6 +13,8 @@ from gateway.errors import HTTPError, ProtocolError
 from gateway.http.events import NEED_DATA, Data, EndOfMessage, RequestHead
 from gateway.http.parser import RequestParser
 from gateway.http.writer import CONTINUE, Framing
+from gateway.proxy.call import ProxyCall
+from gateway.proxy.serving import ProxyDriver, proxy_call_at_head
 from gateway.request import Request, build_request
 from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
@@ -35,9 +37,12 @@ class State(enum.Enum):
     """What the connection does now. Reading is on in READING only.
 
     READING   -> HANDLING (a request went to the pool), STREAMING (a streamed body is being
-                 written), HELD (output backlog), DRAINING (last answer queued), SWITCHED
+                 written), HELD (output backlog), DRAINING (last answer queued), SWITCHED,
+                 PROXYING (a proxy route's exchange runs)
     HANDLING  -> READING (answer queued), STREAMING, DRAINING
     STREAMING -> READING (body ended), DRAINING
+    PROXYING  -> READING (proxied answer done), DRAINING, SWITCHED (upstream said 101);
+                 entered at EndOfMessage, or at the head for a body that streams upstream
     HELD      -> READING (backlog sent)
     DRAINING  -> CLOSED (its output sent, the transport closes)
     any       -> CLOSED (connection lost)
@@ -50,6 +55,7 @@ class State(enum.Enum):
     STREAMING = "streaming"  # a streamed body is being written
     HELD = "held"  # output backlog: the next pipelined request waits for it to drain
     DRAINING = "draining"  # no more requests: the queued output is sent, then it closes
+    PROXYING = "proxying"  # a proxied request's exchange runs (gateway.proxy.serving)
     SWITCHED = "switched"  # handed to another protocol after 101 Switching Protocols
     CLOSED = "closed"
 
@@ -60,6 +66,7 @@ STREAMING = State.STREAMING
 HELD = State.HELD
 DRAINING = State.DRAINING
 CLOSED = State.CLOSED
+PROXYING = State.PROXYING
 
 
 class HttpProtocol(Protocol):
@@ -75,6 +82,7 @@ class HttpProtocol(Protocol):
         "_last",
         "_peer_done",
         "_pending_id",
+        "_proxy",
         "_started",
         "_stream",
         "_waiting",
@@ -108,6 +116,7 @@ class HttpProtocol(Protocol):
         self._writing_paused = False
         self.secure = False  # over TLS ([tls]); set in connection_made
         self.hsts = b""  # the Strict-Transport-Security line its answers carry, if any
+        self._proxy: ProxyDriver | None = None
 
     # -- from the transport ---------------------------------------------------------------
 
@@ -131,6 +140,8 @@ class HttpProtocol(Protocol):
             self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
         if self.state is READING:  # else the bytes wait in the parser
             self._process()  # the transport sends what this writes when it returns
+        elif self._proxy is not None and self._proxy.uploading:
+            self._proxy_body()
 
     def eof_received(self) -> None:
         self._peer_done = True
@@ -140,6 +151,9 @@ class HttpProtocol(Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.state = CLOSED
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            proxy.exchange.cancel()
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.close()
@@ -152,10 +166,19 @@ class HttpProtocol(Protocol):
 
     def pause_writing(self) -> None:
         self._writing_paused = True
+        if self._proxy is not None:
+            self._proxy.exchange.pause_response()
+            # A client that stops reading a proxied response: on_timeout closes it once
+            # its output makes no progress for the write timeout.
+            self.deadline = self.ctx.loop.now + self.ctx.timeouts.write
 
     def resume_writing(self) -> None:
         self._writing_paused = False
-        if self.state is STREAMING:
+        if self._proxy is not None:
+            if not self._proxy.uploading:
+                self.deadline = float("inf")  # the exchange owns the upstream's timeouts
+            self._proxy.exchange.resume_response()
+        elif self.state is STREAMING:
             self._pump()
         elif self.state is HELD:
             self._resume()
@@ -249,6 +272,8 @@ class HttpProtocol(Protocol):
                 self._head = event  # type: ignore[assignment]
                 self._body = []
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
+                if self.ctx.app.upstream_specs and self._proxy_at_head(event):  # type: ignore[arg-type]
+                    return
                 if event.expect_continue:  # type: ignore[union-attr]
                     self._continue()
             elif kind is Data:
@@ -305,6 +330,9 @@ class HttpProtocol(Protocol):
         if isinstance(result, Response):
             self.send_response(request, result, keep_alive)
             return
+        if isinstance(result, ProxyCall):
+            self._start_proxy(result, head, body, keep_alive)
+            return
         self._pending_id += 1
         token = self._pending_id
         if not ctx.pool.submit(result.run, lambda response: self._on_handler_done(token, response)):
@@ -332,6 +360,102 @@ class HttpProtocol(Protocol):
         if self.state is READING:
             transport.resume_reading()
         transport.uncork()
+
+    # -- proxied requests (gateway.proxy.serving drives the exchange) --------------------
+
+    def _start_proxy(
+        self, call: ProxyCall, head: RequestHead, body: bytes, keep: bool, uploading: bool = False
+    ) -> None:
+        keep = keep and not self._peer_done and not self.ctx.shutting_down
+        self.state = PROXYING
+        if not uploading:
+            self.transport.pause_reading()
+            self.deadline = float("inf")  # the exchange owns the upstream's timeouts
+        self._proxy = driver = ProxyDriver(self, call, head, keep)
+        driver.uploading = uploading
+        driver.start(None if uploading else body)
+
+    def _proxy_at_head(self, head: RequestHead) -> bool:
+        """A request with a body for a proxy route: start the exchange now, so the body
+        streams upstream as it arrives (the parser still enforces max_body_bytes)."""
+        if not (head.chunked or head.content_length) or head.expect_continue:
+            return False
+        call = proxy_call_at_head(self.ctx, head, self.client)
+        if call is None:
+            return False
+        self._start_proxy(call, head, b"", head.keep_alive, uploading=True)
+        if self._proxy is not None:
+            self._proxy_body()
+        return True
+
+    def _proxy_body(self) -> None:
+        """Pass what the parser has of the request body to the exchange."""
+        proxy = self._proxy
+        assert proxy is not None
+        parser = self.parser
+        while True:
+            try:
+                event = parser.next_event()
+            except ProtocolError as exc:  # e.g. 413 past max_body_bytes, bad chunking
+                self._proxy = None
+                proxy.exchange.cancel()
+                self.state = READING
+                if proxy.responder.status:
+                    self.transport.abort()  # the response began: it cannot be answered
+                else:
+                    self._error_answer(exc, self._head)
+                return
+            kind = type(event)
+            if kind is Data:
+                proxy.exchange.body(event.data)  # type: ignore[union-attr]
+            elif kind is EndOfMessage:
+                proxy.uploading = False
+                self._head = None
+                parser.start_next()
+                self.transport.pause_reading()  # pipelined requests wait for the answer
+                if self.state is PROXYING:
+                    self.deadline = float("inf")
+                proxy.exchange.end_body(
+                    list(event.trailers.items()) if event.trailers else None  # type: ignore[union-attr]
+                )
+                return
+            else:
+                return  # NEED_DATA
+
+    def proxy_done(self, keep_alive: bool) -> None:
+        """The proxied response is written (or cut short: keep_alive False)."""
+        if self._proxy is not None and self._proxy.uploading:
+            keep_alive = False  # the rest of the request body is still coming: close
+        self._proxy = None
+        if self.state is not PROXYING:
+            return
+        self._answered = True
+        self.deadline = self.ctx.loop.now + self.ctx.answer_wait
+        self.state = READING
+        if not keep_alive:
+            self._last = True
+            self._drain()
+            return
+        self._resume()
+
+    def proxy_failed(self, request: Request, response: Response, keep_alive: bool) -> None:
+        """No upstream answer came: send the app's error response instead."""
+        if self._proxy is not None and self._proxy.uploading:
+            keep_alive = False  # the rest of the request body is still coming: close
+        self._proxy = None
+        if self.state is not PROXYING:
+            return
+        self.state = READING
+        self.send_response(request, response, keep_alive)
+        if self.state is READING:
+            self._resume()
+
+    def proxy_switched(self) -> bytes:
+        """The upstream said 101: the connection becomes a tunnel the exchange owns."""
+        self._proxy = None
+        self.state = State.SWITCHED
+        self.ctx.forget(self)
+        return self.parser.buffered
 
     # -- answers --------------------------------------------------------------------------
 

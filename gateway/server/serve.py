@@ -20,6 +20,7 @@ from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
 from gateway.logfiles import ErrorLog
 from gateway.metrics import Ops, SharedDir
+from gateway.proxy.runtime import Upstreams
 from gateway.server.context import ConnContext
 from gateway.server.http1 import HttpProtocol
 from gateway.server.listeners import address_of, bind
@@ -112,6 +113,7 @@ class Server:
             forget=self.conns.discard,
             ops=self.ops,
         )
+        self.ctx.upstreams = Upstreams(self.loop)
         self._apply_limits(app)
         self.loop.tick = self._tick
 
@@ -132,6 +134,8 @@ class Server:
         }
         self.max_connections = spec.max_connections
         self.ctx.app = app
+        if self.ctx.upstreams is not None:  # keeps unchanged upstreams' pools and health
+            self.ctx.upstreams.update(app.upstream_specs)
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
         self.ctx.request_id_header = spec.request_id_header
@@ -283,6 +287,9 @@ class Server:
             self._resume_accepting()
         if self.shutting_down and self.drain_idle_after:
             self._close_idle()
+        upstreams = self.ctx.upstreams
+        if upstreams is not None and upstreams.live:
+            upstreams.sweep(now)
         for conn in [c for c in self.conns if c.deadline <= now]:
             try:
                 conn.on_timeout()
@@ -353,6 +360,8 @@ class Server:
         self.listeners.clear()
         self.pool.shutdown()
         self.ops.close()
+        if self.ctx.upstreams is not None:
+            self.ctx.upstreams.close()
         self.app.close()
         self.access_log.flush()
         self.access_log.set_path(None)  # closes the file

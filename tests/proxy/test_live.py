@@ -26,6 +26,7 @@ from gateway.proxy.seams import Failure, Fields  # noqa: E402
 from gateway.proxy.spec import ProxySpec, UpstreamSpec  # noqa: E402
 from gateway.server.loop import Loop  # noqa: E402
 from tests.proxy.fakes import parser_factory  # noqa: E402
+from tests.proxy.upstream import ws_echo  # noqa: E402
 
 if not hasattr(Loop, "connect"):
     pytest.skip("the loop has no connect() yet", allow_module_level=True)
@@ -258,20 +259,7 @@ def test_websocket_through_the_tunnel(live: LiveLoop) -> None:
     from wsproto import ConnectionType, WSConnection
     from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
 
-    def echo(conn: socket.socket) -> None:
-        ws = WSConnection(ConnectionType.SERVER)
-        while data := conn.recv(65536):
-            ws.receive_data(data)
-            for event in ws.events():
-                if isinstance(event, Request):
-                    conn.sendall(ws.send(AcceptConnection()))
-                elif isinstance(event, TextMessage):
-                    conn.sendall(ws.send(Message(data="echo: " + event.data)))
-                elif isinstance(event, CloseConnection):
-                    conn.sendall(ws.send(event.response()))
-                    return
-
-    origin = Origin(echo)
+    origin = Origin(ws_echo)
     client = WSConnection(ConnectionType.CLIENT)
     handshake = client.send(Request(host="h", target="/ws"))
     parser = RequestParser()
