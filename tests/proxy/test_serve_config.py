@@ -82,4 +82,4 @@ def test_upstreams_come_from_included_files_and_routes_lists_them(
         "api",
         "-",
     ] in rows
-    assert ["*", "GET", "/dev/{rest:path}", "proxy", "127.0.0.1:5173", "-"] in rows
+    assert ["*", "GET,HEAD", "/dev/{rest:path}", "proxy", "127.0.0.1:5173", "-"] in rows
