@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import devpage, problem
+from gateway.aio.kinds import handler_kind, signature_problem
+from gateway.asynccall import AsyncCall, AsyncDeferred, AsyncTarget
 from gateway.config.routes import conflict_issue
 from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.cors import CorsPolicy
-from gateway.errors import ConfigError, ConfigIssue, HTTPError
+from gateway.errors import ConfigError, ConfigIssue, HandlerFailed, HTTPError
 from gateway.handlers import SiteModules, call_handler, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.request import Request
@@ -85,7 +88,7 @@ class App:
         self.live = live  # set when [dev] live_reload is on and a reloader runs
         self._fallback_target = Target("error", default_cors)
 
-    def handle(self, request: Request) -> Response | PoolCall:
+    def handle(self, request: Request) -> Response | PoolCall | AsyncCall:
         """The answer to `request`: never raises."""
         try:
             match = self.router.match(request.host, request.method, request.segments)
@@ -98,16 +101,16 @@ class App:
             if preflight is not None:
                 return preflight
         try:
-            result = target.serve(request, match)
+            result: Any = target.serve(request, match)
         except HTTPError as exc:  # a handler's or a mount's: its own text, never a page
-            return self.render_error(
-                exc.status, request, target, exc.detail, exc.headers, page=False
-            )
+            return self._raised(exc, request, target)
         if type(result) is Deferred:
             return PoolCall(self, result)
+        if type(result) is AsyncDeferred:
+            return AsyncCall(self, result)
         if result is MISS:
             return self._static_miss(request, target)
-        response = target.finish(request, result)  # type: ignore[arg-type]
+        response = target.finish(request, result)
         live = self.live  # the one response filter, as in finish() (inlined: hot path)
         return response if live is None else live.inject(request, response)
 
@@ -130,28 +133,52 @@ class App:
     ) -> Response:
         """Every error answer gateway sends: the [errors] page for `status` when one is set
         (and `page`: an error a handler raised keeps its own text), else `detail` or the
-        reason phrase: as JSON ({"status", "error"}) when the client asks for JSON rather
-        than HTML and `headers` give no content type of their own, else as text. `headers`
+        reason phrase: as problem+json (RFC 9457, gateway/problem.py) when the client prefers
+        JSON or the route says `json = true` and `headers` give no content type of their own,
+        else as text. `headers`
         replace defaults of the same name; the route's headers and CORS headers are added
         so a web app can read its errors. The writer leaves the body out for HEAD."""
         headers = to_header_list(headers)
         error_page = self.error_pages.get(status) if page else None
         if error_page is not None:
             response = Response(status, error_page.body, content_type=error_page.content_type)
-        elif (
-            request is not None
-            and _wants_json(request.headers.get("accept"))
-            and not any(name.lower() == "content-type" for name, _ in headers)
-        ):
-            response = Response.json({"status": status, "error": detail or reason(status)}, status)
         else:
-            text = detail or reason(status)
-            response = Response(status, text + "\n", content_type="text/plain; charset=utf-8")
+            accept = request.headers.get("accept") if request is not None else None
+            as_json = _wants_json(accept, getattr(target, "json", False)) and not any(
+                name.lower() == "content-type" for name, _ in headers
+            )
+            body, ctype = problem.render(
+                status,
+                detail or reason(status),
+                request_id=request.id if request is not None else "",
+                prefer_json=as_json,
+            )
+            response = Response(status, body, content_type=ctype)
         if headers:
             response.set_headers(headers)
         if request is not None and target is not None:
             target.finish(request, response)
         return response
+
+    def handler_failed(
+        self, exc: BaseException, request: Request, target: Target | None
+    ) -> Response:
+        """The 500 for a handler's unhandled exception (already logged): in dev mode
+        ([dev] reload) a page with the traceback for a browser that accepts HTML; else the
+        answer that names only the request id."""
+        if self.config.dev.reload and devpage.wants_page(request.headers.get("accept")):
+            return self.finish(
+                request, target or self._fallback_target, devpage.response(exc, request)
+            )
+        detail = f"internal server error (request id {request.id})"
+        return self.render_error(500, request, target, detail)
+
+    def _raised(self, exc: HTTPError, request: Request, target: Target) -> Response:
+        """A handler's HTTPError, or HandlerFailed for any other exception it raised."""
+        original = getattr(exc, "original", None)
+        if isinstance(exc, HandlerFailed) and original is not None:
+            return self.handler_failed(original, request, target)
+        return self.render_error(exc.status, request, target, exc.detail, exc.headers, page=False)
 
     def protocol_error_response(self, exc: HTTPError, request: Request | None = None) -> Response:
         """The answer to a request that could not be read. When its head was sound (a body
@@ -232,13 +259,12 @@ def _answers(match: Match[Target], request: Request) -> bool:
     return True
 
 
-def _wants_json(accept: str | None) -> bool:
-    """An Accept header that names JSON and not HTML (fetch/axios/API clients; a browser
-    navigating asks for text/html first, and */* alone keeps plain text)."""
-    if not accept or "json" not in accept:
-        return False
-    accept = accept.lower()
-    return ("application/json" in accept or "+json" in accept) and "text/html" not in accept
+def _wants_json(accept: str | None, route_json: bool) -> bool:
+    """problem+json for a route marked JSON, or an Accept that prefers JSON and does not
+    name HTML (fetch/axios/API clients; a browser navigating asks for text/html)."""
+    if route_json:
+        return True
+    return problem.prefers_json(accept) and not devpage.wants_page(accept)
 
 
 class PoolCall:
@@ -259,12 +285,17 @@ class PoolCall:
         try:
             response = call_handler(target.func, request)  # Deferred.run, inlined
         except HTTPError as exc:
-            return self.app.render_error(
-                exc.status, request, target, exc.detail, exc.headers, page=False
-            )
+            return self.app._raised(exc, request, target)
         response = target.finish(request, response)
         live = self.app.live  # App.finish, inlined: this runs once per pooled request
         return response if live is None else live.inject(request, response)
+
+    def submit(self, ctx: Any, done: Callable[[Response | None], None]) -> bool:
+        """Queue run() on the handler pool (False when it is full: busy_response)."""
+        return bool(ctx.pool.submit(self.run, done))
+
+    def cancel(self) -> None:
+        """A pool thread cannot be stopped: a late result is dropped by the connection."""
 
     def busy_response(self) -> Response:
         return self._error(503, "server busy: try again shortly", [("retry-after", "1")])
@@ -355,15 +386,29 @@ class _Compiler:
 
     def _add_route(self, spec: RouteSpec) -> None:
         cors, cors_name = self._cors(spec.cors)
-        common: dict[str, Any] = {"cors": cors, "cors_name": cors_name, "headers": spec.headers}
+        common: dict[str, Any] = {
+            "cors": cors,
+            "cors_name": cors_name,
+            "headers": spec.headers,
+            "json": spec.json,
+        }
         target: Target
         if spec.handler is not None:
             func = self.modules.load(spec.handler, spec.where)
             if isinstance(func, ConfigIssue):
                 self.issues.append(func)
                 return
-            label = spec.handler + (" (inline)" if spec.inline else "")
-            target = HandlerTarget(label, func=func, inline=spec.inline, **common)
+            kind = handler_kind(func)
+            problem = signature_problem(func, spec.handler)
+            if problem is not None:
+                self.issues.append(spec.where.issue(problem, "handler"))
+                return
+            if kind != "sync":
+                label = f"{spec.handler} ({kind})"
+                target = AsyncTarget(label, func=func, kind=kind, **common)
+            else:
+                label = spec.handler + (" (inline)" if spec.inline else "")
+                target = HandlerTarget(label, func=func, inline=spec.inline, **common)
         elif spec.respond is not None:
             r = spec.respond
             label = f"respond {r.status}"

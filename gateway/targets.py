@@ -40,6 +40,7 @@ class Target:
     cors: CorsPolicy | None = None
     cors_name: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    json: bool = False  # `json = true`: its errors are problem+json whatever the Accept
 
     def serve(self, request: Request, match: Match[Any]) -> Response | Deferred | Miss:
         raise NotImplementedError  # the fallback target of errors serves nothing

@@ -37,6 +37,7 @@ ROUTE_KEYS = (
     "redirect",
     "headers",
     "cors",
+    "json",
 )
 TARGETS = ("handler", "respond", "redirect")
 RESPOND_KEYS = ("status", "body", "json", "content_type", "headers")
@@ -92,6 +93,7 @@ def read_route(section: Section, cors_names: Collection[str]) -> RouteSpec | Non
         redirect=redirect,
         headers=section.get("headers", v.headers, ()),
         cors=section.get("cors", v.cors_ref(cors_names), None),
+        json=section.get("json", v.boolean, False),
         where=section.where,
     )
     return spec if section.ok else None

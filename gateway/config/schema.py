@@ -141,6 +141,7 @@ class RouteSpec:
     redirect: RedirectSpec | None = None
     headers: tuple[tuple[str, str], ...] = ()
     cors: CorsRef = None
+    json: bool = False  # errors on this route are always problem+json
     where: Where = NOWHERE
 
     @property

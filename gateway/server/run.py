@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.app import App
+from gateway.asynccall import stop_runner
 from gateway.reload import Reloader
 from gateway.server.serve import Server
 
@@ -42,6 +43,7 @@ def serve_single(
     finally:
         if reloader is not None:
             reloader.stop()
+        stop_runner(server.app.config.server.timeouts.shutdown)  # async handlers, if any ran
     return 0
 
 
