@@ -43,6 +43,7 @@ from gateway.targets import (
     StaticTarget,
     Target,
 )
+from gateway.wsroute import WebSocketTarget, missing_wsproto
 
 log = logging.getLogger("gateway.app")
 
@@ -409,6 +410,10 @@ class _Compiler:
             else:
                 label = spec.handler + (" (inline)" if spec.inline else "")
                 target = HandlerTarget(label, func=func, inline=spec.inline, **common)
+        elif spec.websocket is not None:
+            target = self._websocket(spec, common)  # type: ignore[assignment]
+            if target is None:
+                return
         elif spec.respond is not None:
             r = spec.respond
             label = f"respond {r.status}"
@@ -424,6 +429,30 @@ class _Compiler:
                 label, to=d.to, status=d.status, keep_query=d.keep_query, **common
             )
         self._add(spec.path, spec.methods, target, spec.host, spec.where, "path")
+
+    def _websocket(self, spec: RouteSpec, common: dict[str, Any]) -> Target | None:
+        assert spec.websocket is not None
+        func = self.modules.load(spec.websocket, spec.where, "websocket")
+        if isinstance(func, ConfigIssue):
+            self.issues.append(func)
+            return None
+        problem_text = signature_problem(func, spec.websocket)
+        if problem_text is None and handler_kind(func) != "async":
+            name = spec.websocket.rpartition(":")[2]
+            problem_text = (
+                f"websocket handler {spec.websocket!r} is not `async def`: "
+                f"define it as `async def {name}(ws)`"
+            )
+        if problem_text is not None:
+            self.issues.append(
+                spec.where.issue(problem_text.replace("the request", "the websocket"), "websocket")
+            )
+            return None
+        missing = missing_wsproto()
+        if missing:
+            log.warning("%s: route %s answers 501: %s", spec.where.file, spec.path, missing)
+        label = f"websocket {spec.websocket}"
+        return WebSocketTarget.build(label, func, spec.websocket_options, **common)  # type: ignore[no-any-return]
 
     def _add_static(self, spec: StaticSpec) -> None:
         cors, cors_name = self._cors(spec.cors)

@@ -131,6 +131,19 @@ class RedirectSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSocketOptionsSpec:
+    """`websocket_options = { ... }` of a websocket route (gateway.websocket.Settings)."""
+
+    max_message: int = 1 << 20
+    ping_interval: float | None = 20.0  # false: no keep-alive pings
+    ping_timeout: float = 20.0
+    send_buffer: int = 256 * 1024
+    receive_buffer: int = 1 << 20
+    close_timeout: float = 5.0
+    subprotocols: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RouteSpec:
     path: str
     methods: tuple[str, ...] = ("GET",)
@@ -142,10 +155,14 @@ class RouteSpec:
     headers: tuple[tuple[str, str], ...] = ()
     cors: CorsRef = None
     json: bool = False  # errors on this route are always problem+json
+    websocket: str | None = None  # "module:function", an async handler taking a WebSocket
+    websocket_options: WebSocketOptionsSpec = WebSocketOptionsSpec()
     where: Where = NOWHERE
 
     @property
-    def kind(self) -> Literal["handler", "respond", "redirect"]:
+    def kind(self) -> Literal["handler", "respond", "redirect", "websocket"]:
+        if self.websocket is not None:
+            return "websocket"
         if self.handler is not None:
             return "handler"
         return "respond" if self.respond is not None else "redirect"

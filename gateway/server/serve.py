@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from gateway import wsroute
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
 from gateway.server.context import ConnContext
@@ -70,7 +71,8 @@ class Server:
         self.conns: set[HttpProtocol] = set()
         self.listeners: dict[str, socket.socket] = {}
         self.shutting_down = False
-        self.on_shutdown: list[Callable[[], None]] = []  # run on the loop when shutdown begins
+        # run on the loop when shutdown begins; WebSockets are told 1001 "going away"
+        self.on_shutdown: list[Callable[[], None]] = [self._websockets_going_away]
         # A layer between the socket and HTTP (TLS): given the listener's address as bound
         # and the connection's HttpProtocol, the protocol the socket transport drives.
         self.wrap_protocol: Callable[[str, HttpProtocol], Protocol] | None = None
@@ -129,6 +131,7 @@ class Server:
         old = self.app
         self.app = app
         old.close()  # responses still streaming from its files keep their fds until done
+        wsroute.reloaded(self.loop)  # WebSockets whose handler's file changed reconnect
         self._apply_limits(app)
         self.access_log.set_format(app.config.server.access_log)
         if tuple(app.config.server.listen) != tuple(old.config.server.listen):
@@ -272,6 +275,9 @@ class Server:
         for conn in list(self.conns):
             if conn.idle:
                 conn.close()
+
+    def _websockets_going_away(self) -> None:
+        wsroute.going_away(self.loop)
 
     def _should_stop(self) -> bool:
         if not self.shutting_down:
