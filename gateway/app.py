@@ -14,6 +14,8 @@ from typing import Any
 from gateway import devpage, problem
 from gateway.aio.kinds import handler_kind, signature_problem
 from gateway.asynccall import AsyncCall, AsyncDeferred, AsyncTarget
+from gateway.compress.apply import compress_for
+from gateway.config.compression import policy_for
 from gateway.config.routes import conflict_issue
 from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.cors import CorsPolicy
@@ -113,14 +115,21 @@ class App:
             return self._static_miss(request, target)
         response = target.finish(request, result)
         live = self.live  # the one response filter, as in finish() (inlined: hot path)
-        return response if live is None else live.inject(request, response)
+        if live is not None:
+            response = live.inject(request, response)
+        policy = target.compress
+        return response if policy is None else compress_for(request, response, policy)
 
     def finish(self, request: Request, target: Target, response: Response) -> Response:
         """A target's answer as it goes out: the route's headers and CORS, then the one
-        response filter (live reload puts its client into HTML pages)."""
+        response filter (live reload puts its client into HTML pages), then compression
+        when the route has a policy (handler and respond routes)."""
         response = target.finish(request, response)
         live = self.live
-        return response if live is None else live.inject(request, response)
+        if live is not None:
+            response = live.inject(request, response)
+        policy = target.compress
+        return response if policy is None else compress_for(request, response, policy)
 
     def render_error(
         self,
@@ -289,7 +298,10 @@ class PoolCall:
             return self.app._raised(exc, request, target)
         response = target.finish(request, response)
         live = self.app.live  # App.finish, inlined: this runs once per pooled request
-        return response if live is None else live.inject(request, response)
+        if live is not None:
+            response = live.inject(request, response)
+        policy = target.compress  # on this pool thread, never on the loop
+        return response if policy is None else compress_for(request, response, policy)
 
     def submit(self, ctx: Any, done: Callable[[Response | None], None]) -> bool:
         """Queue run() on the handler pool (False when it is full: busy_response)."""
@@ -393,6 +405,8 @@ class _Compiler:
             "headers": spec.headers,
             "json": spec.json,
         }
+        if spec.redirect is None and spec.websocket is None:
+            common["compress"] = policy_for(self.config.server.compress, spec.compress)
         target: Target
         if spec.handler is not None:
             func = self.modules.load(spec.handler, spec.where)

@@ -41,6 +41,7 @@ class Target:
     cors_name: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     json: bool = False  # `json = true`: its errors are problem+json whatever the Accept
+    compress: Any = None  # a gateway.compress Policy for handler and respond answers
 
     def serve(self, request: Request, match: Match[Any]) -> Response | Deferred | Miss:
         raise NotImplementedError  # the fallback target of errors serves nothing

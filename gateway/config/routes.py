@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config import values as v
+from gateway.config.compression import read_compress
 from gateway.config.fields import Invalid, Section, close_match, expected
 from gateway.config.schema import (
     NOWHERE,
@@ -41,6 +42,7 @@ ROUTE_KEYS = (
     "json",
     "websocket",
     "websocket_options",
+    "compress",
 )
 TARGETS = ("handler", "respond", "redirect", "websocket")
 WEBSOCKET_KEYS = (
@@ -109,6 +111,7 @@ def read_route(section: Section, cors_names: Collection[str]) -> RouteSpec | Non
         json=section.get("json", v.boolean, False),
         websocket=section.get("websocket", handler_ref, None),
         websocket_options=read_websocket_options(section),
+        compress=read_compress(section),
         where=section.where,
     )
     return spec if section.ok else None

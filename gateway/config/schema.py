@@ -48,6 +48,17 @@ class TimeoutsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CompressSpec:
+    """`compress = true | false | { ... }`; None fields: the server's (or the defaults)."""
+
+    enabled: bool = True
+    codings: tuple[str, ...] | None = None
+    min_size: int | None = None
+    types: tuple[str, ...] | None = None
+    levels: tuple[tuple[str, int], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSpec:
     listen: tuple[str, ...] = ("127.0.0.1:8000",)
     workers: int = 1
@@ -62,6 +73,7 @@ class ServerSpec:
     access_log: Literal["off", "common", "combined", "json"] = "common"
     cors: str | None = None  # default policy name for every route and mount
     trailing_slash: Literal["redirect", "strict"] = "redirect"
+    compress: CompressSpec = CompressSpec()  # handler and respond responses
     where: Where = NOWHERE
 
 
@@ -157,6 +169,7 @@ class RouteSpec:
     json: bool = False  # errors on this route are always problem+json
     websocket: str | None = None  # "module:function", an async handler taking a WebSocket
     websocket_options: WebSocketOptionsSpec = WebSocketOptionsSpec()
+    compress: CompressSpec | None = None  # None: the server's
     where: Where = NOWHERE
 
     @property

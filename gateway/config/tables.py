@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config import values as v
+from gateway.config.compression import read_compress
 from gateway.config.fields import Section
 from gateway.config.schema import CorsSpec, DevSpec, ServerSpec, TimeoutsSpec
 
@@ -26,6 +27,7 @@ SERVER_KEYS = (
     "access_log",
     "cors",
     "trailing_slash",
+    "compress",
 )
 TIMEOUT_KEYS = ("header", "body", "idle", "write", "handler", "shutdown")
 DEV_KEYS = ("reload", "live_reload", "debounce", "watch")
@@ -80,6 +82,7 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
         access_log=get("access_log", v.choice(ACCESS_LOGS), s.access_log),
         cors=get("cors", v.cors_ref(cors_names, allow_false=False), None) or None,
         trailing_slash=get("trailing_slash", v.choice(TRAILING_SLASH), s.trailing_slash),
+        compress=read_compress(section) or s.compress,
         where=section.where,
     )
 
