@@ -12,6 +12,7 @@ from gateway.config.schema import CompressSpec
 
 COMPRESS_KEYS = ("codings", "min_size", "types", "levels")
 CODINGS = ("zstd", "br", "gzip")
+LEVELS = {"gzip": (0, 9), "br": (0, 11), "zstd": (-7, 22)}  # what each library takes
 
 
 def read_compress(section: Section) -> CompressSpec | None:
@@ -21,9 +22,15 @@ def read_compress(section: Section) -> CompressSpec | None:
     value = section.data["compress"]
     if isinstance(value, bool):
         return CompressSpec(enabled=value)
+    if not isinstance(value, dict):
+        section.fail(
+            "compress",
+            f'expected true, false or a table like {{ min_size = "2KiB" }}, got {value!r}',
+        )
+        return None
     table = section.table("compress")
     if table is None:
-        return None  # the table() call reported what it should be
+        return None
     table.check_keys(COMPRESS_KEYS)
     return CompressSpec(
         codings=table.get("codings", _codings, None),
@@ -48,7 +55,11 @@ def _levels(value: object) -> tuple[tuple[str, int], ...]:
     for coding, level in value.items():
         if coding not in CODINGS:
             raise Invalid(f"level for unknown coding {coding!r}: use zstd, br or gzip", (coding,))
-        levels.append((coding, v.integer(-7, 22)(level)))
+        low, high = LEVELS[coding]
+        try:
+            levels.append((coding, v.integer(low, high)(level)))
+        except Invalid as exc:
+            raise Invalid(f"{coding} level: {exc}", (coding,)) from None
     return tuple(levels)
 
 

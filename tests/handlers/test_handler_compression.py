@@ -163,3 +163,16 @@ def test_server_compress_false_turns_it_off(site) -> None:
     assert "content-encoding" not in response.headers
     on = httpx.get(running.url + "/gzip-only", headers={"accept-encoding": "gzip"})
     assert on.headers["content-encoding"] == "gzip"  # a route's table turns it back on
+
+
+def test_compress_values_name_what_would_be_right(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        "[server]\ncompress = { levels = { gzip = 15 }, min_sise = 3 }\n"
+        '[[route]]\npath = "/"\nrespond = { body = "x" }\ncompress = "yes"\n'
+    )
+    assert main(["check", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "server.compress.min_sise: unknown key 'min_sise' (did you mean 'min_size'?)" in err
+    assert "server.compress.levels.gzip: gzip level: must be from 0 to 9, got 15" in err
+    assert "route[0].compress: expected true, false or a table" in err
