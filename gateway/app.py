@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway import devpage, problem
 from gateway.aio.kinds import handler_kind, signature_problem
-from gateway.asynccall import AsyncCall, AsyncDeferred, AsyncTarget
+from gateway.asynccall import AsyncCall, AsyncDeferred, AsyncTarget, CallAnswers
 from gateway.compress.apply import compress_for
 from gateway.config.compression import policy_for
 from gateway.config.routes import conflict_issue
@@ -277,12 +277,14 @@ def _wants_json(accept: str | None, route_json: bool) -> bool:
     return problem.prefers_json(accept) and not devpage.wants_page(accept)
 
 
-class PoolCall:
+class PoolCall(CallAnswers):
     """A handler call for the pool, as the server sees it: run() on a pool thread gives
     the finished Response whatever the handler did; the other methods give the answer
     when it cannot run (busy), gives nothing back, or takes too long."""
 
     __slots__ = ("app", "call")
+    app: App
+    call: Deferred
 
     def __init__(self, app: App, call: Deferred) -> None:
         self.app = app
@@ -309,20 +311,6 @@ class PoolCall:
 
     def cancel(self) -> None:
         """A pool thread cannot be stopped: a late result is dropped by the connection."""
-
-    def busy_response(self) -> Response:
-        return self._error(503, "server busy: try again shortly", [("retry-after", "1")])
-
-    def timeout_response(self) -> Response:
-        return self._error(504, f"handler timed out (request id {self.call.request.id})")
-
-    def error_response(self) -> Response:
-        return self._error(500, f"internal server error (request id {self.call.request.id})")
-
-    def _error(
-        self, status: int, detail: str, headers: list[tuple[str, str]] | None = None
-    ) -> Response:
-        return self.app.render_error(status, self.call.request, self.call.target, detail, headers)
 
 
 def build_app(

@@ -65,6 +65,30 @@ class AsyncTarget(Target):
         return AsyncDeferred(self, request)
 
 
+class CallAnswers:
+    """The answers of a handler call that cannot give its own (shared by the pool's PoolCall
+    and AsyncCall): the pool is full, it took too long, it gave nothing back."""
+
+    __slots__ = ()
+    app: Any  # gateway.app.App
+    call: Any  # a Deferred or AsyncDeferred: .request, .target
+
+    def busy_response(self) -> Response:
+        return self._error(503, "server busy: try again shortly", [("retry-after", "1")])
+
+    def timeout_response(self) -> Response:
+        return self._error(504, f"handler timed out (request id {self.call.request.id})")
+
+    def error_response(self) -> Response:
+        return self._error(500, f"internal server error (request id {self.call.request.id})")
+
+    def _error(
+        self, status: int, detail: str, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        answer = self.app.render_error(status, self.call.request, self.call.target, detail, headers)
+        return cast(Response, answer)
+
+
 class AsyncDeferred:
     """What AsyncTarget.serve answers; the App wraps it as an AsyncCall."""
 
@@ -75,7 +99,7 @@ class AsyncDeferred:
         self.request = request
 
 
-class AsyncCall:
+class AsyncCall(CallAnswers):
     """An async handler call as the server sees it (the PoolCall interface): submit() starts
     it and `done(response)` later runs on the server loop with the finished Response."""
 
@@ -158,23 +182,6 @@ class AsyncCall:
 
     def _finish(self, response: Response) -> Response:
         return cast(Response, self.app.finish(self.call.request, self.call.target, response))
-
-    def busy_response(self) -> Response:
-        return self._error(503, "server busy: try again shortly", [("retry-after", "1")])
-
-    def timeout_response(self) -> Response:
-        return self._error(504, f"handler timed out (request id {self.call.request.id})")
-
-    def error_response(self) -> Response:
-        return self._error(500, f"internal server error (request id {self.call.request.id})")
-
-    def _error(
-        self, status: int, detail: str, headers: list[tuple[str, str]] | None = None
-    ) -> Response:
-        app = self.app
-        return cast(
-            Response, app.render_error(status, self.call.request, self.call.target, detail, headers)
-        )
 
 
 class _Immediate:
