@@ -5,6 +5,7 @@ App.render_error; the live-reload filter is applied in App.finish. No sockets he
 
 from __future__ import annotations
 
+import inspect
 import logging
 import mimetypes
 from collections.abc import Callable, Iterable
@@ -89,6 +90,8 @@ class App:
         self.modules = modules
         self.mounts = mounts or []
         self.live = live  # set when [dev] live_reload is on and a reloader runs
+        self.startup: list[Callable[[], Any]] = []  # [server] startup / shutdown hooks
+        self.shutdown: list[Callable[[], Any]] = []
         self._fallback_target = Target("error", default_cors)
 
     def handle(self, request: Request) -> Response | PoolCall | AsyncCall:
@@ -360,6 +363,8 @@ class _Compiler:
                 self.issues.extend(exc.issues)
         for route in self.config.routes:
             self._add_route(route)
+        self.startup = self._hooks("startup", self.config.server.startup)
+        self.shutdown = self._hooks("shutdown", self.config.server.shutdown)
         for mount in self.config.static:
             self._add_static(mount)
         if self.live is not None:
@@ -373,9 +378,11 @@ class _Compiler:
         if self.issues or router is None:
             raise ConfigError(sorted(self.issues, key=lambda i: (i.file, i.line or 0)))
         default = self.policies.get(self.config.server.cors or "")
-        return App(
+        app = App(
             self.config, router, pages, default, self.rows, self.modules, self.mounts, self.live
         )
+        app.startup, app.shutdown = self.startup, self.shutdown
+        return app
 
     def _cors(self, ref: Any) -> tuple[CorsPolicy | None, str | None]:
         if ref is False:
@@ -431,6 +438,24 @@ class _Compiler:
                 label, to=d.to, status=d.status, keep_query=d.keep_query, **common
             )
         self._add(spec.path, spec.methods, target, spec.host, spec.where, "path")
+
+    def _hooks(self, key: str, refs: tuple[str, ...]) -> list[Callable[[], Any]]:
+        hooks: list[Callable[[], Any]] = []
+        for i, ref in enumerate(refs):
+            func = self.modules.load(ref, self.config.server.where, f"{key}[{i}]")
+            if isinstance(func, ConfigIssue):
+                self.issues.append(func)
+                continue
+            try:
+                inspect.signature(func).bind()
+            except TypeError:
+                name = ref.rpartition(":")[2]
+                message = f"hook {ref!r} must take no arguments: define it as `def {name}()`"
+                self.issues.append(self.config.server.where.issue(message, f"{key}[{i}]"))
+            except ValueError:
+                pass  # a builtin without a signature: let it run
+            hooks.append(func)  # type: ignore[arg-type]
+        return hooks
 
     def _websocket(self, spec: RouteSpec, common: dict[str, Any]) -> Target | None:
         assert spec.websocket is not None

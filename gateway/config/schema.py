@@ -74,6 +74,8 @@ class ServerSpec:
     cors: str | None = None  # default policy name for every route and mount
     trailing_slash: Literal["redirect", "strict"] = "redirect"
     compress: CompressSpec = CompressSpec()  # handler and respond responses
+    startup: tuple[str, ...] = ()  # "module:function" hooks run in each worker before serving
+    shutdown: tuple[str, ...] = ()  # ... and after it stopped, in reverse order
     where: Where = NOWHERE
 
 

@@ -28,6 +28,8 @@ SERVER_KEYS = (
     "cors",
     "trailing_slash",
     "compress",
+    "startup",
+    "shutdown",
 )
 TIMEOUT_KEYS = ("header", "body", "idle", "write", "handler", "shutdown")
 DEV_KEYS = ("reload", "live_reload", "debounce", "watch")
@@ -83,8 +85,16 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
         cors=get("cors", v.cors_ref(cors_names, allow_false=False), None) or None,
         trailing_slash=get("trailing_slash", v.choice(TRAILING_SLASH), s.trailing_slash),
         compress=read_compress(section) or s.compress,
+        startup=get("startup", _hook_refs, ()),
+        shutdown=get("shutdown", _hook_refs, ()),
         where=section.where,
     )
+
+
+def _hook_refs(value: object) -> tuple[str, ...]:
+    from gateway.config.routes import handler_ref
+
+    return tuple(v.each(value, handler_ref, "a list of 'module:function' strings"))
 
 
 def read_timeouts(section: Section | None) -> TimeoutsSpec:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from gateway import __version__
+from gateway.aio.hooks import run_shutdown, run_startup
+from gateway.aio.kinds import handler_kind
 from gateway.app import App
-from gateway.asynccall import stop_runner
+from gateway.asynccall import runner, stop_runner
 from gateway.reload import Reloader
 from gateway.server.serve import Server
 
@@ -30,6 +33,14 @@ def serve_single(
     except OSError as exc:
         print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
         return 1
+    timeout = app.config.server.timeouts.shutdown
+    try:
+        run_startup(app.startup, _runner_for(app.startup), app.config.server.timeouts.handler)
+    except BaseException as exc:
+        print(f"gateway: a startup hook failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        server.request_shutdown()
+        server.serve_forever()  # closes the listeners
+        return 1
     if announce:
         for address in addresses:
             print(
@@ -43,8 +54,14 @@ def serve_single(
     finally:
         if reloader is not None:
             reloader.stop()
-        stop_runner(server.app.config.server.timeouts.shutdown)  # async handlers, if any ran
+        run_shutdown(app.shutdown, _runner_for(app.shutdown), timeout)
+        stop_runner(timeout)  # async handlers and hooks, if any ran
     return 0
+
+
+def _runner_for(hooks: list[Any]) -> Any:
+    """The worker's async runner when a hook is async (it is started then), else None."""
+    return runner() if any(handler_kind(hook) != "sync" for hook in hooks) else None
 
 
 def start_reloader(config_path: str, server: Server) -> Reloader:
