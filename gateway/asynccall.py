@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from gateway.aio import AsyncBody, AsyncGenBody, AsyncRequest, AsyncRunner, is_async_iterable
+from gateway.aio import AsyncGenBody, AsyncRequest, AsyncRunner, is_async_iterable
 from gateway.errors import HTTPError
 from gateway.handlers import _checked, _name, to_response
 from gateway.response import Response
@@ -115,7 +115,7 @@ class AsyncCall(CallAnswers):
         assert aio.loop is not None
         call_soon: CallSoon = ctx.loop.call_soon_threadsafe
         request, target = self.call.request, self.call.target
-        arequest = AsyncRequest(request, AsyncBody.complete(aio.loop, request.body))
+        arequest = AsyncRequest(request)  # the body arrived whole: request.body
         if target.kind == "asyncgen":  # nothing to await: the body is the generator
             body = AsyncGenBody(target.func(arequest), aio, call_soon)
             response = self._finish(Response(200, body, content_type=_stream_type(request)))  # type: ignore[arg-type]
@@ -126,7 +126,8 @@ class AsyncCall(CallAnswers):
             response = self._complete(result, exc, aio, call_soon)
             call_soon(functools.partial(done, response))
 
-        self.job = aio.submit(lambda: target.func(arequest), ctx.timeouts.handler, finished)
+        # No timer per call: past timeouts.handler the connection answers 504 and cancel()s.
+        self.job = aio.submit(lambda: target.func(arequest), None, finished)
         return True
 
     def run(self, timeout: float | None = None) -> Response:
@@ -141,7 +142,7 @@ class AsyncCall(CallAnswers):
 
         now = _Immediate(self.app.config.server.timeouts)
         self.submit(now, done)
-        if not finished.wait(timeout):
+        if not finished.wait(timeout or self.app.config.server.timeouts.handler):
             self.cancel()
             return self.timeout_response()
         return box[0] or self.error_response()
@@ -167,9 +168,6 @@ class AsyncCall(CallAnswers):
                     exc.status, request, target, exc.detail, exc.headers, page=False
                 ),
             )
-        if isinstance(exc, TimeoutError):
-            log.error("async handler timed out: request %s %s", request.id, request.path)
-            return self.timeout_response()
         if isinstance(exc, asyncio.CancelledError):
             return None  # the client left: nobody reads the answer
         log.error(
