@@ -30,18 +30,31 @@ CallSoon = Callable[[Callable[[], None]], None]
 
 _lock = threading.Lock()
 _runner: AsyncRunner | None = None
-_runner_pid = 0
+
+
+def _forget_after_fork() -> None:
+    """A forked child has no runner thread: it starts its own on first use."""
+    global _runner, _lock
+    _runner, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def runner() -> AsyncRunner:
-    """This process's AsyncRunner, started on first use: a prefork worker gets its own
-    after the fork (a thread does not survive fork, so the pid is checked)."""
-    global _runner, _runner_pid
+    """This process's AsyncRunner, started on first use (a prefork worker's after the fork)."""
+    current = _runner
+    if current is not None and current.running:
+        return current
+    return _start_runner()
+
+
+def _start_runner() -> AsyncRunner:
+    global _runner
     with _lock:
-        if _runner is None or _runner_pid != os.getpid() or not _runner.running:
+        if _runner is None or not _runner.running:
             _runner = AsyncRunner()
             _runner.start()
-            _runner_pid = os.getpid()
         return _runner
 
 
@@ -50,7 +63,7 @@ def stop_runner(grace: float) -> None:
     global _runner
     with _lock:
         current, _runner = _runner, None
-    if current is not None and _runner_pid == os.getpid():
+    if current is not None:
         current.stop(grace)
 
 
