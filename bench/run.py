@@ -70,7 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def fetch(port: int, path: str, scheme: str = "http") -> tuple[int, list[tuple[str, str]], bytes]:
+def fetch(port: int, path: str, scheme: str = "http",
+          headers: tuple[str, ...] = ()) -> tuple[int, list[tuple[str, str]], bytes]:
     if scheme == "https":  # the bench's own self-signed certificate
         unverified = ssl._create_unverified_context()
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
@@ -78,7 +79,7 @@ def fetch(port: int, path: str, scheme: str = "http") -> tuple[int, list[tuple[s
     else:
         conn = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=dict(h.split(": ", 1) for h in headers))
         resp = conn.getresponse()
         return resp.status, resp.getheaders(), resp.read()
     finally:
@@ -100,6 +101,10 @@ def measure(target: Target, scenario: Scenario, server: Server, args: argparse.N
         return out
     if body != scenario.body:
         out.detail = f"body differs from the peers': {body[:80]!r} ({len(body)} bytes)"
+    if scenario.headers:  # what the measured requests get: the encoded size and coding
+        _, sent_headers, sent = fetch(server.port, target.path, scenario.scheme, scenario.headers)
+        coding = dict((k.lower(), v) for k, v in sent_headers).get("content-encoding", "-")
+        out.check.update(encoded_len=len(sent), content_encoding=coding)
     try:
         run_wrk(out.url, args.warmup, wrk)
         out.figures = run_wrk(out.url, args.duration, wrk, server.popen.pid)
@@ -175,6 +180,8 @@ def _one_round(scenario: Scenario, ws: Workspace, args: argparse.Namespace,
 def _progress(scenario: Scenario, out: Outcome, n: int) -> None:
     f = out.figures
     said = f"{f.rps:.0f} req/s, {f.mbps:.1f} MB/s, {f.cpu_us:.1f} us/req" if f else out.status
+    if f and "encoded_len" in out.check:
+        said += f", {out.check['encoded_len']} B {out.check['content_encoding']}"
     print(f"  [{n + 1}] {scenario.name:<10} {out.target.label:<19} {said}",
           file=sys.stderr, flush=True)
 

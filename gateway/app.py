@@ -5,17 +5,23 @@ App.render_error; the live-reload filter is applied in App.finish. No sockets he
 
 from __future__ import annotations
 
+import inspect
 import logging
 import mimetypes
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import devpage, problem
+from gateway.aio.kinds import handler_kind, signature_problem
+from gateway.asynccall import AsyncCall, AsyncDeferred, AsyncTarget, CallAnswers
+from gateway.compress.apply import compress_for
+from gateway.config.compression import policy_for
 from gateway.config.routes import conflict_issue
 from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.config.source import display_name
 from gateway.cors import CorsPolicy
-from gateway.errors import ConfigError, ConfigIssue, HTTPError
+from gateway.errors import ConfigError, ConfigIssue, HandlerFailed, HTTPError
 from gateway.handlers import SiteModules, call_handler, once_per_module, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.proxy.call import ProxyCall
@@ -45,6 +51,7 @@ from gateway.targets import (
     StaticTarget,
     Target,
 )
+from gateway.wsroute import WebSocketTarget, missing_wsproto
 
 log = logging.getLogger("gateway.app")
 
@@ -88,10 +95,12 @@ class App:
         self.modules = modules
         self.mounts = mounts or []
         self.live = live  # set when [dev] live_reload is on and a reloader runs
+        self.startup: list[Callable[[], Any]] = []  # [server] startup / shutdown hooks
+        self.shutdown: list[Callable[[], Any]] = []
         self._fallback_target = Target("error", default_cors)
         self.upstream_specs: tuple[UpstreamSpec, ...] = ()  # live upstreams its routes use
 
-    def handle(self, request: Request) -> Response | PoolCall | ProxyCall:
+    def handle(self, request: Request) -> Response | PoolCall | AsyncCall | ProxyCall:
         """The answer to `request`: never raises."""
         try:
             match = self.router.match(request.host, request.method, request.segments)
@@ -105,27 +114,34 @@ class App:
             if preflight is not None:
                 return preflight
         try:
-            result = target.serve(request, match)
+            result: Any = target.serve(request, match)
         except HTTPError as exc:  # a handler's or a mount's: its own text, never a page
-            return self.render_error(
-                exc.status, request, target, exc.detail, exc.headers, page=False
-            )
+            return self._raised(exc, request, target)
         if type(result) is Deferred:
             return PoolCall(self, result)
         if type(result) is ProxyCall:
             return result  # the connection runs the exchange (gateway.proxy.serving)
+        if type(result) is AsyncDeferred:
+            return AsyncCall(self, result)
         if result is MISS:
             return self._static_miss(request, target)
-        response = target.finish(request, result)  # type: ignore[arg-type]
+        response = target.finish(request, result)
         live = self.live  # the one response filter, as in finish() (inlined: hot path)
-        return response if live is None else live.inject(request, response)
+        if live is not None:
+            response = live.inject(request, response)
+        policy = target.compress
+        return response if policy is None else compress_for(request, response, policy)
 
     def finish(self, request: Request, target: Target, response: Response) -> Response:
         """A target's answer as it goes out: the route's headers and CORS, then the one
-        response filter (live reload puts its client into HTML pages)."""
+        response filter (live reload puts its client into HTML pages), then compression
+        when the route has a policy (handler and respond routes)."""
         response = target.finish(request, response)
         live = self.live
-        return response if live is None else live.inject(request, response)
+        if live is not None:
+            response = live.inject(request, response)
+        policy = target.compress
+        return response if policy is None else compress_for(request, response, policy)
 
     def render_error(
         self,
@@ -139,28 +155,52 @@ class App:
     ) -> Response:
         """Every error answer gateway sends: the [errors] page for `status` when one is set
         (and `page`: an error a handler raised keeps its own text), else `detail` or the
-        reason phrase: as JSON ({"status", "error"}) when the client asks for JSON rather
-        than HTML and `headers` give no content type of their own, else as text. `headers`
+        reason phrase: as problem+json (RFC 9457, gateway/problem.py) when the client prefers
+        JSON or the route says `json = true` and `headers` give no content type of their own,
+        else as text. `headers`
         replace defaults of the same name; the route's headers and CORS headers are added
         so a web app can read its errors. The writer leaves the body out for HEAD."""
         headers = to_header_list(headers)
         error_page = self.error_pages.get(status) if page else None
         if error_page is not None:
             response = Response(status, error_page.body, content_type=error_page.content_type)
-        elif (
-            request is not None
-            and _wants_json(request.headers.get("accept"))
-            and not any(name.lower() == "content-type" for name, _ in headers)
-        ):
-            response = Response.json({"status": status, "error": detail or reason(status)}, status)
         else:
-            text = detail or reason(status)
-            response = Response(status, text + "\n", content_type="text/plain; charset=utf-8")
+            accept = request.headers.get("accept") if request is not None else None
+            as_json = _wants_json(accept, getattr(target, "json", False)) and not any(
+                name.lower() == "content-type" for name, _ in headers
+            )
+            body, ctype = problem.render(
+                status,
+                detail or reason(status),
+                request_id=request.id if request is not None else "",
+                prefer_json=as_json,
+            )
+            response = Response(status, body, content_type=ctype)
         if headers:
             response.set_headers(headers)
         if request is not None and target is not None:
             target.finish(request, response)
         return response
+
+    def handler_failed(
+        self, exc: BaseException, request: Request, target: Target | None
+    ) -> Response:
+        """The 500 for a handler's unhandled exception (already logged): in dev mode
+        ([dev] reload) a page with the traceback for a browser that accepts HTML; else the
+        answer that names only the request id."""
+        if self.config.dev.reload and devpage.wants_page(request.headers.get("accept")):
+            return self.finish(
+                request, target or self._fallback_target, devpage.response(exc, request)
+            )
+        detail = f"internal server error (request id {request.id})"
+        return self.render_error(500, request, target, detail)
+
+    def _raised(self, exc: HTTPError, request: Request, target: Target) -> Response:
+        """A handler's HTTPError, or HandlerFailed for any other exception it raised."""
+        original = getattr(exc, "original", None)
+        if isinstance(exc, HandlerFailed) and original is not None:
+            return self.handler_failed(original, request, target)
+        return self.render_error(exc.status, request, target, exc.detail, exc.headers, page=False)
 
     def protocol_error_response(self, exc: HTTPError, request: Request | None = None) -> Response:
         """The answer to a request that could not be read. When its head was sound (a body
@@ -255,21 +295,22 @@ def listed(methods: tuple[str, ...]) -> str:
     return ",".join(methods)
 
 
-def _wants_json(accept: str | None) -> bool:
-    """An Accept header that names JSON and not HTML (fetch/axios/API clients; a browser
-    navigating asks for text/html first, and */* alone keeps plain text)."""
-    if not accept or "json" not in accept:
-        return False
-    accept = accept.lower()
-    return ("application/json" in accept or "+json" in accept) and "text/html" not in accept
+def _wants_json(accept: str | None, route_json: bool) -> bool:
+    """problem+json for a route marked JSON, or an Accept that prefers JSON and does not
+    name HTML (fetch/axios/API clients; a browser navigating asks for text/html)."""
+    if route_json:
+        return True
+    return problem.prefers_json(accept) and not devpage.wants_page(accept)
 
 
-class PoolCall:
+class PoolCall(CallAnswers):
     """A handler call for the pool, as the server sees it: run() on a pool thread gives
     the finished Response whatever the handler did; the other methods give the answer
     when it cannot run (busy), gives nothing back, or takes too long."""
 
     __slots__ = ("app", "call")
+    app: App
+    call: Deferred
 
     def __init__(self, app: App, call: Deferred) -> None:
         self.app = app
@@ -282,26 +323,20 @@ class PoolCall:
         try:
             response = call_handler(target.func, request)  # Deferred.run, inlined
         except HTTPError as exc:
-            return self.app.render_error(
-                exc.status, request, target, exc.detail, exc.headers, page=False
-            )
+            return self.app._raised(exc, request, target)
         response = target.finish(request, response)
         live = self.app.live  # App.finish, inlined: this runs once per pooled request
-        return response if live is None else live.inject(request, response)
+        if live is not None:
+            response = live.inject(request, response)
+        policy = target.compress  # on this pool thread, never on the loop
+        return response if policy is None else compress_for(request, response, policy)
 
-    def busy_response(self) -> Response:
-        return self._error(503, "server busy: try again shortly", [("retry-after", "1")])
+    def submit(self, ctx: Any, done: Callable[[Response | None], None]) -> bool:
+        """Queue run() on the handler pool (False when it is full: busy_response)."""
+        return bool(ctx.pool.submit(self.run, done))
 
-    def timeout_response(self) -> Response:
-        return self._error(504, f"handler timed out (request id {self.call.request.id})")
-
-    def error_response(self) -> Response:
-        return self._error(500, f"internal server error (request id {self.call.request.id})")
-
-    def _error(
-        self, status: int, detail: str, headers: list[tuple[str, str]] | None = None
-    ) -> Response:
-        return self.app.render_error(status, self.call.request, self.call.target, detail, headers)
+    def cancel(self) -> None:
+        """A pool thread cannot be stopped: a late result is dropped by the connection."""
 
 
 def build_app(
@@ -352,6 +387,8 @@ class _Compiler:
                 self.issues.extend(exc.issues)
         for route in self.config.routes:
             self._add_route(route)
+        self.startup = self._hooks("startup", self.config.server.startup)
+        self.shutdown = self._hooks("shutdown", self.config.server.shutdown)
         for mount in self.config.static:
             self._add_static(mount)
         if self.live is not None:
@@ -369,6 +406,7 @@ class _Compiler:
             self.config, router, pages, default, self.rows, self.modules, self.mounts, self.live
         )
         app.upstream_specs = upstream_specs(self.proxies)
+        app.startup, app.shutdown = self.startup, self.shutdown
         return app
 
     def _cors(self, ref: Any) -> tuple[CorsPolicy | None, str | None]:
@@ -381,15 +419,31 @@ class _Compiler:
 
     def _add_route(self, spec: RouteSpec) -> None:
         cors, cors_name = self._cors(spec.cors)
-        common: dict[str, Any] = {"cors": cors, "cors_name": cors_name, "headers": spec.headers}
+        common: dict[str, Any] = {
+            "cors": cors,
+            "cors_name": cors_name,
+            "headers": spec.headers,
+            "json": spec.json,
+        }
+        if spec.redirect is None and spec.websocket is None:
+            common["compress"] = policy_for(self.config.server.compress, spec.compress)
         target: Target
         if spec.handler is not None:
             func = self.modules.load(spec.handler, spec.where)
             if isinstance(func, ConfigIssue):
                 once_per_module(self.issues, func)  # a module broken for 5 routes: 1 issue
                 return
-            label = spec.handler + (" (inline)" if spec.inline else "")
-            target = HandlerTarget(label, func=func, inline=spec.inline, **common)
+            kind = handler_kind(func)
+            problem = signature_problem(func, spec.handler)
+            if problem is not None:
+                self.issues.append(spec.where.issue(problem, "handler"))
+                return
+            if kind != "sync":
+                label = f"{spec.handler} ({kind})"
+                target = AsyncTarget(label, func=func, kind=kind, **common)
+            else:
+                label = spec.handler + (" (inline)" if spec.inline else "")
+                target = HandlerTarget(label, func=func, inline=spec.inline, **common)
         elif spec.proxy is not None:
             config = self.config
             compiled = compile_proxy(
@@ -400,6 +454,10 @@ class _Compiler:
                 return
             target = compiled
             self.proxies.append(compiled)
+        elif spec.websocket is not None:
+            target = self._websocket(spec, common)  # type: ignore[assignment]
+            if target is None:
+                return
         elif spec.respond is not None:
             r = spec.respond
             label = f"respond {r.status}"
@@ -415,6 +473,48 @@ class _Compiler:
                 label, to=d.to, status=d.status, keep_query=d.keep_query, **common
             )
         self._add(spec.path, spec.methods, target, spec.host, spec.where, "path")
+
+    def _hooks(self, key: str, refs: tuple[str, ...]) -> list[Callable[[], Any]]:
+        hooks: list[Callable[[], Any]] = []
+        for i, ref in enumerate(refs):
+            func = self.modules.load(ref, self.config.server.where, f"{key}[{i}]")
+            if isinstance(func, ConfigIssue):
+                self.issues.append(func)
+                continue
+            try:
+                inspect.signature(func).bind()
+            except TypeError:
+                name = ref.rpartition(":")[2]
+                message = f"hook {ref!r} must take no arguments: define it as `def {name}()`"
+                self.issues.append(self.config.server.where.issue(message, f"{key}[{i}]"))
+            except ValueError:
+                pass  # a builtin without a signature: let it run
+            hooks.append(func)  # type: ignore[arg-type]
+        return hooks
+
+    def _websocket(self, spec: RouteSpec, common: dict[str, Any]) -> Target | None:
+        assert spec.websocket is not None
+        func = self.modules.load(spec.websocket, spec.where, "websocket")
+        if isinstance(func, ConfigIssue):
+            self.issues.append(func)
+            return None
+        problem_text = signature_problem(func, spec.websocket)
+        if problem_text is None and handler_kind(func) != "async":
+            name = spec.websocket.rpartition(":")[2]
+            problem_text = (
+                f"websocket handler {spec.websocket!r} is not `async def`: "
+                f"define it as `async def {name}(ws)`"
+            )
+        if problem_text is not None:
+            self.issues.append(
+                spec.where.issue(problem_text.replace("the request", "the websocket"), "websocket")
+            )
+            return None
+        missing = missing_wsproto()
+        if missing:
+            log.warning("%s: route %s answers 501: %s", spec.where.file, spec.path, missing)
+        label = f"websocket {spec.websocket}"
+        return WebSocketTarget.build(label, func, spec.websocket_options, **common)  # type: ignore[no-any-return]
 
     def _add_static(self, spec: StaticSpec) -> None:
         cors, cors_name = self._cors(spec.cors)

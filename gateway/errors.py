@@ -56,6 +56,8 @@ class HandlerFailed(HTTPError):
     """A handler raised something other than HTTPError (logged where it happened): the
     client gets a 500 that names the request id, so the log line can be found."""
 
+    original: BaseException | None = None  # what the handler raised (the dev page shows it)
+
     def __init__(self, request_id: str) -> None:
         super().__init__(500, f"internal server error (request id {request_id})")
 

@@ -250,11 +250,13 @@ def call_handler(func: Handler, request: Any) -> Response:
         return _checked(to_response(func(request)))
     except HTTPError:
         raise
-    except BaseException:  # SystemExit in a handler must not stop the server either
+    except BaseException as exc:  # SystemExit in a handler must not stop the server either
         log.error(
             "request %s: handler %s raised\n%s", request.id, _name(func), traceback.format_exc()
         )
-        raise HandlerFailed(request.id) from None
+        failed = HandlerFailed(request.id)
+        failed.original = exc  # for the dev page ([dev] reload): the traceback to show
+        raise failed from None
 
 
 def _checked(response: Response) -> Response:

@@ -42,6 +42,8 @@ class Target:
     cors_name: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     route: str = "(unmatched)"  # the metrics label: the pattern as `gateway routes` shows it
+    json: bool = False  # `json = true`: its errors are problem+json whatever the Accept
+    compress: Any = None  # a gateway.compress Policy for handler and respond answers
 
     def serve(self, request: Request, match: Match[Any]) -> Response | Deferred | Miss | ProxyCall:
         raise NotImplementedError  # the fallback target of errors serves nothing

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from gateway.app import App, PoolCall, build_app
+from gateway.asynccall import AsyncCall
 from gateway.config.load import load_config
 from gateway.errors import HTTPError, ProtocolError
 from gateway.http.events import NEED_DATA, PAUSED, Data, EndOfMessage, RequestHead
@@ -59,7 +60,7 @@ class Transport(httpx.BaseTransport):
         result = self.app.handle(gateway_request)
         if isinstance(result, ProxyCall):  # needs the loop's connections: a real server
             raise NotImplementedError("gateway.testing cannot run proxy routes: use gateway serve")
-        response = result.run() if isinstance(result, PoolCall) else result
+        response = result.run() if isinstance(result, (PoolCall, AsyncCall)) else result
         return self._to_httpx(request, gateway_request, response)
 
     def close(self) -> None:

@@ -147,10 +147,10 @@ class AsyncRequest:
 
     __slots__ = ("_body", "_read", "_request")
 
-    def __init__(self, request: Any, body: AsyncBody) -> None:
+    def __init__(self, request: Any, body: AsyncBody | None = None) -> None:
         self._request = request
-        self._body = body
-        self._read: bytes | None = None
+        self._body = body  # None: the body arrived whole, it is request.body
+        self._read: bytes | None = None if body is not None else request.body
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._request, name)
@@ -162,6 +162,7 @@ class AsyncRequest:
 
     async def body(self) -> bytes:
         if self._read is None:
+            assert self._body is not None
             if self._body.consumed:
                 raise RuntimeError("the request body was already streamed: it cannot be read whole")
             self._read = await self._body.readall()
@@ -180,8 +181,8 @@ class AsyncRequest:
 
     def stream(self) -> AsyncIterator[bytes]:
         """The body's chunks as they arrive (`async for chunk in request.stream()`)."""
-        if self._read is not None:
-            return _one(self._read)
+        if self._read is not None or self._body is None:
+            return _one(self._read or b"")
         return aiter(self._body)
 
     def __repr__(self) -> str:

@@ -68,6 +68,8 @@ class AsyncRunner:
         self.uses_uvloop = False
         self._thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._lock = threading.Lock()
+        self._incoming: list[tuple[CoroFactory, float | None, Done, Job]] = []
 
     def start(self) -> None:
         if self._thread is not None:
@@ -105,8 +107,20 @@ class AsyncRunner:
         seconds is cancelled and done gets TimeoutError (the app answers 504)."""
         loop = self._loop()
         job = Job(loop)
-        loop.call_soon_threadsafe(self._start_task, factory, timeout, done, job)
+        # One wake-up of the async loop per batch, not per call: while a batch waits to be
+        # started, more calls join it (asyncio writes its self-pipe on every call_soon_threadsafe).
+        with self._lock:
+            self._incoming.append((factory, timeout, done, job))
+            first = len(self._incoming) == 1
+        if first:
+            loop.call_soon_threadsafe(self._start_batch)
         return job
+
+    def _start_batch(self) -> None:
+        with self._lock:
+            batch, self._incoming = self._incoming, []
+        for factory, timeout, done, job in batch:
+            self._start_task(factory, timeout, done, job)
 
     def _start_task(
         self, factory: CoroFactory, timeout: float | None, done: Done, job: Job
@@ -174,8 +188,11 @@ async def _awaited(factory: CoroFactory) -> Any:
 
 async def _guarded(factory: CoroFactory, timeout: float | None, done: Done) -> None:
     try:
-        async with asyncio.timeout(timeout):
+        if timeout is None:  # the caller keeps its own deadline: no timer per call
             result = await _awaited(factory)
+        else:
+            async with asyncio.timeout(timeout):
+                result = await _awaited(factory)
     except BaseException as exc:  # a handler's SystemExit must not stop the loop either
         _call_done(done, None, exc)
         return

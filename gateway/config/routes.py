@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config import values as v
+from gateway.config.compression import read_compress
 from gateway.config.fields import Invalid, Section, close_match, expected
 from gateway.config.schema import (
     NOWHERE,
@@ -21,6 +22,7 @@ from gateway.config.schema import (
     RespondSpec,
     RouteSpec,
     StaticSpec,
+    WebSocketOptionsSpec,
     Where,
 )
 from gateway.errors import ConfigIssue
@@ -39,8 +41,21 @@ ROUTE_KEYS = (
     "proxy",
     "headers",
     "cors",
+    "json",
+    "websocket",
+    "websocket_options",
+    "compress",
 )
-TARGETS = ("handler", "respond", "redirect", "proxy")
+WEBSOCKET_KEYS = (
+    "max_message",
+    "ping_interval",
+    "ping_timeout",
+    "send_buffer",
+    "receive_buffer",
+    "close_timeout",
+    "subprotocols",
+)
+TARGETS = ("handler", "respond", "redirect", "proxy", "websocket")
 RESPOND_KEYS = ("status", "body", "json", "content_type", "headers")
 REDIRECT_KEYS = ("to", "status", "keep_query")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -69,6 +84,7 @@ _HANDLER = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}")
 _NO_BODY = (204, 304)
 
 _ROUTE = RouteSpec("/")
+_WS = WebSocketOptionsSpec()
 _STATIC = StaticSpec("/", Path("."))
 
 
@@ -97,23 +113,53 @@ def read_route(
         proxy=read_proxy(section, path, upstream_names),
         headers=section.get("headers", v.headers, ()),
         cors=section.get("cors", v.cors_ref(cors_names), None),
+        json=section.get("json", v.boolean, False),
+        websocket=section.get("websocket", handler_ref, None),
+        websocket_options=read_websocket_options(section),
+        compress=read_compress(section),
         where=section.where,
     )
     return spec if section.ok else None
+
+
+def read_websocket_options(section: Section) -> WebSocketOptionsSpec:
+    options = section.table("websocket_options")
+    if options is None:
+        return _WS
+    if not section.has("websocket"):
+        section.fail("websocket_options", "only a websocket route takes websocket_options")
+    options.check_keys(WEBSOCKET_KEYS)
+    get = options.get
+    return WebSocketOptionsSpec(
+        max_message=get("max_message", v.size(1), _WS.max_message),
+        ping_interval=get("ping_interval", _duration_or_off, _WS.ping_interval),
+        ping_timeout=get("ping_timeout", v.duration(positive=True), _WS.ping_timeout),
+        send_buffer=get("send_buffer", v.size(1), _WS.send_buffer),
+        receive_buffer=get("receive_buffer", v.size(1), _WS.receive_buffer),
+        close_timeout=get("close_timeout", v.duration(positive=True), _WS.close_timeout),
+        subprotocols=get("subprotocols", v.strings, ()),
+    )
+
+
+def _duration_or_off(value: object) -> float | None:
+    if value is False:
+        return None
+    return v.duration(positive=True)(value)
 
 
 def check_one_target(section: Section) -> None:
     present = [key for key in TARGETS if section.has(key)]
     if not present:
         section.fail(
-            None, "nothing to serve: set one of 'handler', 'respond', 'redirect' or 'proxy'"
+            None,
+            "nothing to serve: set one of 'handler', 'respond', 'redirect', 'proxy' or 'websocket'",
         )
     elif len(present) > 1:
         # Point at the later key: that is the line one of them has to go from.
         lines = [section.line_of(key) or 0 for key in present]
         both = "both " if len(present) == 2 else ""
         names = " and ".join([", ".join(map(repr, present[:-1])), repr(present[-1])])
-        rule = "a route has exactly one of handler, respond, redirect or proxy"
+        rule = "a route has exactly one of handler, respond, redirect, proxy or websocket"
         section.fail(None, f"sets {both}{names}: {rule}", max(lines) or None)
 
 

@@ -30,6 +30,17 @@ class TimeoutsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CompressSpec:
+    """`compress = true | false | { ... }`; None fields: the server's (or the defaults)."""
+
+    enabled: bool = True
+    codings: tuple[str, ...] | None = None
+    min_size: int | None = None
+    types: tuple[str, ...] | None = None
+    levels: tuple[tuple[str, int], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSpec:
     listen: tuple[str, ...] = ("127.0.0.1:8000",)
     workers: int = 1
@@ -53,6 +64,9 @@ class ServerSpec:
     error_log_path: Path | None = None  # error_log = { path = ... }; None: stderr
     pid_file: Path | None = None  # where `gateway serve` writes its pid (`gateway reload`)
     trusted_proxies: tuple[Network, ...] = ()  # peers whose X-Forwarded-*/Forwarded are kept
+    compress: CompressSpec = CompressSpec()  # handler and respond responses
+    startup: tuple[str, ...] = ()  # "module:function" hooks run in each worker before serving
+    shutdown: tuple[str, ...] = ()  # ... and after it stopped, in reverse order
     where: Where = NOWHERE
 
 
@@ -122,6 +136,19 @@ class RedirectSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSocketOptionsSpec:
+    """`websocket_options = { ... }` of a websocket route (gateway.websocket.Settings)."""
+
+    max_message: int = 1 << 20
+    ping_interval: float | None = 20.0  # false: no keep-alive pings
+    ping_timeout: float = 20.0
+    send_buffer: int = 256 * 1024
+    receive_buffer: int = 1 << 20
+    close_timeout: float = 5.0
+    subprotocols: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RouteSpec:
     path: str
     methods: tuple[str, ...] = ("GET",)
@@ -133,10 +160,16 @@ class RouteSpec:
     proxy: ProxySpec | None = None
     headers: tuple[tuple[str, str], ...] = ()
     cors: CorsRef = None
+    json: bool = False  # errors on this route are always problem+json
+    websocket: str | None = None  # "module:function", an async handler taking a WebSocket
+    websocket_options: WebSocketOptionsSpec = WebSocketOptionsSpec()
+    compress: CompressSpec | None = None  # None: the server's
     where: Where = NOWHERE
 
     @property
-    def kind(self) -> Literal["handler", "respond", "redirect", "proxy"]:
+    def kind(self) -> Literal["handler", "respond", "redirect", "proxy", "websocket"]:
+        if self.websocket is not None:
+            return "websocket"
         if self.handler is not None:
             return "handler"
         if self.proxy is not None:

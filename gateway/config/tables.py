@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config import values as v
+from gateway.config.compression import read_compress
 from gateway.config.fields import Convert, Invalid, Section
 from gateway.config.schema import CorsSpec, DevSpec, ServerSpec, TimeoutsSpec
 from gateway.proxy.config import trusted_proxies
@@ -35,6 +36,9 @@ SERVER_KEYS = (
     "request_id_header",
     "error_log",
     "trusted_proxies",
+    "compress",
+    "startup",
+    "shutdown",
 )
 TIMEOUT_KEYS = ("header", "body", "idle", "write", "handler", "shutdown")
 DEV_KEYS = ("reload", "live_reload", "debounce", "watch")
@@ -100,6 +104,9 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
         request_id_header=get("request_id_header", header_or_off, s.request_id_header),
         error_log_path=get("error_log", error_log(root), None),
         trusted_proxies=get("trusted_proxies", trusted_proxies, ()),
+        compress=read_compress(section) or s.compress,
+        startup=get("startup", _hook_refs, ()),
+        shutdown=get("shutdown", _hook_refs, ()),
         where=section.where,
     )
 
@@ -137,6 +144,12 @@ def error_log(root: Path) -> Convert[Path]:
         return v.file(root, check=False)(value["path"])
 
     return convert
+
+
+def _hook_refs(value: object) -> tuple[str, ...]:
+    from gateway.config.routes import handler_ref
+
+    return tuple(v.each(value, handler_ref, "a list of 'module:function' strings"))
 
 
 def read_timeouts(section: Section | None) -> TimeoutsSpec:

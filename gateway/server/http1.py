@@ -159,6 +159,7 @@ class HttpProtocol(Protocol):
             stream.close()
         if self._waiting is not None:
             self._pending_id += 1  # the late result will be dropped
+            self._waiting[1].cancel()
             self._waiting = None
         while self._files:  # done(False) normally closed them; this is the safety net
             self._files.popleft().close()
@@ -216,6 +217,7 @@ class HttpProtocol(Protocol):
             request, call, _keep_alive = self._waiting
             self._waiting = None
             self._pending_id += 1  # the late result will be dropped
+            call.cancel()  # an async handler stops; a pool thread cannot
             self.state = READING
             log.error(
                 "handler timed out: request %s %s %s", request.id, request.method, request.path
@@ -335,7 +337,7 @@ class HttpProtocol(Protocol):
             return
         self._pending_id += 1
         token = self._pending_id
-        if not ctx.pool.submit(result.run, lambda response: self._on_handler_done(token, response)):
+        if not result.submit(ctx, lambda response: self._on_handler_done(token, response)):
             self.send_response(request, result.busy_response(), keep_alive)
             return
         self._waiting = (request, result, keep_alive)

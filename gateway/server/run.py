@@ -13,7 +13,10 @@ from typing import Any
 
 from gateway import __version__
 from gateway.activation import ActivationError, inherited_sockets
+from gateway.aio.hooks import run_shutdown, run_startup
+from gateway.aio.kinds import handler_kind
 from gateway.app import App
+from gateway.asynccall import runner, stop_runner
 from gateway.metrics import SharedDir
 from gateway.reload import Reloader
 from gateway.server import signals
@@ -79,6 +82,14 @@ def serve_single(
     reloader = start_reloader(config_path, server, watch=reload)
     signals.install(server, reloader, upgrade=announce)
     stop_on_signals(server)  # SIGINT/SIGTERM again, and the loop wakes for any signal at once
+    timeout = app.config.server.timeouts.shutdown
+    try:
+        run_startup(app.startup, _runner_for(app.startup), app.config.server.timeouts.handler)
+    except BaseException as exc:
+        print(f"gateway: a startup hook failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        server.request_shutdown()
+        server.serve_forever()  # closes the listeners
+        return 1
     if announce:  # last: whoever waits for this line may signal us from now on
         for address in addresses:
             scheme = tls.scheme(address) if tls is not None else "http"
@@ -93,9 +104,16 @@ def serve_single(
         reloader.stop()
         if pid_file is not None and announce:
             pid_file.remove()
+        run_shutdown(app.shutdown, _runner_for(app.shutdown), timeout)
+        stop_runner(timeout)  # async handlers and hooks, if any ran
     if announce:
         print("gateway stopped", file=sys.stderr)
     return 0
+
+
+def _runner_for(hooks: list[Any]) -> Any:
+    """The worker's async runner when a hook is async (it is started then), else None."""
+    return runner() if any(handler_kind(hook) != "sync" for hook in hooks) else None
 
 
 def start_reloader(config_path: str, server: Server, watch: bool = True) -> Reloader:

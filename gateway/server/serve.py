@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from gateway import wsroute
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
 from gateway.logfiles import ErrorLog
@@ -80,7 +81,8 @@ class Server:
         self.conns: set[HttpProtocol] = set()
         self.listeners: dict[str, socket.socket] = {}
         self.shutting_down = False
-        self.on_shutdown: list[Callable[[], None]] = []  # run on the loop when shutdown begins
+        # run on the loop when shutdown begins; WebSockets are told 1001 "going away"
+        self.on_shutdown: list[Callable[[], None]] = [self._websockets_going_away]
         self.on_workers_changed: Callable[[], None] | None = None  # set in prefork workers
         # At shutdown, an idle keep-alive connection is closed once it has been idle this
         # long (0: at once). A client may be sending on it as it closes; an upgrade (SIGUSR2)
@@ -154,6 +156,7 @@ class Server:
         old = self.app
         self.app = app
         old.close()  # responses still streaming from its files keep their fds until done
+        wsroute.reloaded(self.loop)  # WebSockets whose handler's file changed reconnect
         self._apply_limits(app)
         self.ops.configure(app.config.server)
         self.access_log.set_format(app.config.server.access_log)
@@ -345,6 +348,9 @@ class Server:
                 not self.drain_idle_after or conn.transport.progress_at <= quiet_since
             ):
                 conn.close()
+
+    def _websockets_going_away(self) -> None:
+        wsroute.going_away(self.loop)
 
     def _should_stop(self) -> bool:
         if not self.shutting_down:

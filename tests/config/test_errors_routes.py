@@ -12,21 +12,21 @@ CASES = {
         "[[route]]\npath = '/x'\n",
         [
             "gateway.toml:1: route[0]: nothing to serve: "
-            "set one of 'handler', 'respond', 'redirect' or 'proxy'"
+            "set one of 'handler', 'respond', 'redirect', 'proxy' or 'websocket'"
         ],
     ),
     "route with two targets": (
         "[[route]]\npath = '/x'\nhandler = 'api.x:y'\nredirect = { to = '/' }\n",
         [
             "gateway.toml:4: route[0]: sets both 'handler' and 'redirect': "
-            "a route has exactly one of handler, respond, redirect or proxy"
+            "a route has exactly one of handler, respond, redirect, proxy or websocket"
         ],
     ),
     "route with three targets": (
         "[[route]]\npath = '/x'\nhandler = 'a:b'\nrespond = {}\nredirect = { to = '/' }\n",
         [
             "gateway.toml:5: route[0]: sets 'handler', 'respond' and 'redirect': "
-            "a route has exactly one of handler, respond, redirect or proxy"
+            "a route has exactly one of handler, respond, redirect, proxy or websocket"
         ],
     ),
     "route without a path": (

@@ -53,8 +53,14 @@ def client(tmp_path: Path) -> Iterator[httpx.Client]:
 def test_no_route_is_json_for_a_client_that_asks_for_json(client: httpx.Client) -> None:
     response = client.get("/nowhere", headers=JSON)
     assert response.status_code == 404
-    assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"status": 404, "error": "not found"}
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "not found",
+        "request_id": response.json()["request_id"],
+    }
     assert client.get("/nowhere").text == "not found\n"  # */*: plain text
     assert client.get("/nowhere", headers={"accept": "text/html,application/json"}).text == (
         "not found\n"
@@ -63,7 +69,7 @@ def test_no_route_is_json_for_a_client_that_asks_for_json(client: httpx.Client) 
 
 def test_a_handlers_http_error_renders_the_same_way(client: httpx.Client) -> None:
     response = client.get("/api/items/0", headers=JSON)
-    assert response.json() == {"status": 404, "error": "no item 0"}
+    assert response.json()["detail"] == "no item 0" and response.json()["status"] == 404
     assert response.headers["x-route"] == "items"
     assert response.headers["access-control-allow-origin"] == "https://app.example"
 
@@ -78,7 +84,8 @@ def test_a_handlers_own_content_type_is_kept_as_it_is(client: httpx.Client) -> N
 def test_a_crash_is_a_500_naming_the_request_id_in_json(client: httpx.Client) -> None:
     response = client.get("/api/items/2", headers=JSON)
     assert response.status_code == 500
-    assert response.json()["error"].startswith("internal server error (request id test-")
+    assert response.json()["detail"].startswith("internal server error (request id test-")
+    assert response.json()["request_id"].startswith("test-")
     assert response.headers["x-route"] == "items"
 
 

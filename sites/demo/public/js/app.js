@@ -56,8 +56,37 @@ async function addNote(event) {
   loadNotes();
 }
 
+async function showTime() {
+  try { show("time", await getJSON("/api/time")); }
+  catch (error) { show("time", String(error)); }
+}
+
+function streamTicks() {
+  const lines = [];
+  const source = new EventSource("/api/ticks");
+  source.onmessage = (event) => { lines.push(event.data); show("time", lines.join("\n")); };
+  source.onerror = () => source.close();  // the stream ends after five ticks
+}
+
+function openSocket() {
+  const lines = [];
+  const log = (line) => { lines.push(line); show("ws", lines.slice(-6).join("\n")); };
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/echo`);
+  socket.onmessage = (event) => log(`< ${event.data}`);
+  socket.onclose = (event) => log(`closed (${event.code})`);
+  document.getElementById("ws-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = document.getElementById("ws-text").value;
+    if (socket.readyState === WebSocket.OPEN) { socket.send(text); log(`> ${text}`); }
+  });
+}
+
+document.getElementById("ticks-start").addEventListener("click", streamTicks);
 document.getElementById("hello-form").addEventListener("submit", greet);
 document.getElementById("note-form").addEventListener("submit", addNote);
 refreshStatus();
 greet();
 loadNotes();
+showTime();
+openSocket();
