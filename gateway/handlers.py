@@ -81,8 +81,11 @@ class SiteModules:
         if func is not None and not callable(func):  # a value can only fail per request
             at = _defined_at(module, func_name, self.root)
             kind = type(func).__name__
-            return where.issue(f"{at}{ref!r} is a {kind}, not a function: define it with def", key)
-        if callable(func):
+            article = "an" if kind[:1] in "aeiou" else "a"
+            return where.issue(
+                f"{at}{ref!r} is {article} {kind}, not a function: define it with def", key
+            )
+        if callable(func) and key == "handler":  # hooks take no argument; websockets a socket
             problem = signature_problem(func, ref)
             if problem is not None:
                 return where.issue(f"{_defined_at(module, func_name, self.root)}{problem}", key)

@@ -69,7 +69,7 @@ def test_handlers_that_can_take_the_request_pass(tmp_path) -> None:
             "are (); define it as `async def async_noargs(request)`",
         ),
         ("api:two", "api.py:15: handler 'api:two' cannot take the request"),
-        ("api:NOT_A_FUNCTION", "api.py:20: 'api:NOT_A_FUNCTION' is a int, not a function"),
+        ("api:NOT_A_FUNCTION", "api.py:20: 'api:NOT_A_FUNCTION' is an int, not a function"),
     ],
 )
 def test_a_handler_that_can_only_fail_is_a_config_error_at_its_line(tmp_path, ref, shown) -> None:
