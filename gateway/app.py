@@ -9,6 +9,7 @@ import logging
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from gateway.config.routes import conflict_issue
@@ -16,6 +17,7 @@ from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.handlers import SiteModules, call_handler, reason
+from gateway.placement import Placement, plain_body
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.request import Request
 from gateway.response import Response, to_header_list
@@ -256,12 +258,16 @@ class PoolCall:
         call = self.call
         request = call.request
         target = call.target
+        placement = target.placement
+        start = perf_counter()  # the route's placement learns from each call's wall time
         try:
             response = call_handler(target.func, request)  # Deferred.run, inlined
         except HTTPError as exc:
+            placement.pooled(perf_counter() - start, True)
             return self.app.render_error(
                 exc.status, request, target, exc.detail, exc.headers, page=False
             )
+        placement.pooled(perf_counter() - start, plain_body(response))
         response = target.finish(request, response)
         live = self.app.live  # App.finish, inlined: this runs once per pooled request
         return response if live is None else live.inject(request, response)
@@ -362,8 +368,10 @@ class _Compiler:
             if isinstance(func, ConfigIssue):
                 self.issues.append(func)
                 return
-            label = spec.handler + (" (inline)" if spec.inline else "")
-            target = HandlerTarget(label, func=func, inline=spec.inline, **common)
+            mode = "inline" if spec.inline else "pool" if spec.blocking else "auto"
+            label = spec.handler + {"inline": " (inline)", "pool": " (blocking)"}.get(mode, "")
+            placement = Placement(spec.handler, mode, self.config.server.inline_limit)
+            target = HandlerTarget(label, func=func, placement=placement, **common)
         elif spec.respond is not None:
             r = spec.respond
             label = f"respond {r.status}"

@@ -33,6 +33,7 @@ ROUTE_KEYS = (
     "host",
     "handler",
     "inline",
+    "blocking",
     "respond",
     "redirect",
     "headers",
@@ -77,6 +78,11 @@ def read_route(section: Section, cors_names: Collection[str]) -> RouteSpec | Non
     inline = section.get("inline", v.boolean, False)
     if inline and not section.has("handler"):
         section.fail("inline", "only a handler route can run inline")
+    blocking = section.get("blocking", v.boolean, False)
+    if blocking and not section.has("handler"):
+        section.fail("blocking", "only a handler route can be blocking")
+    elif blocking and inline:
+        section.fail("blocking", "a route is 'inline' or 'blocking', not both: keep one")
     check_one_target(section)
     respond_section = section.table("respond")
     redirect_section = section.table("redirect")
@@ -88,6 +94,7 @@ def read_route(section: Section, cors_names: Collection[str]) -> RouteSpec | Non
         host=section.get("host", v.string, None),
         handler=handler,
         inline=inline,
+        blocking=blocking,
         respond=respond,
         redirect=redirect,
         headers=section.get("headers", v.headers, ()),

@@ -1,0 +1,77 @@
+"""Placement: where one handler route's calls run, on the server loop (inline) or on the
+handler pool. A route with neither `inline` nor `blocking` starts on the pool, moves to the
+loop once it has shown it answers fast, and goes back to the pool for good (logged) the
+first time a call on the loop takes longer than `[server] inline_limit`."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.response import FileBody, Response
+
+log = logging.getLogger("gateway.app")
+
+# Calls in a row that must each finish within the limit on the pool before a route runs on
+# the loop: a handler that blocks now and then (a database call) is seen blocking on the
+# pool, where it stalls nobody, before it is trusted with the loop.
+PROBATION_CALLS = 16
+
+
+class Placement:
+    """Where a route's calls go now. `inline` is read on the loop thread for every request;
+    pool threads report their call times through `pooled` (a plain int counter: a race
+    between two threads only delays the move by a call), the loop through `ran_inline`."""
+
+    __slots__ = ("_fast_calls", "adaptive", "inline", "label", "limit")
+
+    def __init__(self, label: str, mode: str = "auto", limit: float = 0.01) -> None:
+        if mode not in ("auto", "inline", "pool"):
+            raise ValueError(f"placement mode {mode!r}: use 'auto', 'inline' or 'pool'")
+        self.label = label
+        self.limit = limit  # seconds a call may take on the loop
+        self.adaptive = mode == "auto"  # False: `inline = true` or `blocking = true` decided
+        self.inline = mode == "inline"
+        self._fast_calls = 0
+
+    def pooled(self, elapsed: float, plain_body: bool) -> None:
+        """A call ran on the pool in `elapsed` seconds (wall time: a sleep or a socket wait
+        counts). `plain_body`: its answer was bytes or a file, nothing pumped from an
+        iterator, which must stay on the pool thread that may block between chunks."""
+        if not self.adaptive or self.inline:
+            return
+        if elapsed > self.limit / 2 or not plain_body:  # half: room for a slower call later
+            self._fast_calls = 0
+            if not plain_body:
+                self.adaptive = False  # a streaming handler stays on the pool
+            return
+        self._fast_calls += 1
+        if self._fast_calls >= PROBATION_CALLS:
+            self.inline = True
+            log.debug("handler %s answers fast: it runs on the loop now", self.label)
+
+    def ran_inline(self, elapsed: float, plain_body: bool) -> None:
+        """A call ran on the loop: past the limit (or a streamed answer), the route moves to
+        the pool for good, and the log says so once."""
+        if not self.adaptive or (elapsed <= self.limit and plain_body):
+            return
+        self.adaptive = False
+        self.inline = False
+        why = (
+            f"blocked the server loop for {elapsed * 1000:.1f} ms "
+            f"(inline_limit is {self.limit * 1000:g} ms)"
+            if plain_body
+            else "returned a streamed body"
+        )
+        log.warning(
+            "handler %s %s: it runs on the handler pool from now on "
+            "(set blocking = true on its route to start it there)",
+            self.label,
+            why,
+        )
+
+
+def plain_body(response: Response) -> bool:
+    """Whether an answer is bytes or a file: nothing the loop would pump from an iterator
+    (which may block between chunks) or hold open (an event stream)."""
+    body = response.body
+    return type(body) is bytes or type(body) is FileBody
