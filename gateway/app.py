@@ -17,8 +17,8 @@ from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.handlers import SiteModules, call_handler, reason
-from gateway.placement import Placement, plain_body
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
+from gateway.placement import Placement, plain_body
 from gateway.request import Request
 from gateway.response import Response, to_header_list
 from gateway.router.paths import join_path

@@ -70,8 +70,13 @@ class ResponseWriter:
         date = f"date: {formatdate(now, usegmt=True)}\r\n"
         if date != self._date:
             self._heads = {}  # every cached head carries the old Date
-        self._date = date
-        self._tail = self._date + self._server
+            self._date = date
+            self._tail = self._date + self._server
+
+    @property
+    def date(self) -> str:
+        """The Date line heads get now: the same object until the second changes."""
+        return self._date
 
     def head(
         self,

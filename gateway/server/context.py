@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from gateway.log import AccessLog
     from gateway.server.loop import Loop
     from gateway.server.pool import HandlerPool
+    from gateway.server.responses import ResponseCache
 
 
 class ConnContext:
@@ -28,6 +29,7 @@ class ConnContext:
         "next_request_id",
         "parser_limits",
         "pool",
+        "responses",
         "shutting_down",
         "timeouts",
         "writer",
@@ -58,6 +60,7 @@ class ConnContext:
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False
+        self.responses: ResponseCache | None = None  # answers kept by request head
 
     def set_timeouts(self, timeouts: TimeoutsSpec) -> None:
         self.timeouts = timeouts

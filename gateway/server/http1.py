@@ -17,6 +17,7 @@ from gateway.request import Request, build_request
 from gateway.response import FileBody, Response, Switch
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
+from gateway.server.responses import Cached, ResponseCache
 from gateway.server.transport import Protocol, Transport
 
 log = logging.getLogger("gateway.server")
@@ -271,6 +272,11 @@ class HttpProtocol(Protocol):
         body = b"".join(self._body) if self._body else b""
         self._body = []
         ctx = self.ctx
+        cache = ctx.responses
+        if cache is not None and cache.enabled and not body:
+            cached = cache.lookup(head)
+            if cached is not None and self._send_cached(cache, cached, head.keep_alive):
+                return
         try:
             request = build_request(head, body, self.client, ctx.next_request_id())
         except HTTPError as exc:
@@ -281,6 +287,8 @@ class HttpProtocol(Protocol):
         self.parser.start_next()
         keep_alive = head.keep_alive
         if isinstance(result, Response):
+            if cache is not None and cache.enabled and not self._peer_done:
+                cache.offer(head, request, result)  # kept for the next identical head
             self.send_response(request, result, keep_alive)
             return
         self._pending_id += 1
@@ -351,6 +359,32 @@ class HttpProtocol(Protocol):
             return
         if self._last:
             self._drain()
+
+    def _send_cached(self, cache: ResponseCache, cached: Cached, keep_alive: bool) -> bool:
+        """Send a kept answer to a head seen before (see responses.py), as send_response
+        would have sent it; False (nothing sent) when it no longer applies."""
+        ctx = self.ctx
+        if not keep_alive or self._peer_done or ctx.shutting_down:
+            return False  # the head would say "connection: close"
+        transport = self.transport
+        mount = cached.mount
+        if mount is None:
+            transport.write(cached.data)
+        else:
+            body = mount.reopen(cached.path, cached.identity)
+            if body is None:  # the file changed or went: the long way finds out how
+                cache.drop(cached)
+                return False
+            transport.write(cached.data)
+            self._files.append(body)
+            transport.write_file(body.fd, 0, body.length, self._file_done)
+        self.parser.start_next()
+        self.deadline = ctx.loop.now + ctx.answer_wait
+        self._answered = True
+        cache.hits += 1
+        if cache.on_hit is not None:
+            cache.on_hit(cached.status, cached.length)
+        return True
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
         """Answer a request that could not be read, then close: its framing is lost."""

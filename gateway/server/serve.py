@@ -23,6 +23,7 @@ from gateway.server.http1 import HttpProtocol
 from gateway.server.listeners import address_of, bind
 from gateway.server.loop import Loop
 from gateway.server.pool import HandlerPool
+from gateway.server.responses import ResponseCache
 from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol
 
@@ -92,6 +93,8 @@ class Server:
             next_request_id=self.next_request_id,
             forget=self.conns.discard,
         )
+        self.ctx.responses = ResponseCache(self.writer)
+        self._serve_responses(app)
         self._apply_limits(app)
         self.loop.tick = self._tick
 
@@ -101,6 +104,11 @@ class Server:
         return self.loop.send_calls
 
     # -- configuration that follows the app ----------------------------------------------
+
+    def _serve_responses(self, app: App) -> None:
+        """The response cache starts afresh with each app (off when it logs each request)."""
+        if self.ctx.responses is not None:
+            self.ctx.responses.serve_app(app, self.access_log.enabled)
 
     def _apply_limits(self, app: App) -> None:
         spec = app.config.server
@@ -131,6 +139,7 @@ class Server:
         old.close()  # responses still streaming from its files keep their fds until done
         self._apply_limits(app)
         self.access_log.set_format(app.config.server.access_log)
+        self._serve_responses(app)
         if tuple(app.config.server.listen) != tuple(old.config.server.listen):
             self.listen(list(app.config.server.listen))
         if app.config.server.workers != old.config.server.workers:
