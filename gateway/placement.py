@@ -1,7 +1,7 @@
 """Placement: where one handler route's calls run, on the server loop (inline) or on the
 handler pool. A route with neither `inline` nor `blocking` starts on the pool, moves to the
-loop once it has shown it answers fast, and goes back to the pool for good (logged) the
-first time a call on the loop takes longer than `[server] inline_limit`."""
+loop once it has shown it answers fast, goes back to the pool when a call on the loop takes
+longer than `[server] inline_limit`, and stays there for good (logged) the second time."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from gateway.response import FileBody, Response
 
 log = logging.getLogger("gateway.app")
 
+# Slow calls on the loop before a route stays on the pool for good. The first may be the
+# process being preempted mid-call (a busy machine), not the handler: it only sends the
+# route back to probation, where a handler that really blocks shows it without harm.
+STRIKES = 2
 # Calls in a row that must each finish within the limit on the pool before a route runs on
 # the loop: a handler that blocks now and then (a database call) is seen blocking on the
 # pool, where it stalls nobody, before it is trusted with the loop.
@@ -22,7 +26,7 @@ class Placement:
     pool threads report their call times through `pooled` (a plain int counter: a race
     between two threads only delays the move by a call), the loop through `ran_inline`."""
 
-    __slots__ = ("_fast_calls", "adaptive", "inline", "label", "limit")
+    __slots__ = ("_fast_calls", "_strikes", "adaptive", "inline", "label", "limit")
 
     def __init__(self, label: str, mode: str = "auto", limit: float = 0.01) -> None:
         if mode not in ("auto", "inline", "pool"):
@@ -32,6 +36,7 @@ class Placement:
         self.adaptive = mode == "auto"  # False: `inline = true` or `blocking = true` decided
         self.inline = mode == "inline"
         self._fast_calls = 0
+        self._strikes = 0
 
     def pooled(self, elapsed: float, plain_body: bool) -> None:
         """A call ran on the pool in `elapsed` seconds (wall time: a sleep or a socket wait
@@ -50,12 +55,23 @@ class Placement:
             log.debug("handler %s answers fast: it runs on the loop now", self.label)
 
     def ran_inline(self, elapsed: float, plain_body: bool) -> None:
-        """A call ran on the loop: past the limit (or a streamed answer), the route moves to
-        the pool for good, and the log says so once."""
+        """A call ran on the loop: past the limit the route goes back to probation on the
+        pool, the second time (or at once for a streamed answer) for good, and the log says
+        so once."""
         if not self.adaptive or (elapsed <= self.limit and plain_body):
             return
-        self.adaptive = False
         self.inline = False
+        self._fast_calls = 0
+        self._strikes += 1
+        if plain_body and self._strikes < STRIKES:
+            log.info(
+                "handler %s took %.1f ms on the server loop: back to the handler pool to be "
+                "watched again",
+                self.label,
+                elapsed * 1000,
+            )
+            return
+        self.adaptive = False
         why = (
             f"blocked the server loop for {elapsed * 1000:.1f} ms "
             f"(inline_limit is {self.limit * 1000:g} ms)"

@@ -39,7 +39,8 @@ MAX_BODY = 16384  # a fixed body kept beside its head
 
 class Cached:
     """One kept answer: `data` (the head, and a fixed body after it), or the head of a
-    static file that is sent only while `mount` still has the same file at `path`."""
+    static file that is sent only while `mount` still has the same file at `path`.
+    Status 0: a head whose answer cannot be kept (it is never sent from here)."""
 
     __slots__ = ("data", "head", "identity", "length", "mount", "path", "status")
 
@@ -82,7 +83,7 @@ class ResponseCache:
             self._date = self.writer.date
             return None
         entry = self._entries.get(id(head))
-        return entry if entry is not None and entry.head is head else None
+        return entry if entry is not None and entry.head is head and entry.status else None
 
     def drop(self, entry: Cached) -> None:
         self._entries.pop(id(entry.head), None)
@@ -94,24 +95,28 @@ class ResponseCache:
         if self.writer.date is not self._date:
             self._entries = {}
             self._date = self.writer.date
+        entries = self._entries
+        seen = entries.get(id(head))
+        if seen is not None and seen.head is head:
+            return  # refused already in this second (a handler's answer, say)
+        entry = None
         if (
-            request.method != "GET"
-            or response.status != 200
-            or not head.keep_alive
-            or request.body
-            or head.headers.has_any(BYPASS)
-            or self._app is None
+            request.method == "GET"
+            and response.status == 200
+            and head.keep_alive
+            and not request.body
+            and not head.headers.has_any(BYPASS)
+            and self._app is not None
         ):
-            return
-        try:
-            target = self._app.router.match(request.host, "GET", request.segments)
-        except Exception:  # NoMatch and its family: not a route's answer
-            return
-        entry = self._entry(head, request, response, target)
-        if entry is not None:
-            if len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[id(head)] = entry
+            try:
+                match = self._app.router.match(request.host, "GET", request.segments)
+            except Exception:  # NoMatch and its family: not a route's answer
+                match = None
+            entry = self._entry(head, request, response, match)
+        if len(entries) >= MAX_ENTRIES:
+            entries.clear()
+        # A refusal is kept too (status 0: never sent), so the same head is not judged twice.
+        entries[id(head)] = entry if entry is not None else Cached(head, b"", 0, 0)
 
     def _entry(
         self, head: RequestHead, request: Request, response: Response, match: object

@@ -27,13 +27,25 @@ SITE = """
     [[route]]
     path = "/fixed"
     respond = { json = { hello = "w" } }
+
+    [[route]]
+    path = "/count"
+    handler = "count:next_one"
+    inline = true
+"""
+COUNT = """
+import itertools
+COUNTER = itertools.count()
+
+def next_one(request):
+    return str(next(COUNTER))
 """
 HEAD = b"GET %s HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
 
 
 @pytest.fixture
 def server(site):
-    return site(SITE, {"public/a.txt": "first version\n"})
+    return site(SITE, {"public/a.txt": "first version\n", "count.py": COUNT})
 
 
 @pytest.fixture
@@ -65,6 +77,10 @@ def test_a_repeated_head_is_answered_from_the_cache(server, ask):
     assert ask("/fixed").body == b'{"hello":"w"}'
     assert ask("/fixed").body == b'{"hello":"w"}'
     assert hits(server) >= 3  # (a Date second may roll over between two of them)
+
+
+def test_a_handler_is_called_every_time(server, ask):
+    assert [ask("/count").body for _ in range(3)] == [b"0", b"1", b"2"]
 
 
 def test_a_file_edited_replaced_truncated_or_deleted_is_seen_at_once(server, ask, tmp_path):
@@ -139,7 +155,8 @@ def test_a_new_config_is_served_at_once(server, ask, tmp_path):
 
 def test_a_logging_server_never_uses_it(site, tmp_path):
     running = site(
-        SITE.replace('access_log = "off"', 'access_log = "common"'), {"public/a.txt": "x"}
+        SITE.replace('access_log = "off"', 'access_log = "common"'),
+        {"public/a.txt": "x", "count.py": COUNT},
     )
     with connect(running.port) as sock:
         reader = ResponseReader(sock)
