@@ -9,7 +9,6 @@ import logging
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
-from time import perf_counter
 from typing import Any
 
 from gateway.config.routes import conflict_issue
@@ -259,15 +258,15 @@ class PoolCall:
         request = call.request
         target = call.target
         placement = target.placement
-        start = perf_counter()  # the route's placement learns from each call's wall time
+        started = placement.clock()  # the route's placement learns from each call
         try:
             response = call_handler(target.func, request)  # Deferred.run, inlined
         except HTTPError as exc:
-            placement.pooled(perf_counter() - start, True)
+            placement.pooled(placement.held(started), True)
             return self.app.render_error(
                 exc.status, request, target, exc.detail, exc.headers, page=False
             )
-        placement.pooled(perf_counter() - start, plain_body(response))
+        placement.pooled(placement.held(started), plain_body(response))
         response = target.finish(request, response)
         live = self.app.live  # App.finish, inlined: this runs once per pooled request
         return response if live is None else live.inject(request, response)

@@ -6,8 +6,15 @@ longer than `[server] inline_limit`, and stays there for good (logged) the secon
 from __future__ import annotations
 
 import logging
+import resource
+from time import perf_counter
+from typing import Any
 
 from gateway.response import FileBody, Response
+
+# Linux gives a thread's own CPU time and voluntary context switches; elsewhere wall time
+# alone judges.
+_THREAD: int | None = getattr(resource, "RUSAGE_THREAD", None)
 
 log = logging.getLogger("gateway.app")
 
@@ -37,6 +44,27 @@ class Placement:
         self.inline = mode == "inline"
         self._fast_calls = 0
         self._strikes = 0
+
+    def clock(self) -> tuple[float, Any]:
+        """Taken before a call; `held(clock)` after it says how long it held its thread."""
+        if _THREAD is None or not self.adaptive:  # a fixed placement learns nothing
+            return perf_counter(), None
+        return perf_counter(), resource.getrusage(_THREAD)
+
+    def held(self, started: tuple[float, Any]) -> float:
+        """Seconds the call since `started` kept its thread: its wall time when it waited
+        (slept, or blocked on a socket: a voluntary context switch) or computed that long;
+        only its CPU time when the rest was the OS running something else (a busy
+        machine preempts the loop for 20 ms now and then: no fault of the handler)."""
+        wall = perf_counter() - started[0]
+        before = started[1]
+        if wall <= self.limit / 2 or before is None:
+            return wall
+        after = resource.getrusage(_THREAD)  # type: ignore[arg-type]
+        if after.ru_nvcsw > before.ru_nvcsw:
+            return wall
+        cpu: float = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return cpu
 
     def pooled(self, elapsed: float, plain_body: bool) -> None:
         """A call ran on the pool in `elapsed` seconds (wall time: a sleep or a socket wait

@@ -6,7 +6,6 @@ see the request, never the application): the App finishes, filters and renders e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from gateway.handlers import Handler, call_handler
@@ -81,12 +80,12 @@ class HandlerTarget(Target):
         if not placement.adaptive:  # `inline = true`: the user vouches it never blocks
             return call_handler(self.func, request)
         response = None
-        start = perf_counter()
+        started = placement.clock()
         try:
             response = call_handler(self.func, request)
         finally:  # a handler that blocked, then raised, blocked all the same
             plain = response is None or plain_body(response)
-            placement.ran_inline(perf_counter() - start, plain)
+            placement.ran_inline(placement.held(started), plain)
         return response
 
 

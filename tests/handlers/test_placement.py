@@ -194,3 +194,21 @@ def test_plain_bodies():
     assert plain_body(Response(200, b"x"))
     assert plain_body(Response(200, FileBody(0, 0, 0)))
     assert not plain_body(Response(200, iter([b"x"])))
+
+
+def test_a_call_holds_its_thread_for_its_waits_and_its_work():
+    """held(): a sleep counts (a voluntary switch), and so does computing; only time the
+    OS gave to other processes is left out (not reproducible here, so not tested)."""
+    import time
+
+    placement = Placement("m:f", "auto", limit=0.01)
+    started = placement.clock()
+    time.sleep(0.02)  # the thing measured, not a wait for a condition
+    assert placement.held(started) >= 0.02
+    started = placement.clock()
+    deadline = time.perf_counter() + 0.03
+    while time.perf_counter() < deadline:
+        pass
+    assert placement.held(started) >= 0.01
+    started = placement.clock()
+    assert placement.held(started) < 0.005
