@@ -67,6 +67,7 @@ SCENARIOS: dict[str, Scenario] = {
         (
             Target("gateway handler", "gateway", "/json"),
             Target("gateway inline", "gateway", "/json-inline"),
+            Target("gateway pooled", "gateway", "/json-blocking"),
             Target("gateway respond", "gateway", "/json-fixed"),
             Target("uvicorn raw ASGI", "uvicorn", "/json"),
             Target("uvicorn starlette", "starlette", "/json"),
@@ -111,6 +112,11 @@ handler = "api.bench:hello"
 path = "/json-inline"
 handler = "api.bench:hello"
 inline = true
+
+[[route]]
+path = "/json-blocking"
+handler = "api.bench:hello"
+blocking = true
 
 [[route]]
 path = "/json-fixed"

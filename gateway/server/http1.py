@@ -120,6 +120,10 @@ class HttpProtocol(Protocol):
             self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
         if self.state is READING:  # else the bytes wait in the parser
             self._process()  # the transport sends what this writes when it returns
+        elif self.state is HANDLING:
+            # Reading stays on while a handler runs (two epoll_ctl a request saved) until
+            # bytes arrive meanwhile: then it stops, so they wait here without growing.
+            self.transport.pause_reading()
 
     def eof_received(self) -> None:
         self._peer_done = True
@@ -298,7 +302,8 @@ class HttpProtocol(Protocol):
             return
         self._waiting = (request, result, keep_alive)
         self.state = HANDLING
-        self.transport.pause_reading()
+        if self.parser.in_message:  # pipelined bytes wait already: read no more for now
+            self.transport.pause_reading()  # (else reading stays on: see data_received)
         self.deadline = ctx.loop.now + ctx.timeouts.handler
 
     def _on_handler_done(self, token: int, response: Response | None) -> None:
