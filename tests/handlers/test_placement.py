@@ -79,6 +79,19 @@ def client(server):
         yield client
 
 
+def test_the_limit_is_read_from_the_config(server):
+    from gateway.targets import HandlerTarget
+
+    assert server.server.app.config.server.inline_limit == 0.02
+    targets = {row.target for row in server.server.app.rows}
+    assert {
+        "api.where:thread",
+        "api.where:thread (blocking)",
+        "api.where:thread (inline)",
+    } <= targets
+    assert HandlerTarget("x").placement.inline is False  # built bare: the pool
+
+
 def test_a_fast_handler_moves_to_the_loop(client):
     first = client.get("/auto").text
     assert first.startswith("gateway-handler-")  # on probation: the pool
