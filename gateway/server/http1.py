@@ -110,6 +110,13 @@ class HttpProtocol(Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
+        if self.state is HANDLING:
+            # Reading stays on while a handler runs (two epoll_ctl a request saved) until
+            # bytes arrive meanwhile: then it stops, and they wait in the parser, read
+            # once the answer is queued; the handler's deadline stands meanwhile.
+            parser.feed(data)
+            self.transport.pause_reading()
+            return
         was_idle = not parser.in_message
         parser.feed(data)
         if was_idle and parser.in_message:
@@ -120,10 +127,6 @@ class HttpProtocol(Protocol):
             self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
         if self.state is READING:  # else the bytes wait in the parser
             self._process()  # the transport sends what this writes when it returns
-        elif self.state is HANDLING:
-            # Reading stays on while a handler runs (two epoll_ctl a request saved) until
-            # bytes arrive meanwhile: then it stops, so they wait here without growing.
-            self.transport.pause_reading()
 
     def eof_received(self) -> None:
         self._peer_done = True

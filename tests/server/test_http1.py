@@ -164,8 +164,10 @@ def test_a_pooled_request_alone_keeps_reading_until_bytes_arrive(conn) -> None:
     protocol, transport, _ = conn
     protocol.data_received(b"GET /pooled HTTP/1.1\r\nHost: t\r\n\r\n")
     assert protocol.state is State.HANDLING and transport.reading
+    handler_deadline = protocol.deadline
     protocol.data_received(b"GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n")
     assert protocol.state is State.HANDLING and not transport.reading
+    assert protocol.deadline == handler_deadline  # not the header clock: no early 504
     loop = protocol.ctx.loop
     deadline = loop.now + 5
     loop.run(lambda: protocol.state is not State.HANDLING or loop.now > deadline)
