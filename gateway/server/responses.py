@@ -1,7 +1,9 @@
 """ResponseCache: whole answers kept by the request head that asked for them, for the two
 kinds of target whose answer is a pure function of the head: fixed `respond` routes and
 static files. A hit sends the stored bytes (and the file) without building a Request,
-routing, or encoding a head. Valid for one Date second, one app, one file identity."""
+routing, or encoding a head. Valid for one Date second, one app, one file identity.
+A feature that makes an answer differ per request (a request-id header, a per-client limit)
+must turn it off in serve_app; one that only counts answers can use `on_hit`."""
 
 from __future__ import annotations
 
