@@ -37,6 +37,7 @@ class WrkSettings:
     connections: int = 64
     cpu: str = "1"  # taskset -c
     lua: Path | None = None
+    headers: tuple[str, ...] = ()  # -H each
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ def run_wrk(url: str, seconds: int, settings: WrkSettings,
             f"-c{settings.connections}", f"-d{seconds}s", "--latency"]
     if settings.lua is not None:
         argv += ["-s", str(settings.lua)]
+    for header in settings.headers:
+        argv += ["-H", header]
     argv.append(url)
     before = cpuacct.snapshot(server_pgid)
     try:

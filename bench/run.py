@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import sys
 import tempfile
 import time
@@ -65,8 +66,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def fetch(port: int, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+def fetch(port: int, path: str, scheme: str = "http") -> tuple[int, list[tuple[str, str]], bytes]:
+    if scheme == "https":  # the bench's own self-signed certificate
+        unverified = ssl._create_unverified_context()
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            HOST, port, timeout=5, context=unverified)
+    else:
+        conn = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
@@ -78,9 +84,9 @@ def fetch(port: int, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
 def measure(target: Target, scenario: Scenario, server: Server, args: argparse.Namespace,
             wrk: WrkSettings) -> Outcome:
     """Body check, warm-up, measured run; every failure becomes the Outcome's status."""
-    out = Outcome(target, f"http://{HOST}:{server.port}{target.path}")
+    out = Outcome(target, f"{scenario.scheme}://{HOST}:{server.port}{target.path}")
     try:
-        status, headers, body = fetch(server.port, target.path)
+        status, headers, body = fetch(server.port, target.path, scenario.scheme)
     except (OSError, http.client.HTTPException) as exc:
         status, headers, body = 0, [], repr(exc).encode()
     out.check = {"status": status, "headers": headers, "body_len": len(body),
@@ -108,6 +114,8 @@ def run_scenario(scenario: Scenario, ws: Workspace, args: argparse.Namespace,
     if scenario.pipeline > 1:
         lua = write_lua(ws.root / f"{scenario.name}.lua", scenario.pipeline)
         wrk = dataclasses.replace(wrk, lua=lua)
+    if scenario.headers:
+        wrk = dataclasses.replace(wrk, headers=scenario.headers)
     rounds = [_one_round(scenario, ws, args, wrk, n) for n in range(args.rounds)]
     return [_median(scenario, [r[i] for r in rounds]) for i in range(len(scenario.targets))]
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from peer_apps import BODY
+from procs import free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -26,7 +28,8 @@ def hello(request):
 @dataclass(frozen=True)
 class Target:
     label: str
-    server: Literal["gateway", "uvicorn", "starlette", "nginx", "minimal"]
+    server: Literal["gateway", "uvicorn", "starlette", "nginx", "minimal", "gateway-tls",
+                    "nginx-tls"]
     path: str
 
 
@@ -39,6 +42,8 @@ class Scenario:
     peers: tuple[str, ...]  # labels of the targets the ratio columns divide by
     headline: Literal["rps", "mbps"]
     pipeline: int = 0  # > 1: wrk sends this many requests per write (HTTP pipelining)
+    scheme: Literal["http", "https"] = "http"
+    headers: tuple[str, ...] = ()  # wrk -H, e.g. "Connection: close" (a new connection each)
 
 
 def static_bytes(size: int) -> bytes:
@@ -57,6 +62,17 @@ def _static(name: str, file: str, headline: Literal["rps", "mbps"]) -> Scenario:
         (Target("gateway static", "gateway", f"/{file}"), Target("nginx", "nginx", f"/{file}"),
          Target(MINIMAL, "minimal", f"/{file}")),
         ("nginx", MINIMAL), headline,
+    )
+
+
+def _tls(name: str, file: str, headline: Literal["rps", "mbps"], about: str,
+         headers: tuple[str, ...] = ()) -> Scenario:
+    return Scenario(
+        name, f"{about}: gateway [tls] vs nginx ssl, 1 worker, the same ECDSA P-256 cert",
+        static_bytes(STATIC_FILES[file]),
+        (Target("gateway tls", "gateway-tls", f"/{file}"),
+         Target("nginx tls", "nginx-tls", f"/{file}")),
+        ("nginx tls",), headline, scheme="https", headers=headers,
     )
 
 
@@ -88,6 +104,10 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "static-1k": _static("static-1k", "1k.bin", "rps"),
     "static-1m": _static("static-1m", "1m.bin", "mbps"),
+    "tls-1k": _tls("tls-1k", "1k.bin", "rps", "1 KiB static over keep-alive TLS"),
+    "tls-new": _tls("tls-new", "1k.bin", "rps", "a new TLS connection per request (full "
+                    "handshake, one 1 KiB GET)", ("Connection: close",)),
+    "tls-1m": _tls("tls-1m", "1m.bin", "mbps", "1 MiB static over keep-alive TLS"),
 }
 
 GATEWAY_TOML = """\
@@ -154,6 +174,22 @@ http {{
 """
 
 
+TLS_TOML = """
+[tls]
+listen = {listen}
+certificates = [{{ cert = {cert}, key = {key} }}]
+redirect_http = false
+"""
+
+NGINX_TLS = """\
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets on;
+"""
+
+
 def _q(value: object) -> str:
     """A TOML basic string (JSON's escapes are a subset TOML accepts)."""
     return json.dumps(str(value))
@@ -177,22 +213,34 @@ class Workspace:
             (self.site / "public" / name).write_bytes(static_bytes(size))
         (self.site / "api" / "__init__.py").write_text("")
         (self.site / "api" / "bench.py").write_text(HANDLER_MODULE)
+        self.cert, self.key = self.root / "tls" / "cert.pem", self.root / "tls" / "key.pem"
         # a copy, so uvicorn's --app-dir puts nothing else from bench/ on sys.path
         shutil.copy(BENCH_DIR / "peer_apps.py", self.root / "peers" / "peer_apps.py")
 
     def command(self, server: str, port: int) -> tuple[list[str], Path]:
         """argv and cwd that start `server` on 127.0.0.1:`port`, writing its config first.
         gateway runs from the repository, so `-m gateway` is this working tree's code."""
-        if server == "gateway":
+        if server in ("gateway", "gateway-tls"):
             config = self.site / "gateway.toml"
-            config.write_text(GATEWAY_TOML.format(
-                listen=_q(f"127.0.0.1:{port}"), workers=self.workers, root=_q(self.site)))
+            plain = port if server == "gateway" else free_port()
+            text = GATEWAY_TOML.format(
+                listen=_q(f"127.0.0.1:{plain}"), workers=self.workers, root=_q(self.site))
+            if server == "gateway-tls":
+                self.make_cert()
+                text += TLS_TOML.format(listen=_q(f"127.0.0.1:{port}"), cert=_q(self.cert),
+                                        key=_q(self.key))
+            config.write_text(text)
             return [*self.pin, self.python, "-m", "gateway", "serve", "--config", str(config),
-                    "--listen", f"127.0.0.1:{port}"], REPO
-        if server == "nginx":
+                    "--listen", f"127.0.0.1:{plain}"], REPO
+        if server in ("nginx", "nginx-tls"):
             conf = self.nginx / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(nginx=self.nginx, port=port,
-                                              public=self.site / "public"))
+            text = NGINX_CONF.format(nginx=self.nginx, port=port, public=self.site / "public")
+            if server == "nginx-tls":
+                self.make_cert()
+                listen = f"        listen 127.0.0.1:{port};\n"
+                text = text.replace(listen, NGINX_TLS.format(port=port, cert=self.cert,
+                                                             key=self.key))
+            conf.write_text(text)
             argv = [*self.pin, "nginx", "-p", f"{self.nginx}/", "-c", str(conf), "-e", "stderr"]
             return argv, self.root
         if server == "minimal":
@@ -204,3 +252,17 @@ class Workspace:
                 "--app-dir", str(self.root / "peers"), "--host", "127.0.0.1", "--port", str(port),
                 "--http", "httptools", "--loop", "uvloop", "--no-access-log",
                 "--log-level", "warning"], self.root
+
+    def make_cert(self) -> None:
+        """One self-signed ECDSA P-256 certificate for localhost/127.0.0.1 (key 0600),
+        served by gateway and nginx alike."""
+        if self.cert.exists():
+            return
+        self.cert.parent.mkdir(mode=0o700, exist_ok=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "7", "-subj", "/CN=localhost", "-addext",
+             "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(self.key),
+             "-out", str(self.cert)], check=True, capture_output=True)
+        self.key.chmod(0o600)
+        self.cert.parent.chmod(0o755)  # nginx reads the certificate; its master is root

@@ -13,9 +13,10 @@ from typing import Any
 
 from gateway.config.routes import conflict_issue
 from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
+from gateway.config.source import display_name
 from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
-from gateway.handlers import SiteModules, call_handler, reason
+from gateway.handlers import SiteModules, call_handler, once_per_module, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.placement import Placement, plain_body
 from gateway.request import Request
@@ -31,6 +32,7 @@ from gateway.router.trie import (
     RouterBuilder,
     TrailingSlashRedirect,
 )
+from gateway.slashes import instead_of_405
 from gateway.static.files import StaticMount
 from gateway.targets import (
     MISS,
@@ -176,6 +178,12 @@ class App:
 
     def _no_route(self, request: Request, miss: NoMatch) -> Response:
         if isinstance(miss, MethodNotAllowed):
+            redirect = self.config.server.trailing_slash == "redirect"
+            instead = instead_of_405(  # never a mount's Allow for a route's other slash form
+                self.router, request, miss, redirect, lambda r, t: self.render_error(404, r, t)
+            )
+            if instead is not None:
+                return instead
             return self._method_not_allowed(request, miss.allow, miss.target)
         if isinstance(miss, TrailingSlashRedirect):
             location = join_path(miss.segments)
@@ -231,6 +239,14 @@ def _answers(match: Match[Target], request: Request) -> bool:
     if isinstance(target, StaticTarget) and target.mount is not None:
         return target.mount.answers(request, match.rest)
     return True
+
+
+def listed(methods: tuple[str, ...]) -> str:
+    """A route's methods as `gateway routes` shows them, the same for routes and mounts:
+    what the router answers, so GET brings its HEAD."""
+    if "GET" in methods and "HEAD" not in methods:
+        methods = (*methods, "HEAD")
+    return ",".join(methods)
 
 
 def _wants_json(accept: str | None) -> bool:
@@ -365,7 +381,7 @@ class _Compiler:
         if spec.handler is not None:
             func = self.modules.load(spec.handler, spec.where)
             if isinstance(func, ConfigIssue):
-                self.issues.append(func)
+                once_per_module(self.issues, func)  # a module broken for 5 routes: 1 issue
                 return
             mode = "inline" if spec.inline else "pool" if spec.blocking else "auto"
             label = spec.handler + {"inline": " (inline)", "pool": " (blocking)"}.get(mode, "")
@@ -401,7 +417,8 @@ class _Compiler:
         except ConfigError as exc:
             self.issues.extend(exc.issues)
             return
-        target = StaticTarget(f"static {spec.dir}", cors=cors, cors_name=cors_name, mount=mount)
+        label = f"static {display_name(spec.dir)}"
+        target = StaticTarget(label, cors=cors, cors_name=cors_name, mount=mount)
         prefix = spec.prefix.rstrip("/")
         self._add(
             prefix + "/{__rest:path}", ("GET", "HEAD"), target, spec.host, spec.where, "prefix"
@@ -434,7 +451,7 @@ class _Compiler:
         shown = pattern.replace("/{__rest:path}", "/**") if key == "prefix" else pattern
         self.rows.append(
             RouteRow(
-                host or "*", ",".join(methods), shown or "/", target.label, target.cors_name or "-"
+                host or "*", listed(methods), shown or "/", target.label, target.cors_name or "-"
             )
         )
 

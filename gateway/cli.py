@@ -13,6 +13,8 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.app import App, all_issues, build_app
+from gateway.cli_args import OneLineParser as _OneLineParser
+from gateway.cli_args import counted, listen_address, with_reload, worker_count
 from gateway.config.env import default_config_path, render_env
 from gateway.config.load import load_config
 from gateway.config.report import format_issues
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="gateway", description="A declarative static-and-API gateway: one gateway.toml."
     )
     parser.add_argument("--version", action="version", version=f"gateway {__version__}")
@@ -48,10 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--listen",
         action="append",
+        type=listen_address,
         metavar="HOST:PORT",
         help="listen here instead of [server] listen (repeatable)",
     )
-    serve.add_argument("--workers", type=int, metavar="N", help="prefork N worker processes")
+    serve.add_argument(
+        "--workers", type=worker_count, metavar="N", help="prefork N worker processes"
+    )
     serve.add_argument(
         "--reload",
         action=argparse.BooleanOptionalAction,
@@ -74,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     routes.add_argument("--json", action="store_true", help="print JSON instead of a table")
     routes.set_defaults(func=cmd_routes)
 
+    trust = sub.add_parser("trust", help="show (or --install) the local CA of [tls] local")
+    trust.add_argument("--install", action="store_true", help="add it to the system store")
+    trust.set_defaults(func=cmd_trust)
+
     init = sub.add_parser("init", help="write a starter gateway.toml, public/ and api/")
     init.add_argument("dir", nargs="?", default=".", help="where to write (default: .)")
     init.set_defaults(func=cmd_init)
@@ -90,10 +99,11 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: str) -> App | None:
-    """The compiled app for `path`, or None after printing every error."""
+def _load(path: str, reload: bool | None = None) -> App | None:
+    """The compiled app for `path`, or None after printing every error. `reload` (the
+    --reload/--no-reload flag) is set in [dev] before the build: static files get no-cache."""
     try:
-        config = load_config(path)
+        config = with_reload(load_config(path), reload)
     except ConfigError as exc:
         partial = getattr(exc, "partial", None)  # a ConfigLoadError's validated part
         _print_issues(all_issues(exc), partial.server.root if partial is not None else None)
@@ -102,6 +112,9 @@ def _load(path: str) -> App | None:
         print(
             f"{path}: no such file (run 'gateway init' to write a starter config)", file=sys.stderr
         )
+        return None
+    except OSError as exc:  # a folder, no permission: one line, not a traceback
+        print(f"{path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return None
     try:
         return build_app(config)
@@ -122,10 +135,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     app = _load(args.config)
     if app is None:
         return 1
-    print(f"{args.config}: ok ({len(app.rows)} routes and mounts)")
+    if app.config.tls is not None:
+        from gateway.tls.check import print_check
+
+        if not print_check(app.config, app.config.server.root):
+            return 1
+    print(f"{args.config}: ok ({counted(app.config)})")
     if args.show_env:
         print(render_env(app.config.env))
     return 0
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    from gateway.tls.trust import trust_command
+
+    return trust_command(install=args.install)
 
 
 def cmd_routes(args: argparse.Namespace) -> int:
@@ -174,12 +198,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    app = _load(args.config)
+    app = _load(args.config, args.reload)
     if app is None:
         return 1
     listen = args.listen or list(app.config.server.listen)
     workers = args.workers or app.config.server.workers
-    reload = app.config.dev.reload if args.reload is None else args.reload
+    reload = app.config.dev.reload
     if workers > 1:
         return serve_prefork(args.config, app, listen, workers, reload)
     return serve_single(args.config, app, listen, reload)

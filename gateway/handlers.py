@@ -5,11 +5,13 @@ to_response turns every documented return type into a Response."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import inspect
 import logging
 import os
+import re
 import sys
 import traceback
 import types
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from gateway.aio.kinds import signature_problem
 from gateway.config.schema import Where
 from gateway.errors import ConfigIssue, HandlerFailed, HTTPError
 from gateway.http.writer import REASONS
@@ -75,6 +78,14 @@ class SiteModules:
         finally:
             self._record_stamps()
         func = getattr(module, func_name, None)
+        if func is not None and not callable(func):  # a value can only fail per request
+            at = _defined_at(module, func_name, self.root)
+            kind = type(func).__name__
+            return where.issue(f"{at}{ref!r} is a {kind}, not a function: define it with def", key)
+        if callable(func):
+            problem = signature_problem(func, ref)
+            if problem is not None:
+                return where.issue(f"{_defined_at(module, func_name, self.root)}{problem}", key)
         if not callable(func):
             names = [
                 n
@@ -97,6 +108,41 @@ class SiteModules:
     def files(self) -> list[str]:
         """Every module file of this site imported so far (what the reloader watches)."""
         return sorted(self._stamps)
+
+
+def once_per_module(issues: list[ConfigIssue], issue: ConfigIssue) -> None:
+    """Add `issue` to `issues`, unless the same broken module or function was reported for
+    an earlier route: that issue then names this route too, so each failure shows once."""
+    for i, seen in enumerate(issues):
+        if seen.message.split(" (also used by ")[0] == issue.message and seen.key:
+            place = f"{issue.key} at {issue.file}:{issue.line}" if issue.line else issue.key
+            also = "," if " (also used by " in seen.message else " (also used by"
+            message = seen.message.removesuffix(")") if also == "," else seen.message
+            issues[i] = dataclasses.replace(seen, message=f"{message}{also} {place})")
+            return
+    issues.append(issue)
+
+
+def _defined_at(module: types.ModuleType, name: str, root: Path) -> str:
+    """'api/users.py:12: ' where `name` is defined in `module` (its def, or the line that
+    assigns it), or '' when that cannot be told."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return ""
+    func = inspect.unwrap(getattr(module, name, None))  # type: ignore[arg-type]
+    code = getattr(func, "__code__", None)
+    line = code.co_firstlineno if code is not None else 0
+    if not line:
+        try:
+            text = Path(file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        pattern = re.compile(rf"^{re.escape(name)}\s*[:=]", re.MULTILINE)
+        found = pattern.search(text)
+        if found is None:
+            return f"{_display(file, root)}: "
+        line = text.count("\n", 0, found.start()) + 1
+    return f"{_display(file, root)}:{line}: "
 
 
 def _stamp(path: str) -> tuple[int, int]:

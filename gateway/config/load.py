@@ -30,8 +30,9 @@ from gateway.config.tables import (
     read_server,
 )
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.tls.config import read_tls
 
-TOP_KEYS = ("server", "dev", "cors", "static", "route", "errors")
+TOP_KEYS = ("server", "dev", "cors", "static", "route", "errors", "tls")
 
 # Keys written above the first header land at the top level; say where they belong.
 HOMES = {
@@ -142,6 +143,7 @@ def read_config(
         errors=MappingProxyType(read_errors(errors_section, root, root_ok)),
         errors_where=errors_section.where,
         source=text,
+        tls=read_tls(top.table("tls"), root, server.listen),
     )
     return config, set(names) - set(policies)
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from gateway.errors import ConfigIssue
 
@@ -180,3 +180,5 @@ class GatewayConfig:
     env: tuple[EnvUse, ...] = ()  # values set from environment variables (--show-env)
     includes: tuple[Path, ...] = ()  # files merged in by `include`, in order
     include_patterns: tuple[str, ...] = ()  # absolute globs of `include`, to expand again
+    # [tls]: a gateway.tls.spec.TlsSpec, or None (not imported: that module imports this one)
+    tls: Any = None

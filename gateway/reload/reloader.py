@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.app import App, all_issues, build_app
+from gateway.cli_args import with_reload
 from gateway.config.load import load_config
 from gateway.config.report import format_issues
 from gateway.config.schema import GatewayConfig
@@ -242,6 +243,8 @@ class Reloader:
             config = load_config(self.config_path)
         except ConfigError as exc:
             raise ConfigError(self._more_issues(exc)) from None
+        if self.watching:  # running, watching: reload is on (`--reload` over the file's false)
+            config = with_reload(config, True)
         old = self._digests
         self._basis = config
         files = app_files(self.config_path, config)

@@ -32,6 +32,7 @@ class ConnContext:
         "responses",
         "shutting_down",
         "timeouts",
+        "tls",
         "writer",
     )
 
@@ -61,6 +62,7 @@ class ConnContext:
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False
         self.responses: ResponseCache | None = None  # answers kept by request head
+        self.tls: Any = None  # gateway.tls.site.TlsSite with [tls], else None
 
     def set_timeouts(self, timeouts: TimeoutsSpec) -> None:
         self.timeouts = timeouts

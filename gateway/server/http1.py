@@ -19,6 +19,7 @@ from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
 from gateway.server.transport import Protocol, Transport
+from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
 
@@ -80,7 +81,9 @@ class HttpProtocol(Protocol):
         "client",
         "ctx",
         "deadline",
+        "hsts",
         "parser",
+        "secure",
         "state",
         "transport",
     )
@@ -101,12 +104,16 @@ class HttpProtocol(Protocol):
         self._last = False
         self._answered = False  # an answer was queued since on_timeout last looked
         self._writing_paused = False
+        self.secure = False  # over TLS ([tls]); set in connection_made
+        self.hsts = b""  # the Strict-Transport-Security line its answers carry, if any
 
     # -- from the transport ---------------------------------------------------------------
 
     def connection_made(self, transport: Transport) -> None:
         self.transport = transport
         transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+        if self.ctx.tls is not None:  # only with [tls]: test transports need not answer
+            self.secure, self.hsts = tls_hooks.connection_facts(self.ctx.tls, transport)
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
@@ -280,6 +287,8 @@ class HttpProtocol(Protocol):
         self._body = []
         ctx = self.ctx
         cache = ctx.responses
+        if cache is not None and (ctx.tls is not None and not self.secure):
+            cache = None  # [tls] on a plain connection: its answers are the redirect's
         if cache is not None and cache.enabled and not body:
             cached = cache.lookup(head)
             if cached is not None and self._send_cached(cache, cached, head.keep_alive):
@@ -290,7 +299,10 @@ class HttpProtocol(Protocol):
             self.parser.start_next()
             self._error_answer(exc, head)
             return
-        result = ctx.app.handle(request)
+        if ctx.tls is None or self.secure:
+            result = ctx.app.handle(request)
+        else:  # [tls] on a plain connection: an ACME challenge's answer or the 308 to https
+            result = tls_hooks.plain_answer(ctx.tls, request, head) or ctx.app.handle(request)
         self.parser.start_next()
         keep_alive = head.keep_alive
         if isinstance(result, Response):
@@ -338,6 +350,8 @@ class HttpProtocol(Protocol):
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
         response, head, framing, length = encode_head(ctx, request, response, keep_alive)
+        if self.hsts:
+            head = head[:-2] + self.hsts
         body = response.body
         if not keep_alive or framing is Framing.CLOSE:
             self._last = True
@@ -376,14 +390,17 @@ class HttpProtocol(Protocol):
             return False  # the head would say "connection: close"
         transport = self.transport
         mount = cached.mount
+        data = cached.data
+        if self.hsts:  # as send_response adds it: this connection's, after the head
+            data = data[: cached.head_length - 2] + self.hsts + data[cached.head_length :]
         if mount is None:
-            transport.write(cached.data)
+            transport.write(data)
         else:
             body = mount.reopen(cached.path, cached.identity)
             if body is None:  # the file changed or went: the long way finds out how
                 cache.drop(cached)
                 return False
-            transport.write(cached.data)
+            transport.write(data)
             self._files.append(body)
             transport.write_file(body.fd, 0, body.length, self._file_done)
         self.parser.start_next()

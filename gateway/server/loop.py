@@ -117,6 +117,11 @@ class Loop:
             except OSError:
                 pass  # the pipe is full (so the loop will wake anyway) or closed at shutdown
 
+    def wakeup_fd(self) -> int:
+        """The wake-up socket's sending end, for signal.set_wakeup_fd: a signal caught on
+        any thread then ends the main thread's select at once."""
+        return self._wake_w.fileno()
+
     def _on_wake(self, mask: int) -> None:
         # Drain first, then clear: cleared first, a thread could set the flag and send its
         # byte, which the drain would then swallow, leaving the flag set with no byte to

@@ -44,11 +44,12 @@ class Cached:
     static file that is sent only while `mount` still has the same file at `path`.
     Status 0: a head whose answer cannot be kept (it is never sent from here)."""
 
-    __slots__ = ("data", "head", "identity", "length", "mount", "path", "status")
+    __slots__ = ("data", "head", "head_length", "identity", "length", "mount", "path", "status")
 
     def __init__(self, head: RequestHead, data: bytes, status: int, length: int) -> None:
         self.head = head  # held: the cache is keyed by its id, which it keeps from reuse
         self.data = data
+        self.head_length = len(data) - length if data else 0  # where the body starts
         self.status = status
         self.length = length
         self.mount: StaticMount | None = None
@@ -132,7 +133,8 @@ class ResponseCache:
             found = target.mount.file_identity(getattr(match, "rest", ()), body)
             if found is None:
                 return None
-            entry = Cached(head, self._head_bytes(request, response, body.length), 200, body.length)
+            entry = Cached(head, self._head_bytes(request, response, body.length), 200, 0)
+            entry.length = body.length
             entry.mount = target.mount
             entry.path, entry.identity = found
             return entry

@@ -75,6 +75,8 @@ class Server:
         # A layer between the socket and HTTP (TLS): given the listener's address as bound
         # and the connection's HttpProtocol, the protocol the socket transport drives.
         self.wrap_protocol: Callable[[str, HttpProtocol], Protocol] | None = None
+        self.extra_listen: list[str] = []  # bound beside the listen addresses ([tls] listen)
+        self.on_swap: list[Callable[[App, App], None]] = []  # (old, new) after swap_app
         self._shutdown_deadline = 0.0
         self._accept_paused_until = 0.0
         self._pause_reason = ""
@@ -146,15 +148,17 @@ class Server:
             log.warning(
                 "workers changed to %d: restart gateway to apply it", app.config.server.workers
             )
+        for callback in self.on_swap:
+            callback(old, app)
 
     # -- listening ------------------------------------------------------------------------
 
     def listen(self, addresses: list[str] | None = None) -> list[str]:
-        """Bind every address not bound yet, then close those no longer wanted.
-        Returns the bound addresses with real ports."""
+        """Bind every address (and extra_listen) not bound yet, then close those no longer
+        wanted. Returns the bound addresses with real ports, extra_listen's last."""
         wanted = addresses if addresses is not None else self._listen
         opened: dict[str, socket.socket] = {}
-        for address in wanted:
+        for address in [*wanted, *(a for a in self.extra_listen if a not in wanted)]:
             if address in self.listeners:
                 opened[address] = self.listeners.pop(address)
                 continue

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from gateway.errors import ConfigIssue, GatewayError
 from gateway.tls.spec import TlsSpec
@@ -51,3 +54,21 @@ def check_tls(
             f"expires {report.not_after:%Y-%m-%d %H:%M} UTC"
         )
     return result
+
+
+def print_check(config: Any, root: Path | None = None) -> bool:
+    """`gateway check` for a config with [tls]: problems to stderr (with the error count,
+    as other config errors are printed), notes such as expiry dates to stdout. True when
+    nothing would stop `gateway serve`."""
+    from gateway.config.report import format_issues
+    from gateway.tls.site import site_hosts
+
+    result = check_tls(config.tls, site_hosts(config))
+    for note in result.notes:
+        print(note)
+    lines = format_issues(result.issues, root)
+    for line in lines:
+        print(line, file=sys.stderr)
+    if lines:
+        print(f"{len(lines)} error{'s' if len(lines) != 1 else ''}", file=sys.stderr)
+    return not lines

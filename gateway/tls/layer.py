@@ -20,7 +20,7 @@ from gateway.tls.transport import TlsTransport
 log = logging.getLogger("gateway.tls")
 
 HANDSHAKE_RECORD = 0x16  # the first byte of a TLS ClientHello record
-READ_SIZE = 256 * 1024  # plaintext handed to the protocol per data_received at most
+READ_SIZE = 16 * 1024  # per SSLObject.read: one record at most (16 KiB); larger costs a big alloc
 WRITE_CHUNK = 256 * 1024  # plaintext encrypted per SSLObject.write
 FILE_CHUNK = 64 * 1024  # os.pread size for write_file
 SMALL_FILE = 16 * 1024  # files up to this are read at once and sent with the head
@@ -89,6 +89,10 @@ class TlsLayer:
         self.protocol.connection_made(self.transport)
 
     def data_received(self, data: bytes) -> None:
+        if self.state is OPEN:  # the common case first: records of an open connection
+            self._in.write(data)
+            self._deliver()
+            return
         if self.state == FIRST and data:
             self.state = HANDSHAKE if data[0] == HANDSHAKE_RECORD else PLAIN
         if self.state == PLAIN:

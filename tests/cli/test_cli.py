@@ -113,7 +113,7 @@ def test_routes_table_and_json(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {
         "host": "*",
-        "methods": "GET",
+        "methods": "GET,HEAD",  # as mounts list theirs: a GET route answers HEAD
         "pattern": "/api/status",
         "target": "api.status:status",
         "cors": "-",

@@ -5,13 +5,8 @@ gateway's own plain listener answering HTTP-01. Skipped until [tls] is wired int
 from __future__ import annotations
 
 import os
-import socket
 import ssl
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -19,6 +14,7 @@ import pytest
 
 from gateway.config import load
 from tests.tls import pebble as pebble_server
+from tests.tls.served import fetch, serving, site
 
 pytestmark = [
     pytest.mark.skipif("tls" not in load.TOP_KEYS, reason="[tls] is not wired into serve yet"),
@@ -27,55 +23,6 @@ pytestmark = [
         reason="the tls extra (cryptography) is not installed",
     ),
 ]
-
-
-@contextmanager
-def serving(config: Path, tls_port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", tls_port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def fetch(port: int, context: ssl.SSLContext, name: str) -> bytes:
-    """GET / over TLS with a raw socket, trusting `context`; the whole answer."""
-    raw = socket.create_connection(("127.0.0.1", port), timeout=2)
-    with context.wrap_socket(raw, server_hostname=name) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nhost: %s\r\nconnection: close\r\n\r\n" % name.encode())
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return answer
-
-
-def site(tmp_path: Path, tls: str, plain_port: int) -> Path:
-    (tmp_path / "public").mkdir()
-    (tmp_path / "public" / "index.html").write_text("<h1>hello over tls</h1>\n")
-    config = tmp_path / "gateway.toml"
-    config.write_text(
-        f'[server]\nlisten = ["127.0.0.1:{plain_port}"]\naccess_log = "off"\n\n{tls}\n'
-        '[[static]]\nprefix = "/"\ndir = "public"\n'
-    )
-    return config
 
 
 def test_local_ca_redirect_hsts(tmp_path: Path) -> None:
