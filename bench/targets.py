@@ -133,6 +133,7 @@ SCENARIOS: dict[str, Scenario] = {
         (
             Target("gateway handler", "gateway", "/json"),
             Target("gateway inline", "gateway", "/json-inline"),
+            Target("gateway pooled", "gateway", "/json-blocking"),
             Target("gateway respond", "gateway", "/json-fixed"),
             Target("gateway async", "gateway", "/json-async"),
             Target("uvicorn raw ASGI", "uvicorn", "/json"),
@@ -201,6 +202,11 @@ handler = "api.bench:hello"
 path = "/json-inline"
 handler = "api.bench:hello"
 inline = true
+
+[[route]]
+path = "/json-blocking"
+handler = "api.bench:hello"
+blocking = true
 
 [[route]]
 path = "/json-fixed"

@@ -24,6 +24,7 @@ from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HandlerFailed, HTTPError
 from gateway.handlers import SiteModules, call_handler, once_per_module, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
+from gateway.placement import Placement, plain_body
 from gateway.proxy.call import ProxyCall
 from gateway.proxy.serving import ProxyTarget, compile_proxy, upstream_specs
 from gateway.proxy.spec import UpstreamSpec
@@ -320,10 +321,14 @@ class PoolCall(CallAnswers):
         call = self.call
         request = call.request
         target = call.target
+        placement = target.placement
+        started = placement.clock()  # the route's placement learns from each call
         try:
             response = call_handler(target.func, request)  # Deferred.run, inlined
         except HTTPError as exc:
+            placement.pooled(placement.held(started), True)
             return self.app._raised(exc, request, target)
+        placement.pooled(placement.held(started), plain_body(response))
         response = target.finish(request, response)
         live = self.app.live  # App.finish, inlined: this runs once per pooled request
         if live is not None:
@@ -442,8 +447,10 @@ class _Compiler:
                 label = f"{spec.handler} ({kind})"
                 target = AsyncTarget(label, func=func, kind=kind, **common)
             else:
-                label = spec.handler + (" (inline)" if spec.inline else "")
-                target = HandlerTarget(label, func=func, inline=spec.inline, **common)
+                mode = "inline" if spec.inline else "pool" if spec.blocking else "auto"
+                label = spec.handler + {"inline": " (inline)", "pool": " (blocking)"}.get(mode, "")
+                placement = Placement(spec.handler, mode, self.config.server.inline_limit)
+                target = HandlerTarget(label, func=func, placement=placement, **common)
         elif spec.proxy is not None:
             config = self.config
             compiled = compile_proxy(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.handlers import Handler, call_handler
+from gateway.placement import Placement, plain_body
 from gateway.response import Response
 from gateway.router.patterns import Template, parse_template
 
@@ -74,12 +75,22 @@ class Deferred:
 @dataclass(frozen=True, slots=True, eq=False)
 class HandlerTarget(Target):
     func: Handler = field(default=lambda request: None)
-    inline: bool = False
+    placement: Placement = field(default_factory=lambda: Placement("handler", "pool"))
 
     def serve(self, request: Request, match: Match[Any]) -> Response | Deferred:
-        if self.inline:
+        placement = self.placement
+        if not placement.inline:
+            return Deferred(self, request)
+        if not placement.adaptive:  # `inline = true`: the user vouches it never blocks
             return call_handler(self.func, request)
-        return Deferred(self, request)
+        response = None
+        started = placement.clock()
+        try:
+            response = call_handler(self.func, request)
+        finally:  # a handler that blocked, then raised, blocked all the same
+            plain = response is None or plain_body(response)
+            placement.ran_inline(placement.held(started), plain)
+        return response
 
 
 @dataclass(frozen=True, slots=True, eq=False)

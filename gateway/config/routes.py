@@ -36,6 +36,7 @@ ROUTE_KEYS = (
     "host",
     "handler",
     "inline",
+    "blocking",
     "respond",
     "redirect",
     "proxy",
@@ -97,6 +98,11 @@ def read_route(
     inline = section.get("inline", v.boolean, False)
     if inline and not section.has("handler"):
         section.fail("inline", "only a handler route can run inline")
+    blocking = section.get("blocking", v.boolean, False)
+    if blocking and not section.has("handler"):
+        section.fail("blocking", "only a handler route can be blocking")
+    elif blocking and inline:
+        section.fail("blocking", "a route is 'inline' or 'blocking', not both: keep one")
     check_one_target(section)
     respond_section = section.table("respond")
     redirect_section = section.table("redirect")
@@ -108,6 +114,7 @@ def read_route(
         host=section.get("host", v.string, None),
         handler=handler,
         inline=inline,
+        blocking=blocking,
         respond=respond,
         redirect=redirect,
         proxy=read_proxy(section, path, upstream_names),

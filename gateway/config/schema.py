@@ -52,6 +52,7 @@ class ServerSpec:
     timeouts: TimeoutsSpec = TimeoutsSpec()
     handler_threads: int = 16
     handler_queue: int = 256  # requests waiting for a pool thread; past it -> 503
+    inline_limit: float = 0.01  # a handler call on the loop past this moves it to the pool
     access_log: Literal["off", "common", "combined", "json"] = "common"
     access_log_path: Path | None = None  # access_log = { path = ... }; None: stderr
     cors: str | None = None  # default policy name for every route and mount
@@ -154,7 +155,8 @@ class RouteSpec:
     methods: tuple[str, ...] = ("GET",)
     host: str | None = None
     handler: str | None = None  # "module.path:function", module found under server.root
-    inline: bool = False
+    inline: bool = False  # always on the loop
+    blocking: bool = False  # always on the pool (neither: the loop once it proves fast)
     respond: RespondSpec | None = None
     redirect: RedirectSpec | None = None
     proxy: ProxySpec | None = None

@@ -18,6 +18,11 @@ _END = EndOfMessage()
 # Consumed bytes are cut off the front of the buffer once there are this many of them
 # (and always at start_next), so a long body does not keep a long buffer alive.
 _COMPACT_AT = 65536
+# Parsed heads by their exact bytes, one table per set of limits (a head valid under one is
+# not under another): clients repeat the same head, and a RequestHead is immutable, so a
+# repeat skips the parsing. Emptied when full: bounded, with no bookkeeping per hit.
+_MAX_CACHED_HEADS = 256
+_HEADS: dict[tuple[int, int, int, int], dict[bytes, RequestHead]] = {}
 
 
 class RequestParser:
@@ -66,6 +71,8 @@ class RequestParser:
         self._left = 0  # Content-Length bytes still to come
         self._chunked: ChunkedReader | None = None
         self._error: ProtocolError | None = None
+        limits = (max_header_bytes, max_headers, max_body_bytes, max_request_line)
+        self._heads = _HEADS.setdefault(limits, {})
 
     def feed(self, data: bytes) -> None:
         """Append bytes received from the peer. Never parses: next_event() does."""
@@ -109,6 +116,8 @@ class RequestParser:
     def _read_head(self) -> Event:
         buf = self._buf
         pos = self._pos
+        if pos == len(buf):
+            return NEED_DATA  # the common case after each request: nothing more has come
         if buf.startswith(b"\r\n", pos):
             pos = self._skip_empty_lines(buf, pos)
         end = buf.find(b"\r\n\r\n", self._section.search_from(pos))
@@ -149,7 +158,17 @@ class RequestParser:
         return self._pos
 
     def _parse_head(self, buf: bytearray, pos: int, end: int) -> RequestHead:
-        raw = buf[pos:end]
+        raw = bytes(buf[pos:end])
+        head = self._heads.get(raw)
+        if head is None:
+            head = self._parse_new_head(raw, buf, pos, end)
+            heads = self._heads  # only a head that parsed without error is kept
+            if len(heads) >= _MAX_CACHED_HEADS:
+                heads.clear()
+            heads[raw] = head
+        return head
+
+    def _parse_new_head(self, raw: bytes, buf: bytearray, pos: int, end: int) -> RequestHead:
         lines = raw.decode("latin-1").split("\r\n")
         fields = len(lines) - 1
         if (

@@ -32,6 +32,9 @@ _KINDS = {
 # Names already checked, mapped to their kind; bounded since handlers may invent names.
 _KNOWN_NAMES: dict[str, int] = {}
 _MAX_KNOWN_NAMES = 1024
+# Encoded heads kept until the next set_date (whose Date they carry): a server answers the
+# same few heads over and over (a file, a fixed route). Emptied when full, not evicted.
+_MAX_CACHED_HEADS = 512
 
 
 class HeaderError(ValueError):
@@ -53,18 +56,27 @@ class ResponseWriter:
     set_date() call: the server loop calls it at start and then once a second, which keeps
     this module clock-free and spares formatting a date per response."""
 
-    __slots__ = ("_date", "_server", "_tail")
+    __slots__ = ("_date", "_heads", "_server", "_tail")
 
     def __init__(self, server: str = "gateway") -> None:
         _check_value("server", server)
         self._server = f"server: {server}\r\n" if server else ""
         self._date = ""
         self._tail = self._server
+        self._heads: dict[tuple[object, ...], tuple[bytes, Framing]] = {}
 
     def set_date(self, now: float) -> None:
         """Use the IMF-fixdate of `now` (seconds since the epoch) from now on."""
-        self._date = f"date: {formatdate(now, usegmt=True)}\r\n"
-        self._tail = self._date + self._server
+        date = f"date: {formatdate(now, usegmt=True)}\r\n"
+        if date != self._date:
+            self._heads = {}  # every cached head carries the old Date
+            self._date = date
+            self._tail = self._date + self._server
+
+    @property
+    def date(self) -> str:
+        """The Date line heads get now: the same object until the second changes."""
+        return self._date
 
     def head(
         self,
@@ -79,7 +91,36 @@ class ResponseWriter:
         """The status line and header section, and how the body that follows is framed.
         `content_length` None means a streamed body: chunked for HTTP/1.1, ended by closing
         for HTTP/1.0. The connection may stay open after the body only if `keep_alive` and
-        the framing is not Framing.CLOSE (the writer turns keep-alive off for it)."""
+        the framing is not Framing.CLOSE (the writer turns keep-alive off for it).
+        The same arguments within one Date second give the same bytes, from a cache."""
+        headers = tuple(headers)
+        key = (status, headers, content_length, keep_alive, http_version, head_request)
+        heads = self._heads
+        try:
+            return heads[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: checked and written the long way
+            return self._encode(
+                status, headers, content_length, keep_alive, http_version, head_request
+            )
+        encoded = self._encode(
+            status, headers, content_length, keep_alive, http_version, head_request
+        )  # raises HeaderError before anything is kept
+        if len(heads) >= _MAX_CACHED_HEADS:
+            heads.clear()
+        heads[key] = encoded
+        return encoded
+
+    def _encode(
+        self,
+        status: int,
+        headers: tuple[tuple[str, str], ...],
+        content_length: int | None,
+        keep_alive: bool,
+        http_version: str,
+        head_request: bool,
+    ) -> tuple[bytes, Framing]:
         line = _STATUS_LINES.get(status) or _status_line(status)
         parts, given = _caller_headers(line, headers)
         text = "".join(parts)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from gateway.proxy.runtime import Upstreams
     from gateway.server.loop import Loop
     from gateway.server.pool import HandlerPool
+    from gateway.server.responses import ResponseCache
 
 
 class ConnContext:
@@ -33,6 +34,7 @@ class ConnContext:
         "parser_limits",
         "pool",
         "request_id_header",
+        "responses",
         "shutting_down",
         "timeouts",
         "tls",
@@ -66,6 +68,7 @@ class ConnContext:
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False
+        self.responses: ResponseCache | None = None  # answers kept by request head
         self.tls: Any = None  # gateway.tls.site.TlsSite with [tls], else None
         self.request_id_header: str | None = None  # [server] request_id_header
         self.ops = (

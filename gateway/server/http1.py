@@ -20,6 +20,7 @@ from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
+from gateway.server.responses import Cached, ResponseCache
 from gateway.server.transport import Protocol, Transport
 from gateway.tls import hooks as tls_hooks
 
@@ -128,6 +129,13 @@ class HttpProtocol(Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
+        if self.state is HANDLING:
+            # Reading stays on while a handler runs (two epoll_ctl a request saved) until
+            # bytes arrive meanwhile: then it stops, and they wait in the parser, read
+            # once the answer is queued; the handler's deadline stands meanwhile.
+            parser.feed(data)
+            self.transport.pause_reading()
+            return
         was_idle = not parser.in_message
         parser.feed(data)
         if was_idle and parser.in_message:
@@ -310,6 +318,13 @@ class HttpProtocol(Protocol):
         body = b"".join(self._body) if self._body else b""
         self._body = []
         ctx = self.ctx
+        cache = ctx.responses
+        if cache is not None and (ctx.tls is not None and not self.secure):
+            cache = None  # [tls] on a plain connection: its answers are the redirect's
+        if cache is not None and cache.enabled and not body:
+            cached = cache.lookup(head)
+            if cached is not None and self._send_cached(cache, cached, head.keep_alive):
+                return
         try:
             request = build_request(head, body, self.client, ctx.next_request_id())
         except HTTPError as exc:
@@ -330,6 +345,8 @@ class HttpProtocol(Protocol):
         self.parser.start_next()
         keep_alive = head.keep_alive
         if isinstance(result, Response):
+            if cache is not None and cache.enabled and not self._peer_done:
+                cache.offer(head, request, result)  # kept for the next identical head
             self.send_response(request, result, keep_alive)
             return
         if isinstance(result, ProxyCall):
@@ -342,7 +359,8 @@ class HttpProtocol(Protocol):
             return
         self._waiting = (request, result, keep_alive)
         self.state = HANDLING
-        self.transport.pause_reading()
+        if self.parser.in_message:  # pipelined bytes wait already: read no more for now
+            self.transport.pause_reading()  # (else reading stays on: see data_received)
         self.deadline = ctx.loop.now + ctx.timeouts.handler
 
     def _on_handler_done(self, token: int, response: Response | None) -> None:
@@ -511,6 +529,35 @@ class HttpProtocol(Protocol):
             return
         if self._last:
             self._drain()
+
+    def _send_cached(self, cache: ResponseCache, cached: Cached, keep_alive: bool) -> bool:
+        """Send a kept answer to a head seen before (see responses.py), as send_response
+        would have sent it; False (nothing sent) when it no longer applies."""
+        ctx = self.ctx
+        if not keep_alive or self._peer_done or ctx.shutting_down:
+            return False  # the head would say "connection: close"
+        transport = self.transport
+        mount = cached.mount
+        data = cached.data
+        if self.hsts:  # as send_response adds it: this connection's, after the head
+            data = data[: cached.head_length - 2] + self.hsts + data[cached.head_length :]
+        if mount is None:
+            transport.write(data)
+        else:
+            body = mount.reopen(cached.path, cached.identity)
+            if body is None:  # the file changed or went: the long way finds out how
+                cache.drop(cached)
+                return False
+            transport.write(data)
+            self._files.append(body)
+            transport.write_file(body.fd, 0, body.length, self._file_done)
+        self.parser.start_next()
+        self.deadline = ctx.loop.now + ctx.answer_wait
+        self._answered = True
+        cache.hits += 1
+        if cache.on_hit is not None:
+            cache.on_hit(cached.status, cached.length)
+        return True
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
         """Answer a request that could not be read, then close: its framing is lost."""

@@ -27,6 +27,7 @@ from gateway.server.http1 import HttpProtocol
 from gateway.server.listeners import address_of, bind
 from gateway.server.loop import Loop
 from gateway.server.pool import HandlerPool
+from gateway.server.responses import ResponseCache
 from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol
 
@@ -116,6 +117,8 @@ class Server:
             ops=self.ops,
         )
         self.ctx.upstreams = Upstreams(self.loop)
+        self.ctx.responses = ResponseCache(self.writer)
+        self._serve_responses(app)
         self._apply_limits(app)
         self.loop.tick = self._tick
 
@@ -125,6 +128,13 @@ class Server:
         return self.loop.send_calls
 
     # -- configuration that follows the app ----------------------------------------------
+
+    def _serve_responses(self, app: App) -> None:
+        """The response cache starts afresh with each app (off when each request is logged
+        or counted: a cache hit skips the access log and the metrics)."""
+        if self.ctx.responses is not None:
+            counted = app.config.server.metrics is not None
+            self.ctx.responses.serve_app(app, self.access_log.enabled or counted)
 
     def _apply_limits(self, app: App) -> None:
         spec = app.config.server
@@ -162,6 +172,7 @@ class Server:
         self.access_log.set_format(app.config.server.access_log)
         self.access_log.set_path(app.config.server.access_log_path)
         self.error_log.set_path(app.config.server.error_log_path)
+        self._serve_responses(app)
         if not self._adopted and tuple(app.config.server.listen) != tuple(old.config.server.listen):
             self.listen(list(app.config.server.listen))
         if app.config.server.workers != old.config.server.workers and self.on_workers_changed:

@@ -137,6 +137,10 @@ class OpenFiles:
         self._entries[path] = entry  # re-inserted: now the most recently used
         return entry
 
+    def peek(self, path: str) -> CachedFile | None:
+        """The entry for `path` as it is, unchecked and left where it is in the order."""
+        return self._entries.get(path)
+
     def put(self, path: str, fd: int, st: os.stat_result) -> CachedFile | None:
         """Keep `fd` as the open file for `path` (the cache then owns it), evicting the least
         recently used entries first if the budget is spent. None when it cannot be made to

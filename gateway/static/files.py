@@ -145,6 +145,33 @@ class StaticMount:
             return self._serve_fallback(request)
         return response
 
+    def file_identity(self, rest: tuple[str, ...], body: FileBody) -> tuple[str, object] | None:
+        """(path, identity) when `body`, served for `rest`, is the whole of this mount's
+        cached open file at that path and nothing was negotiated (no precompressed
+        siblings): what a response cache needs to send that file again (see reopen)."""
+        if self.codings or not rest or rest[-1] == "":
+            return None
+        path = self._joins.get(rest)
+        entry = self._opener.files.peek(path) if path else None
+        if (
+            path is None
+            or entry is None
+            or entry.fd != body.fd
+            or body.offset
+            or body.length != entry.st.st_size
+        ):
+            return None
+        return path, entry.identity
+
+    def reopen(self, path: str, identity: object) -> FileBody | None:
+        """The whole file at `path` if it is still the file with `identity` (one stat, as
+        every request to a cached file pays: an edit, a replacement, a truncation or a
+        deletion is seen at once), else None."""
+        entry = self._opener.files.get(path)
+        if entry is None or entry.identity != identity:
+            return None
+        return FileBody(entry.fd, 0, entry.st.st_size, entry.acquire())
+
     def answers(self, request: Request, rest: tuple[str, ...]) -> bool:
         """Whether serve(request, rest) gives content: not a miss, not a redirect, not out
         of fds. The app asks before it redirects a miss to the other trailing-slash form that

@@ -60,6 +60,15 @@ CASES = {
         "[[route]]\npath = '/x'\nrespond = { body = 'hi' }\ninline = true\n",
         ["gateway.toml:4: route[0].inline: only a handler route can run inline"],
     ),
+    "blocking without a handler, blocking beside inline": (
+        "[[route]]\npath = '/x'\nrespond = { body = 'hi' }\nblocking = true\n"
+        "[[route]]\npath = '/y'\nhandler = 'a:b'\ninline = true\nblocking = true\n",
+        [
+            "gateway.toml:4: route[0].blocking: only a handler route can be blocking",
+            "gateway.toml:9: route[1].blocking: a route is 'inline' or 'blocking', "
+            "not both: keep one",
+        ],
+    ),
     "headers with CR or LF and bad names": (
         "[[route]]\npath = '/x'\nhandler = 'a:b'\n"
         "[route.headers]\nx-ok = 'fine'\nx-bad = \"a\\r\\nb\"\n'x y' = 'z'\n",

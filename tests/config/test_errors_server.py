@@ -160,6 +160,10 @@ CASES = {
             "got a boolean (true)"
         ],
     ),
+    "inline_limit of zero": (
+        "[server]\ninline_limit = '0ms'\n",
+        ["gateway.toml:2: server.inline_limit: must be more than 0 seconds, got '0ms'"],
+    ),
     "dev.watch choice": (
         "[dev]\nwatch = 'inotify'\n",
         ["gateway.toml:2: dev.watch: 'inotify' is not one of 'native', 'poll'"],

@@ -158,6 +158,24 @@ def test_a_pooled_request_pauses_reading_until_its_answer(conn) -> None:
     assert bytes(transport.out).endswith(b"fixed")
 
 
+def test_a_pooled_request_alone_keeps_reading_until_bytes_arrive(conn) -> None:
+    """No epoll_ctl pair per pooled request: reading stops only once bytes arrive while
+    the handler runs, and they wait in the parser until its answer is sent."""
+    protocol, transport, _ = conn
+    protocol.data_received(b"GET /pooled HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert protocol.state is State.HANDLING and transport.reading
+    handler_deadline = protocol.deadline
+    protocol.data_received(b"GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert protocol.state is State.HANDLING and not transport.reading
+    assert protocol.deadline == handler_deadline  # not the header clock: no early 504
+    loop = protocol.ctx.loop
+    deadline = loop.now + 5
+    loop.run(lambda: protocol.state is not State.HANDLING or loop.now > deadline)
+    assert protocol.state is State.READING and transport.reading
+    assert bytes(transport.out).endswith(b"fixed")  # the pooled answer, then this one
+    assert b"from the pool" in bytes(transport.out)
+
+
 def test_peer_eof_after_a_request_answers_it_then_closes(conn) -> None:
     protocol, transport, _ = conn
     protocol.data_received(b"GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -1,0 +1,151 @@
+"""ResponseCache: whole answers kept by the request head that asked for them, for the two
+kinds of target whose answer is a pure function of the head: fixed `respond` routes and
+static files. A hit sends the stored bytes (and the file) without building a Request,
+routing, or encoding a head. Valid for one Date second, one app, one file identity.
+A feature that makes an answer differ per request (a request-id header, a per-client limit)
+must turn it off in serve_app; one that only counts answers can use `on_hit`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from gateway.response import FileBody, Response
+from gateway.targets import RespondTarget, StaticTarget
+
+if TYPE_CHECKING:
+    from gateway.app import App
+    from gateway.http.events import RequestHead
+    from gateway.http.writer import ResponseWriter
+    from gateway.request import Request
+    from gateway.static.files import StaticMount
+
+# Request headers whose answer needs per-request work (preconditions, ranges, CORS, content
+# negotiation): a head carrying any of them is answered the long way every time.
+BYPASS = frozenset(
+    (
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "if-range",
+        "range",
+        "origin",
+        "accept-encoding",
+        "access-control-request-method",
+    )
+)
+MAX_ENTRIES = 256  # emptied when full: clients choose the heads
+MAX_BODY = 16384  # a fixed body kept beside its head
+
+
+class Cached:
+    """One kept answer: `data` (the head, and a fixed body after it), or the head of a
+    static file that is sent only while `mount` still has the same file at `path`.
+    Status 0: a head whose answer cannot be kept (it is never sent from here)."""
+
+    __slots__ = ("data", "head", "head_length", "identity", "length", "mount", "path", "status")
+
+    def __init__(self, head: RequestHead, data: bytes, status: int, length: int) -> None:
+        self.head = head  # held: the cache is keyed by its id, which it keeps from reuse
+        self.data = data
+        self.head_length = len(data) - length if data else 0  # where the body starts
+        self.status = status
+        self.length = length
+        self.mount: StaticMount | None = None
+        self.path = ""
+        self.identity: object = None
+
+
+class ResponseCache:
+    """Owned by the server, used by its connections on the loop thread. `enabled` is set
+    when an app starts serving: off while anything must see every request (the access
+    log, live reload). `on_hit(status, body_length)`, when set, is told of every answer
+    sent from here (for counters such as metrics: the long way is not taken)."""
+
+    __slots__ = ("_app", "_date", "_entries", "enabled", "hits", "on_hit", "writer")
+
+    def __init__(self, writer: ResponseWriter) -> None:
+        self.writer = writer
+        self.enabled = False
+        self.hits = 0
+        self.on_hit: Callable[[int, int], None] | None = None
+        self._entries: dict[int, Cached] = {}
+        self._app: App | None = None
+        self._date = ""
+
+    def serve_app(self, app: App, access_logged: bool) -> None:
+        """A new app serves from now on: nothing kept for the old one is valid."""
+        self._entries = {}
+        self._app = app
+        self.enabled = not access_logged and app.live is None
+
+    def lookup(self, head: RequestHead) -> Cached | None:
+        if self.writer.date is not self._date:  # a new second: every head's Date is stale
+            self._entries = {}
+            self._date = self.writer.date
+            return None
+        entry = self._entries.get(id(head))
+        return entry if entry is not None and entry.head is head and entry.status else None
+
+    def drop(self, entry: Cached) -> None:
+        self._entries.pop(id(entry.head), None)
+
+    def offer(self, head: RequestHead, request: Request, response: Response) -> None:
+        """Keep the answer `response` to `head` when it is one a later identical head may
+        be given as is (a 200 to a GET, with keep-alive, from a fixed route or a whole
+        static file); the connection sends it the usual way this time."""
+        if self.writer.date is not self._date:
+            self._entries = {}
+            self._date = self.writer.date
+        entries = self._entries
+        seen = entries.get(id(head))
+        if seen is not None and seen.head is head:
+            return  # refused already in this second (a handler's answer, say)
+        entry = None
+        if (
+            request.method == "GET"
+            and response.status == 200
+            and head.keep_alive
+            and not request.body
+            and not head.headers.has_any(BYPASS)
+            and self._app is not None
+        ):
+            try:
+                match = self._app.router.match(request.host, "GET", request.segments)
+            except Exception:  # NoMatch and its family: not a route's answer
+                match = None
+            entry = self._entry(head, request, response, match)
+        if len(entries) >= MAX_ENTRIES:
+            entries.clear()
+        # A refusal is kept too (status 0: never sent), so the same head is not judged twice.
+        entries[id(head)] = entry if entry is not None else Cached(head, b"", 0, 0)
+
+    def _entry(
+        self, head: RequestHead, request: Request, response: Response, match: object
+    ) -> Cached | None:
+        target = getattr(match, "target", None)
+        body = response.body
+        if type(target) is RespondTarget and type(body) is bytes and len(body) <= MAX_BODY:
+            data = self._head_bytes(request, response, len(body)) + body
+            return Cached(head, data, 200, len(body))
+        if type(target) is StaticTarget and type(body) is FileBody and target.mount is not None:
+            found = target.mount.file_identity(getattr(match, "rest", ()), body)
+            if found is None:
+                return None
+            entry = Cached(head, self._head_bytes(request, response, body.length), 200, 0)
+            entry.length = body.length
+            entry.mount = target.mount
+            entry.path, entry.identity = found
+            return entry
+        return None
+
+    def _head_bytes(self, request: Request, response: Response, length: int) -> bytes:
+        data, _framing = self.writer.head(
+            response.status,
+            response.headers,
+            content_length=length,
+            keep_alive=True,
+            http_version=request.http_version,
+        )
+        return data
