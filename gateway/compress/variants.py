@@ -87,7 +87,8 @@ class VariantCache:
     ) -> Variant | None:
         """For the loop: the variant if made; otherwise have `submit` (a pool's) build it in
         the background, at most once, and answer None (send this request identity, or
-        compressed on the fly). Later requests for this version get the variant."""
+        compressed on the fly). Later requests for this version get the variant. A
+        `submit` that returns False (refused) leaves the variant to be scheduled again."""
         entry = (key, coding)
         with self._lock:
             variant = self._entries.get(entry)
@@ -107,8 +108,17 @@ class VariantCache:
                 with self._lock:
                     self._scheduled.discard(entry)
 
-        submit(run)
+        if submit(run) is False:  # a full pool refused it: let a later request try again
+            with self._lock:
+                self._scheduled.discard(entry)
         return None
+
+    def discard(self, key: VersionKey, coding: str) -> None:
+        """Forget a variant whose file is gone (removed by hand, or by another worker that
+        shares the directory), so the next request builds it again."""
+        with self._lock:
+            if (key, coding) in self._entries:
+                self._drop((key, coding))
 
     def build(self, path: str, key: VersionKey, coding: str) -> Variant | None:
         """Make (or wait for, or find) the variant of `path` at version `key`. None when the

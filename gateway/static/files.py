@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from gateway.compress.policy import Policy
+from gateway.compress.variants import VariantCache
 from gateway.config.schema import StaticSpec
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
 from gateway.request import Request
@@ -21,6 +23,7 @@ from gateway.static.fdcache import FdBudget
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
 from gateway.static.negotiate import CODING_SUFFIX, accepted_codings, accepts_html
+from gateway.static.onthefly import OnTheFly, Schedule
 from gateway.static.opener import Opener, is_file
 from gateway.static.paths import (
     DotfilePolicy,
@@ -58,6 +61,7 @@ class StaticMount:
         "_fallback",
         "_headers",
         "_joins",
+        "_onthefly",
         "_opener",
         "_replaced",
         "cache",
@@ -79,6 +83,7 @@ class StaticMount:
         *,
         default_cache_control: str | None = None,
         fd_budget: FdBudget | None = None,
+        onthefly: OnTheFly | None = None,
     ) -> None:
         """Use from_spec, which checks `spec` first; `root` is the realpath of spec.dir."""
         self.spec = spec
@@ -97,6 +102,7 @@ class StaticMount:
         self._opener = Opener(root, spec.symlinks, fd_budget)
         self._headers: dict[tuple[object, ...], _KnownHeaders] = {}
         self._joins: dict[tuple[str, ...], str | None] = {}
+        self._onthefly = onthefly
 
     @classmethod
     def from_spec(
@@ -105,12 +111,18 @@ class StaticMount:
         *,
         default_cache_control: str | None = None,
         fd_budget: FdBudget | None = None,
+        compress: Policy | None = None,
+        variants: VariantCache | None = None,
+        schedule: Schedule | None = None,
     ) -> StaticMount:
         """Compile a [[static]] table; ConfigError with every problem found in it.
         `default_cache_control` is the Cache-Control of files no `cache` rule matches
         ("no-cache" in development, so an edited file is never served from a browser's
         heuristic cache); None keeps the usual default (HTML "no-cache", the rest none).
-        `fd_budget` bounds the open-file cache (the process's share of RLIMIT_NOFILE)."""
+        `fd_budget` bounds the open-file cache (the process's share of RLIMIT_NOFILE).
+        With `compress` and `variants`, compressible files get variants made once per file
+        version in `variants`, built by jobs handed to `schedule` (a pool's submit; None
+        builds in the serving thread) and then sent like precompressed files."""
         issues = _check_spec(spec)
         root = os.path.realpath(spec.dir)
         if not os.path.isdir(root):
@@ -121,8 +133,16 @@ class StaticMount:
             issues.append(spec.where.issue(f"bad glob: {exc}", "cache"))
         if issues:
             raise ConfigError(issues)
+        onthefly = None
+        if compress is not None and compress.enabled and variants is not None:
+            onthefly = OnTheFly(compress, variants, schedule)
         return cls(
-            spec, root, cache, default_cache_control=default_cache_control, fd_budget=fd_budget
+            spec,
+            root,
+            cache,
+            default_cache_control=default_cache_control,
+            fd_budget=fd_budget,
+            onthefly=onthefly,
         )
 
     def serve(self, request: Request, rest: tuple[str, ...]) -> Response | None:
@@ -199,44 +219,86 @@ class StaticMount:
     def _file(
         self, request: Request, lexical: str, rel: str, body: FileBody, st: os.stat_result
     ) -> Response:
-        """Serve the open file `body` (named `rel` under the dir), or a precompressed sibling."""
+        """Serve the open file `body` (named `rel` under the dir), a precompressed sibling,
+        or a compressed variant made on the fly (`made`: its ETag is the file's + coding)."""
         try:
-            coding, vary = "", False
+            coding, vary, made = "", False, False
             if self.codings:
                 variant, vary = self._variant(request, lexical)
                 if variant is not None:
                     body.close()
                     body, st, coding = variant
+            if self._onthefly is not None and not coding:
+                made_body, coding, eligible = self._made(request, lexical, rel, st)
+                vary = vary or eligible
+                if made_body is not None:
+                    body.close()
+                    body, made = made_body, True
             # Headers depend only on the name and the file's identity: build them once.
-            key = (rel, coding, vary, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            key = (rel, coding, vary, made, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             known = self._headers.get(key)
             if known is None:
                 content_type = self.mime.guess(rel)
                 etag, mtime = make_etag(st, coding), int(st.st_mtime)
-                built = self._file_headers(rel, content_type, etag, mtime, coding, vary)
+                built = self._file_headers(rel, content_type, etag, mtime, coding, vary, made)
                 known = (built, etag, mtime, content_type)
                 if len(self._headers) >= _MAX_HEADER_SETS:
                     self._headers.clear()  # a crude bound; rebuilding is cheap
                 self._headers[key] = known
             headers, etag, mtime, content_type = known
-            rep = _Representation(body, st.st_size, etag, mtime)
+            rep = _Representation(body, body.length if made else st.st_size, etag, mtime)
             return self._conditional(request, rep, content_type, list(headers))
         except BaseException:
             body.close()
             raise
 
+    def _made(
+        self, request: Request, lexical: str, rel: str, st: os.stat_result
+    ) -> tuple[FileBody | None, str, bool]:
+        """On the fly: the open variant of the file (or None: serve identity), its coding,
+        and whether the file is eligible at all (then every response varies)."""
+        onthefly = self._onthefly
+        assert onthefly is not None
+        if not onthefly.eligible(rel, st.st_size, self._described):
+            return None, "", False
+        coding = onthefly.choose(request.headers, request.method)
+        variant = None if coding is None else onthefly.variant(lexical, st, coding)
+        if variant is None:
+            return None, "", True
+        opened = self._opener.open_made(variant.path, variant.size)
+        if opened is None:
+            onthefly.lost(lexical, st, variant)
+            return None, "", True
+        return opened[0], variant.coding, True
+
+    def _described(self, rel: str) -> tuple[str, str]:
+        """The Content-Type and Cache-Control file `rel` is served with ("" for none)."""
+        content_type = self.mime.guess(rel)
+        control = self.cache.control(rel, content_type, self.default_control) or ""
+        for name, value in self._extra:
+            if name == "content-type":
+                content_type = value
+            elif name == "cache-control":
+                control = value
+        return content_type, control
+
     def _file_headers(
-        self, rel: str, content_type: str, etag: str, mtime: int, coding: str, vary: bool
+        self,
+        rel: str,
+        content_type: str,
+        etag: str,
+        mtime: int,
+        coding: str,
+        vary: bool,
+        made: bool = False,
     ) -> tuple[tuple[str, str], ...]:
         replaced = self._replaced
         headers: HeaderList = []
         if "content-type" not in replaced:
             headers.append(("content-type", content_type))
-        headers += [
-            ("accept-ranges", "bytes"),
-            ("last-modified", http_date(mtime)),
-            ("etag", etag),
-        ]
+        if not made:  # a made variant is never served in ranges: a ranged GET gets identity
+            headers.append(("accept-ranges", "bytes"))
+        headers += [("last-modified", http_date(mtime)), ("etag", etag)]
         if "x-content-type-options" not in replaced:
             headers.append(("x-content-type-options", "nosniff"))
         control = self.cache.control(rel, content_type, self.default_control)
