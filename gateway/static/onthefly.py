@@ -71,6 +71,4 @@ class OnTheFly:
 
 def _no_transform(control: str) -> bool:
     # RFC 9111 §5.2.2.6: the sender asked that no one change the representation.
-    return any(
-        token.strip().lower() == "no-transform" for token in control.split(",")
-    )
+    return any(token.strip().lower() == "no-transform" for token in control.split(","))
