@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from gateway.compress.policy import Policy
+from gateway.compress.policy import Policy, negotiate
 from gateway.compress.variants import Variant, VariantCache, version_key
 from gateway.http.headers import Headers
 
@@ -23,13 +23,16 @@ class OnTheFly:
     """A mount's on-the-fly compression: `policy` decides, `variants` keeps what was made,
     `schedule` runs the builds (None: build in the serving thread, for tests and tools)."""
 
-    __slots__ = ("_types", "policy", "schedule", "variants")
+    __slots__ = ("_chosen", "_offered", "_types", "policy", "schedule", "variants")
 
     def __init__(self, policy: Policy, variants: VariantCache, schedule: Schedule | None) -> None:
         self.policy = policy
         self.variants = variants
         self.schedule = schedule
         self._types: dict[str, bool] = {}
+        self._offered = policy.offered  # the installed codings, asked once
+        # Accept-Encoding value -> coding: browsers send a handful of distinct values.
+        self._chosen: dict[str | None, str | None] = {}
 
     def eligible(self, rel: str, size: int, describe: Callable[[str], tuple[str, str]]) -> bool:
         """Whether file `rel` of `size` bytes depends on Accept-Encoding (and so carries Vary
@@ -52,14 +55,21 @@ class OnTheFly:
         if method == "GET" and request_headers.has_any(_RANGE):
             return None
         values = request_headers.get_all("accept-encoding")
-        return self.policy.choose(", ".join(values) if values else None)
+        accept = ", ".join(values) if values else None
+        chosen = self._chosen.get(accept, "")
+        if chosen == "":
+            chosen = negotiate(accept, self._offered) if self._offered else None
+            if len(self._chosen) >= _MAX_MEMO:
+                self._chosen.clear()  # bounded: clients choose these values
+            self._chosen[accept] = chosen
+        return chosen
 
     def variant(self, path: str, st: os.stat_result, coding: str) -> Variant | None:
         """The variant of `path` at the version `st` describes, if made; else schedule its
         build (at most once per version) and answer None so this request goes identity."""
         key = version_key(path, st)
         if self.schedule is None:
-            return self.variants.build(path, key, coding)
+            return self.variants.lookup(key, coding) or self.variants.build(path, key, coding)
         return self.variants.get_or_schedule(path, key, coding, self.schedule)
 
     def lost(self, path: str, st: os.stat_result, variant: Variant) -> None:
