@@ -332,3 +332,22 @@ def test_off_without_a_policy_or_a_cache(client: Any, site: Path) -> None:
     client.mounts.append(mount)
     response = client.ok(mount, "/page.html", GZ)
     assert header(response, "content-encoding") is None and header(response, "vary") is None
+
+
+def test_built_on_a_real_thread_pool(client: Any, site: Path, variants: VariantCache) -> None:
+    """What the app wires: a one-thread executor's submit as `schedule`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    builder = ThreadPoolExecutor(1, thread_name_prefix="gateway-variants")
+    mount = StaticMount.from_spec(
+        StaticSpec(prefix="/", dir=site),
+        compress=Policy(codings=("gzip",)),
+        variants=variants,
+        schedule=builder.submit,
+    )
+    client.mounts.append(mount)
+    assert client.ok(mount, "/page.html", GZ).get_header("content-encoding") is None
+    builder.shutdown(wait=True)  # the build has finished
+    response = client.ok(mount, "/page.html", GZ)
+    assert header(response, "content-encoding") == "gzip"
+    assert decompress_body("gzip", client.body(response)) == HTML
