@@ -15,7 +15,7 @@ from urllib.parse import quote
 from gateway.compress.policy import Policy
 from gateway.compress.variants import VariantCache
 from gateway.config.schema import StaticSpec
-from gateway.errors import ConfigError, ConfigIssue, HTTPError
+from gateway.errors import ConfigError, HTTPError
 from gateway.request import Request
 from gateway.response import FileBody, HeaderList, Response
 from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
@@ -35,6 +35,7 @@ from gateway.static.paths import (
 )
 from gateway.static.ranges import content_range, multipart_response, parse_range
 from gateway.static.rules import CacheRules
+from gateway.static.spec import check_spec, relative_parts
 
 # pchar minus "/" (RFC 3986 §3.3): what may stay unencoded in one segment of a Location.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
@@ -98,7 +99,7 @@ class StaticMount:
         self._extra: HeaderList = [(name.lower(), value) for name, value in spec.headers]
         self._replaced = frozenset(name for name, _ in self._extra) & _REPLACEABLE
         fallback = spec.fallback
-        self._fallback = None if fallback is None else _relative_parts(fallback)
+        self._fallback = None if fallback is None else relative_parts(fallback)
         self._opener = Opener(root, spec.symlinks, fd_budget)
         self._headers: dict[tuple[object, ...], _KnownHeaders] = {}
         self._joins: dict[tuple[str, ...], str | None] = {}
@@ -123,7 +124,7 @@ class StaticMount:
         With `compress` and `variants`, compressible files get variants made once per file
         version in `variants`, built by jobs handed to `schedule` (a pool's submit; None
         builds in the serving thread) and then sent like precompressed files."""
-        issues = _check_spec(spec)
+        issues = check_spec(spec)
         root = os.path.realpath(spec.dir)
         if not os.path.isdir(root):
             issues.append(spec.where.issue(f"{str(spec.dir)!r} is not a directory", "dir"))
@@ -229,7 +230,9 @@ class StaticMount:
                     body.close()
                     body, st, coding = variant
             if self._onthefly is not None and not coding:
-                made_body, coding, eligible = self._made(request, lexical, rel, st)
+                made_body, coding, eligible = self._onthefly.open(
+                    request, lexical, rel, st, self._opener, self._described
+                )
                 vary = vary or eligible
                 if made_body is not None:
                     body.close()
@@ -251,25 +254,6 @@ class StaticMount:
         except BaseException:
             body.close()
             raise
-
-    def _made(
-        self, request: Request, lexical: str, rel: str, st: os.stat_result
-    ) -> tuple[FileBody | None, str, bool]:
-        """On the fly: the open variant of the file (or None: serve identity), its coding,
-        and whether the file is eligible at all (then every response varies)."""
-        onthefly = self._onthefly
-        assert onthefly is not None
-        if not onthefly.eligible(rel, st.st_size, self._described):
-            return None, "", False
-        coding = onthefly.choose(request.headers, request.method)
-        variant = None if coding is None else onthefly.variant(lexical, st, coding)
-        if variant is None:
-            return None, "", True
-        opened = self._opener.open_made(variant.path, variant.size)
-        if opened is None:
-            onthefly.lost(lexical, st, variant)
-            return None, "", True
-        return opened[0], variant.coding, True
 
     def _described(self, rel: str) -> tuple[str, str]:
         """The Content-Type and Cache-Control file `rel` is served with ("" for none)."""
@@ -436,33 +420,3 @@ class _Representation:
 def _joined(request: Request, name: str) -> str | None:
     values = request.headers.get_all(name)
     return ", ".join(values) if values else None
-
-
-def _relative_parts(path: str) -> tuple[str, ...]:
-    # "./index.html" and "app//shell.html" are what people write; ".." stays in, to be refused.
-    return tuple(part for part in path.split("/") if part not in ("", "."))
-
-
-def _check_spec(spec: StaticSpec) -> list[ConfigIssue]:
-    """What from_spec cannot compile, each at its key."""
-    issues: list[ConfigIssue] = []
-    for i, name in enumerate(spec.index):
-        if bad_segment(name):
-            issues.append(spec.where.issue(f"{name!r} must be a file name in dir", f"index[{i}]"))
-    if spec.fallback is not None:
-        parts = _relative_parts(spec.fallback)
-        if not parts or any(bad_segment(p) for p in parts):
-            message = f"{spec.fallback!r} must be a path inside dir, without '.' or '..'"
-            issues.append(spec.where.issue(message, "fallback"))
-    for i, coding in enumerate(spec.precompressed):
-        if coding not in CODING_SUFFIX:
-            known = ", ".join(repr(c) for c in CODING_SUFFIX)
-            message = f"unknown coding {coding!r}: use {known}"
-            issues.append(spec.where.issue(message, f"precompressed[{i}]"))
-    if spec.dotfiles not in ("deny", "allow", "ignore"):
-        message = f"{spec.dotfiles!r} is not one of 'deny', 'allow', 'ignore'"
-        issues.append(spec.where.issue(message, "dotfiles"))
-    if spec.symlinks not in ("inside", "follow", "deny"):
-        message = f"{spec.symlinks!r} is not one of 'inside', 'follow', 'deny'"
-        issues.append(spec.where.issue(message, "symlinks"))
-    return issues

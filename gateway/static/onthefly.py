@@ -11,6 +11,9 @@ from typing import Any
 from gateway.compress.policy import Policy, negotiate
 from gateway.compress.variants import Variant, VariantCache, version_key
 from gateway.http.headers import Headers
+from gateway.request import Request
+from gateway.response import FileBody
+from gateway.static.opener import Opener
 
 # Takes a job, runs it later on another thread; False when it refuses (a full pool).
 Schedule = Callable[[Callable[[], None]], Any]
@@ -71,6 +74,30 @@ class OnTheFly:
         if self.schedule is None:
             return self.variants.lookup(key, coding) or self.variants.build(path, key, coding)
         return self.variants.get_or_schedule(path, key, coding, self.schedule)
+
+    def open(
+        self,
+        request: Request,
+        path: str,
+        rel: str,
+        st: os.stat_result,
+        opener: Opener,
+        describe: Callable[[str], tuple[str, str]],
+    ) -> tuple[FileBody | None, str, bool]:
+        """For the file at `path` (`rel` under the dir, fstat `st`): the open variant this
+        request gets (None: serve the file as stored), its coding, and whether the file
+        qualifies at all (then every response for it carries Vary)."""
+        if not self.eligible(rel, st.st_size, describe):
+            return None, "", False
+        coding = self.choose(request.headers, request.method)
+        variant = None if coding is None else self.variant(path, st, coding)
+        if variant is None:
+            return None, "", True
+        opened = opener.open_made(variant.path, variant.size)
+        if opened is None:
+            self.lost(path, st, variant)
+            return None, "", True
+        return opened[0], variant.coding, True
 
     def lost(self, path: str, st: os.stat_result, variant: Variant) -> None:
         """The variant's file could not be opened: forget it if it is gone, so it is made
