@@ -351,3 +351,20 @@ def test_built_on_a_real_thread_pool(client: Any, site: Path, variants: VariantC
     response = client.ok(mount, "/page.html", GZ)
     assert header(response, "content-encoding") == "gzip"
     assert decompress_body("gzip", client.body(response)) == HTML
+
+
+def test_an_incompressible_file_is_tried_once(
+    client: Any, site: Path, variants: VariantCache
+) -> None:
+    noise = os.urandom(64 * 1024)  # text by its name, random by its bytes
+    client.write(site / "noise.txt", noise)
+    jobs = Jobs()
+    mount = make(client, site, variants, jobs)
+    client.ok(mount, "/noise.txt", GZ)
+    assert jobs.run() == 1 and variants.builds == 1
+    for _ in range(2):
+        response = client.ok(mount, "/noise.txt", GZ)
+        assert header(response, "content-encoding") is None
+        assert header(response, "vary") == "accept-encoding"  # stays as it was announced
+        assert client.body(response) == noise
+    assert jobs.submitted == 1
