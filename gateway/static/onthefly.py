@@ -73,7 +73,14 @@ class OnTheFly:
         key = version_key(path, st)
         if self.schedule is None:
             return self.variants.lookup(key, coding) or self.variants.build(path, key, coding)
-        return self.variants.get_or_schedule(path, key, coding, self.schedule)
+        return self.variants.get_or_schedule(path, key, coding, self._submit)
+
+    def _submit(self, job: Callable[[], None]) -> Any:
+        assert self.schedule is not None
+        try:
+            return self.schedule(job)
+        except RuntimeError:  # an executor already shut down (the app is being replaced)
+            return False
 
     def open(
         self,

@@ -368,3 +368,23 @@ def test_an_incompressible_file_is_tried_once(
         assert header(response, "vary") == "accept-encoding"  # stays as it was announced
         assert client.body(response) == noise
     assert jobs.submitted == 1
+
+
+def test_a_shut_down_builder_leaves_the_file_as_stored(
+    client: Any, site: Path, variants: VariantCache
+) -> None:
+    """A request on an app being replaced, whose executor is already shut down."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    builder = ThreadPoolExecutor(1)
+    builder.shutdown()
+    jobs = Jobs()
+    schedule = builder.submit
+    mount = make(client, site, variants, None)
+    assert mount._onthefly is not None
+    mount._onthefly.schedule = schedule
+    response = client.ok(mount, "/page.html", GZ)
+    assert header(response, "content-encoding") is None and client.body(response) == HTML
+    mount._onthefly.schedule = jobs.submit  # not stuck as "scheduled": the next one tries
+    client.ok(mount, "/page.html", GZ)
+    assert jobs.run() == 1
