@@ -18,7 +18,14 @@ from gateway.config.schema import StaticSpec
 from gateway.errors import ConfigError, HTTPError
 from gateway.request import Request
 from gateway.response import FileBody, HeaderList, Response
-from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
+from gateway.static.conditional import (
+    Precondition,
+    evaluate,
+    http_date,
+    make_etag,
+    range_applies,
+    weak_match,
+)
 from gateway.static.fdcache import FdBudget
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
@@ -230,13 +237,17 @@ class StaticMount:
                     body.close()
                     body, st, coding = variant
             if self._onthefly is not None and not coding:
-                made_body, coding, eligible = self._onthefly.open(
+                made_body, owed, eligible = self._onthefly.open(
                     request, lexical, rel, st, self._opener, self._described
                 )
                 vary = vary or eligible
                 if made_body is not None:
                     body.close()
-                    body, made = made_body, True
+                    body, coding, made = made_body, owed, True
+                elif owed and _holds(request, make_etag(st, owed)):
+                    # The client holds this version's variant, made before a restart or an
+                    # eviction: still good, so a 304 under its tag (nothing of `body` is sent).
+                    coding, made = owed, True
             # Headers depend only on the name and the file's identity: build them once.
             key = (rel, coding, vary, made, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             known = self._headers.get(key)
@@ -415,6 +426,12 @@ class _Representation:
     size: int
     etag: str
     mtime: int  # Last-Modified, whole seconds
+
+
+def _holds(request: Request, etag: str) -> bool:
+    """If-None-Match names `etag`: the request's outcome is a 304 (or an If-Match 412)."""
+    value = _joined(request, "if-none-match")
+    return value is not None and value.strip() != "*" and weak_match(value, etag)
 
 
 def _joined(request: Request, name: str) -> str | None:

@@ -93,17 +93,21 @@ class OnTheFly:
     ) -> tuple[FileBody | None, str, bool]:
         """For the file at `path` (`rel` under the dir, fstat `st`): the open variant this
         request gets (None: serve the file as stored), its coding, and whether the file
-        qualifies at all (then every response for it carries Vary)."""
+        qualifies at all (then every response for it carries Vary). No variant but a coding
+        means one is owed and not made yet (a client may hold it from before a restart)."""
         if not self.eligible(rel, st.st_size, describe):
             return None, "", False
         coding = self.choose(request.headers, request.method)
-        variant = None if coding is None else self.variant(path, st, coding)
-        if variant is None:
+        if coding is None:
             return None, "", True
+        variant = self.variant(path, st, coding)
+        if variant is None:
+            undecided = not self.variants.known(version_key(path, st), coding)
+            return None, coding if undecided else "", True
         opened = opener.open_made(variant.path, variant.size)
         if opened is None:
             self.lost(path, st, variant)
-            return None, "", True
+            return None, coding, True
         return opened[0], variant.coding, True
 
     def lost(self, path: str, st: os.stat_result, variant: Variant) -> None:

@@ -388,3 +388,42 @@ def test_a_shut_down_builder_leaves_the_file_as_stored(
     mount._onthefly.schedule = jobs.submit  # not stuck as "scheduled": the next one tries
     client.ok(mount, "/page.html", GZ)
     assert jobs.run() == 1
+
+
+def test_a_tag_from_before_a_restart_still_gets_304(client: Any, site: Path) -> None:
+    before = VariantCache()
+    try:
+        tag = client.ok(make(client, site, before, None), "/page.html", GZ).get_header("etag")
+    finally:
+        before.close()
+    after = VariantCache()  # a new process: nothing made yet
+    try:
+        jobs = Jobs()
+        mount = make(client, site, after, jobs)
+        held = client.ok(mount, "/page.html", {**GZ, "if-none-match": tag})
+        assert held.status == 304 and header(held, "etag") == tag
+        assert header(held, "vary") == "accept-encoding"
+        # Without the tag, or for another coding, the file goes as stored meanwhile.
+        fresh = client.ok(mount, "/page.html", GZ)
+        assert fresh.status == 200 and header(fresh, "content-encoding") is None
+        assert header(fresh, "etag") == identity_etag(site, "page.html")
+        stale = client.ok(mount, "/page.html", {**GZ, "if-none-match": '"other-gzip"'})
+        assert stale.status == 200 and client.body(stale) == HTML
+        # An edit makes the held tag stale: the new version is sent.
+        new = _changed(site, client, "edited")
+        edited = client.ok(mount, "/page.html", {**GZ, "if-none-match": tag})
+        assert edited.status == 200 and client.body(edited) == new
+    finally:
+        after.close()
+
+
+def test_no_304_under_a_coded_tag_for_a_file_that_does_not_compress(
+    client: Any, site: Path, variants: VariantCache
+) -> None:
+    noise = os.urandom(64 * 1024)
+    client.write(site / "noise.txt", noise)
+    mount = make(client, site, variants, None)
+    client.ok(mount, "/noise.txt", GZ)  # built: not worth it
+    coded = identity_etag(site, "noise.txt")[:-1] + '-gzip"'
+    response = client.ok(mount, "/noise.txt", {**GZ, "if-none-match": coded})
+    assert response.status == 200 and client.body(response) == noise
