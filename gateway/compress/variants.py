@@ -55,6 +55,7 @@ class VariantCache:
         levels: dict[str, int] | None = None,
     ) -> None:
         self._own_dir = directory is None
+        self._pid = os.getpid()  # prefork workers inherit the cache: only this process owns it
         self.directory = directory or tempfile.mkdtemp(prefix="gateway-variants-")
         os.makedirs(self.directory, exist_ok=True)
         self.max_bytes = max_bytes
@@ -156,6 +157,7 @@ class VariantCache:
             return _INCOMPRESSIBLE
         name = hashlib.sha256(repr(key).encode()).hexdigest()[:32] + "." + coding
         target = os.path.join(self.directory, name)
+        os.makedirs(self.directory, exist_ok=True)  # removed under us: a build must not fail
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -190,12 +192,16 @@ class VariantCache:
         return variant
 
     def close(self) -> None:
-        """Forget every variant and remove their files (the directory too if it was ours)."""
+        """Forget every variant and remove their files (the directory too if it was ours).
+        In a process forked after the cache was made (a prefork worker), only forget: the
+        files and the directory are shared with the other workers."""
         with self._lock:
             variants = list(self._entries.values())
             self._entries.clear()
             self._current.clear()
             self.total = 0
+        if os.getpid() != self._pid:
+            return
         for variant in variants:
             _unlink(variant.path)
         if self._own_dir:

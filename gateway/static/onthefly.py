@@ -72,7 +72,10 @@ class OnTheFly:
         build (at most once per version) and answer None so this request goes identity."""
         key = version_key(path, st)
         if self.schedule is None:
-            return self.variants.lookup(key, coding) or self.variants.build(path, key, coding)
+            try:
+                return self.variants.lookup(key, coding) or self.variants.build(path, key, coding)
+            except OSError:  # the cache's disk is full or gone: this file goes as stored
+                return None
         return self.variants.get_or_schedule(path, key, coding, self._submit)
 
     def _submit(self, job: Callable[[], None]) -> Any:

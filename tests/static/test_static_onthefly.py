@@ -427,3 +427,31 @@ def test_no_304_under_a_coded_tag_for_a_file_that_does_not_compress(
     coded = identity_etag(site, "noise.txt")[:-1] + '-gzip"'
     response = client.ok(mount, "/noise.txt", {**GZ, "if-none-match": coded})
     assert response.status == 200 and client.body(response) == noise
+
+
+def test_a_removed_variants_folder_is_made_again(
+    client: Any, site: Path, variants: VariantCache
+) -> None:
+    import shutil
+
+    shutil.rmtree(variants.directory)  # a tmp cleaner, or a worker sharing it that exited
+    mount = make(client, site, variants, None)
+    response = client.ok(mount, "/page.html", GZ)
+    assert header(response, "content-encoding") == "gzip"
+    assert decompress_body("gzip", client.body(response)) == HTML
+
+
+def test_a_forked_worker_closing_its_copy_leaves_the_shared_folder(
+    client: Any, site: Path, variants: VariantCache
+) -> None:
+    mount = make(client, site, variants, None)
+    response = client.ok(mount, "/page.html", GZ)
+    assert isinstance(response.body, FileBody)
+    made = os.listdir(variants.directory)
+    pid = os.fork()
+    if pid == 0:  # the worker: its app is replaced, so it closes what it inherited
+        variants.close()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert os.listdir(variants.directory) == made
