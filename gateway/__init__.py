@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from gateway.errors import ConfigError, GatewayError, HTTPError
 from gateway.request import Request
-from gateway.response import FileBody, Response
+from gateway.response import FileBody, Response, Switch
 
 if TYPE_CHECKING:
     from gateway.app import App
@@ -22,6 +22,7 @@ __all__ = [
     "HTTPError",
     "Request",
     "Response",
+    "Switch",
     "__version__",
     "load_config",
 ]

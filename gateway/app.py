@@ -1,33 +1,39 @@
 """App: a compiled gateway.toml. build_app turns a GatewayConfig into an immutable router
 of targets (collecting every compile error at once); App.handle answers one Request with
-a Response, or a HandlerCall for the pool. No sockets here."""
+a Response, or a PoolCall for the handler pool. Every error answer is rendered by
+App.render_error; the live-reload filter is applied in App.finish. No sockets here."""
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.config.routes import conflict_issue
 from gateway.config.schema import GatewayConfig, RouteSpec, StaticSpec
 from gateway.cors import CorsPolicy
 from gateway.errors import ConfigError, ConfigIssue, HTTPError
-from gateway.handlers import SiteModules, reason
+from gateway.handlers import SiteModules, call_handler, reason
 from gateway.livereload import EVENTS_PATH, LiveReload, is_reserved, reserved_message
 from gateway.request import Request
-from gateway.response import Response
+from gateway.response import Response, to_header_list
 from gateway.router.paths import join_path
-from gateway.router.patterns import parse_host
+from gateway.router.patterns import PatternError, parse_host
 from gateway.router.trie import (
+    Match,
     MethodNotAllowed,
-    NotFound,
+    NoMatch,
+    RouteConflicts,
     Router,
     RouterBuilder,
     TrailingSlashRedirect,
 )
 from gateway.static.files import StaticMount
 from gateway.targets import (
-    HandlerCall,
+    MISS,
+    Deferred,
     HandlerTarget,
     RedirectTarget,
     RespondTarget,
@@ -35,7 +41,7 @@ from gateway.targets import (
     Target,
 )
 
-Result = Response | HandlerCall
+log = logging.getLogger("gateway.app")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,25 +85,12 @@ class App:
         self.live = live  # set when [dev] live_reload is on and a reloader runs
         self._fallback_target = Target("error", default_cors)
 
-    def handle(self, request: Request) -> Result:
+    def handle(self, request: Request) -> Response | PoolCall:
         """The answer to `request`: never raises."""
         try:
             match = self.router.match(request.host, request.method, request.segments)
-        except NotFound:
-            if request.path == "*" and request.method == "OPTIONS":
-                return Response(
-                    204, b"", [("allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")]
-                )
-            return self.error_response(404, request, self._fallback_target)
-        except MethodNotAllowed as exc:
-            return self._method_not_allowed(request, exc.allow, exc.target)
-        except TrailingSlashRedirect as exc:
-            location = join_path(exc.segments)
-            if request.query_string:
-                location += "?" + request.query_string
-            return self._fallback_target.finish(
-                request, Response(308, b"", [("location", location)])
-            )
+        except NoMatch as miss:
+            return self._no_route(request, miss)
         target = match.target
         request.params = match.params
         if request.method == "OPTIONS" and target.cors is not None:
@@ -105,70 +98,59 @@ class App:
             if preflight is not None:
                 return preflight
         try:
-            result: Result = target.serve(self, request, match)  # type: ignore[attr-defined]
-            return result if self.live is None else self.live.inject(request, result)
-        except HTTPError as exc:
-            return self.error_response(exc.status, request, target, exc.detail, exc.headers)
+            result = target.serve(request, match)
+        except HTTPError as exc:  # a handler's or a mount's: its own text, never a page
+            return self.render_error(
+                exc.status, request, target, exc.detail, exc.headers, page=False
+            )
+        if type(result) is Deferred:
+            return PoolCall(self, result)
+        if result is MISS:
+            return self._static_miss(request, target)
+        response = target.finish(request, result)  # type: ignore[arg-type]
+        live = self.live  # the one response filter, as in finish() (inlined: hot path)
+        return response if live is None else live.inject(request, response)
 
-    def static_miss(self, request: Request, mount: Target) -> Response:
-        """A static mount had no file. A mount is a catch-all, so it may have shadowed a
-        route that exists for another method (405) or with the other trailing slash (308)."""
-        host = request.host
-        try:
-            self.router.match(host, "\0", request.segments)  # a method no route has
-        except MethodNotAllowed as exc:
-            if exc.target is not mount:
-                return self.error_response(405, request, exc.target, "", [("allow", exc.allow)])
-        except Exception:
-            pass
-        segments = request.segments
-        other = segments[:-1] if segments and segments[-1] == "" else (*segments, "")
-        if self.config.server.trailing_slash == "redirect" and other:
-            try:
-                match = self.router.match(host, request.method, other)
-            except Exception:
-                match = None
-            if match is not None and match.target is not mount:
-                location = join_path(other) + (
-                    f"?{request.query_string}" if request.query_string else ""
-                )
-                return mount.finish(request, Response(308, b"", [("location", location)]))
-        return self.error_response(404, request, mount)
+    def finish(self, request: Request, target: Target, response: Response) -> Response:
+        """A target's answer as it goes out: the route's headers and CORS, then the one
+        response filter (live reload puts its client into HTML pages)."""
+        response = target.finish(request, response)
+        live = self.live
+        return response if live is None else live.inject(request, response)
 
-    def close(self) -> None:
-        """Release cached files once this app is no longer the one serving."""
-        for mount in self.mounts:
-            mount.close()
-
-    def _method_not_allowed(self, request: Request, allow: str, target: Target) -> Response:
-        if request.method == "OPTIONS":
-            if target.cors is not None:
-                preflight = target.cors.preflight(request.method, request.headers)
-                if preflight is not None:
-                    return preflight
-            return target.finish(request, Response(204, b"", [("allow", allow)]))
-        return self.error_response(405, request, target, "", [("allow", allow)])
-
-    def error_response(
+    def render_error(
         self,
         status: int,
         request: Request | None,
         target: Target | None = None,
         detail: str = "",
         headers: Iterable[tuple[str, str]] | None = None,
+        *,
+        page: bool = True,
     ) -> Response:
-        """An error answer: the [errors] page for `status` when one is set, else a short
-        text. The target's CORS headers are added so a web app can read its errors."""
-        page = self.error_pages.get(status)
-        if page is not None:
-            response = Response(status, page.body, content_type=page.content_type)
+        """Every error answer gateway sends: the [errors] page for `status` when one is set
+        (and `page`: an error a handler raised keeps its own text), else `detail` or the
+        reason phrase: as JSON ({"status", "error"}) when the client asks for JSON rather
+        than HTML and `headers` give no content type of their own, else as text. `headers`
+        replace defaults of the same name; the route's headers and CORS headers are added
+        so a web app can read its errors. The writer leaves the body out for HEAD."""
+        headers = to_header_list(headers)
+        error_page = self.error_pages.get(status) if page else None
+        if error_page is not None:
+            response = Response(status, error_page.body, content_type=error_page.content_type)
+        elif (
+            request is not None
+            and _wants_json(request.headers.get("accept"))
+            and not any(name.lower() == "content-type" for name, _ in headers)
+        ):
+            response = Response.json({"status": status, "error": detail or reason(status)}, status)
         else:
             text = detail or reason(status)
             response = Response(status, text + "\n", content_type="text/plain; charset=utf-8")
         if headers:
-            response.headers.extend(headers)
-        if request is not None and target is not None and target.cors is not None:
-            target.cors.decorate(request.headers, response)
+            response.set_headers(headers)
+        if request is not None and target is not None:
+            target.finish(request, response)
         return response
 
     def protocol_error_response(self, exc: HTTPError, request: Request | None = None) -> Response:
@@ -180,9 +162,123 @@ class App:
                 target = self.router.match(request.host, request.method, request.segments).target
             except MethodNotAllowed as not_allowed:
                 target = not_allowed.target  # as handle() does: that route's policy, or none
-            except (NotFound, TrailingSlashRedirect):
+            except NoMatch:
                 target = self._fallback_target
-        return self.error_response(exc.status, request, target, exc.detail)
+        return self.render_error(exc.status, request, target, exc.detail, exc.headers)
+
+    def close(self) -> None:
+        """Release cached files once this app is no longer the one serving."""
+        for mount in self.mounts:
+            mount.close()
+
+    # -- misses ---------------------------------------------------------------------------
+
+    def _no_route(self, request: Request, miss: NoMatch) -> Response:
+        if isinstance(miss, MethodNotAllowed):
+            return self._method_not_allowed(request, miss.allow, miss.target)
+        if isinstance(miss, TrailingSlashRedirect):
+            location = join_path(miss.segments)
+            if request.query_string:
+                location += "?" + request.query_string
+            return self._fallback_target.finish(
+                request, Response(308, b"", [("location", location)])
+            )
+        if request.path == "*" and request.method == "OPTIONS":
+            return Response(204, b"", [("allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")])
+        return self.render_error(404, request, self._fallback_target)
+
+    def _static_miss(self, request: Request, mount: Target) -> Response:
+        """A static mount had no file. A mount is a catch-all, so it may have shadowed a
+        route that exists for another method (405) or with the other trailing slash (308)."""
+        host = request.host
+        try:
+            self.router.match(host, "\0", request.segments)  # a method no route has
+        except MethodNotAllowed as exc:
+            if exc.target is not mount:
+                return self.render_error(405, request, exc.target, "", [("allow", exc.allow)])
+        except NoMatch:
+            pass
+        segments = request.segments
+        other = segments[:-1] if segments and segments[-1] == "" else (*segments, "")
+        if self.config.server.trailing_slash == "redirect" and other:
+            try:
+                match = self.router.match(host, request.method, other)
+            except NoMatch:
+                match = None
+            if match is not None and match.target is not mount and _answers(match, request):
+                location = join_path(other) + (
+                    f"?{request.query_string}" if request.query_string else ""
+                )
+                return mount.finish(request, Response(308, b"", [("location", location)]))
+        return self.render_error(404, request, mount)
+
+    def _method_not_allowed(self, request: Request, allow: str, target: Target) -> Response:
+        if request.method == "OPTIONS":
+            if target.cors is not None:
+                preflight = target.cors.preflight(request.method, request.headers)
+                if preflight is not None:
+                    return preflight
+            return target.finish(request, Response(204, b"", [("allow", allow)]))
+        return self.render_error(405, request, target, "", [("allow", allow)])
+
+
+def _answers(match: Match[Target], request: Request) -> bool:
+    """Whether the route the other slash form matches would really answer it: a static
+    mount is asked (it may miss, or redirect back), so no two redirects point at each
+    other; any other target answers."""
+    target = match.target
+    if isinstance(target, StaticTarget) and target.mount is not None:
+        return target.mount.answers(request, match.rest)
+    return True
+
+
+def _wants_json(accept: str | None) -> bool:
+    """An Accept header that names JSON and not HTML (fetch/axios/API clients; a browser
+    navigating asks for text/html first, and */* alone keeps plain text)."""
+    if not accept or "json" not in accept:
+        return False
+    accept = accept.lower()
+    return ("application/json" in accept or "+json" in accept) and "text/html" not in accept
+
+
+class PoolCall:
+    """A handler call for the pool, as the server sees it: run() on a pool thread gives
+    the finished Response whatever the handler did; the other methods give the answer
+    when it cannot run (busy), gives nothing back, or takes too long."""
+
+    __slots__ = ("app", "call")
+
+    def __init__(self, app: App, call: Deferred) -> None:
+        self.app = app
+        self.call = call
+
+    def run(self) -> Response:
+        call = self.call
+        request = call.request
+        target = call.target
+        try:
+            response = call_handler(target.func, request)  # Deferred.run, inlined
+        except HTTPError as exc:
+            return self.app.render_error(
+                exc.status, request, target, exc.detail, exc.headers, page=False
+            )
+        response = target.finish(request, response)
+        live = self.app.live  # App.finish, inlined: this runs once per pooled request
+        return response if live is None else live.inject(request, response)
+
+    def busy_response(self) -> Response:
+        return self._error(503, "server busy: try again shortly", [("retry-after", "1")])
+
+    def timeout_response(self) -> Response:
+        return self._error(504, f"handler timed out (request id {self.call.request.id})")
+
+    def error_response(self) -> Response:
+        return self._error(500, f"internal server error (request id {self.call.request.id})")
+
+    def _error(
+        self, status: int, detail: str, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        return self.app.render_error(status, self.call.request, self.call.target, detail, headers)
 
 
 def build_app(
@@ -193,6 +289,20 @@ def build_app(
     the reloader) serves the live-reload events and injects the client into HTML."""
     compiler = _Compiler(config, modules or SiteModules(config.server.root), live)
     return compiler.build()
+
+
+def all_issues(exc: ConfigError, modules: SiteModules | None = None) -> list[ConfigIssue]:
+    """Every mistake to report for a config that did not load: the load errors, plus what
+    compiling the part that did load finds, so one run (`gateway check`, or a reload after
+    a save) shows them all. `modules`: the SiteModules to import handlers with."""
+    issues = list(exc.issues)
+    partial = getattr(exc, "partial", None)
+    if partial is not None:
+        try:
+            build_app(partial, modules).close()
+        except ConfigError as more:
+            issues += [issue for issue in more.issues if issue not in issues]
+    return issues
 
 
 class _Compiler:
@@ -226,8 +336,8 @@ class _Compiler:
         router: Router[Target] | None = None
         try:
             router = self.builder.build()
-        except ConfigError as exc:
-            self.issues.extend(exc.issues)
+        except RouteConflicts as exc:
+            self.issues.extend(conflict_issue(c) for c in exc.conflicts)
         if self.issues or router is None:
             raise ConfigError(sorted(self.issues, key=lambda i: (i.file, i.line or 0)))
         default = self.policies.get(self.config.server.cors or "")
@@ -311,7 +421,7 @@ class _Compiler:
                 return
         try:
             self.builder.add(pattern, methods, target, host=host, where=where)
-        except ValueError as exc:  # PatternError, or a bad method
+        except (PatternError, ValueError) as exc:  # a bad pattern, or a bad method
             self.issues.append(where.issue(str(exc), key))
             return
         shown = pattern.replace("/{__rest:path}", "/**") if key == "prefix" else pattern

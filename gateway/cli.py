@@ -6,13 +6,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
+import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from gateway import __version__
-from gateway.errors import ConfigError
+from gateway.app import App, all_issues, build_app
+from gateway.config.env import default_config_path, render_env
+from gateway.config.load import load_config
+from gateway.config.report import format_issues
+from gateway.config.write import init_site
+from gateway.errors import ConfigError, ConfigIssue
+from gateway.server.run import serve_single
+from gateway.server.workers import serve_prefork
 
 DEFAULT_CONFIG = "gateway.toml"
 
@@ -20,6 +27,8 @@ DEFAULT_CONFIG = "gateway.toml"
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "config", "") is None:
+        args.config = default_config_path(os.environ)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -53,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate gateway.toml and print every error")
     _config_arg(check)
+    check.add_argument(
+        "--show-env",
+        action="store_true",
+        help="list the config values set from environment variables (secrets masked)",
+    )
     check.set_defaults(func=cmd_check)
 
     routes = sub.add_parser("routes", help="print the compiled route table")
@@ -70,28 +84,19 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         "-c",
-        default=DEFAULT_CONFIG,
+        default=None,
         metavar="FILE",
-        help=f"the config file (default: {DEFAULT_CONFIG})",
+        help=f"the config file (default: $GATEWAY_CONFIG, else {DEFAULT_CONFIG})",
     )
 
 
-def _load(path: str) -> Any:
+def _load(path: str) -> App | None:
     """The compiled app for `path`, or None after printing every error."""
-    from gateway.app import build_app
-    from gateway.config.load import load_config
-
     try:
         config = load_config(path)
     except ConfigError as exc:
-        issues = list(exc.issues)
-        partial = getattr(exc, "partial", None)
-        if partial is not None:
-            try:
-                build_app(partial)
-            except ConfigError as more:
-                issues.extend(i for i in more.issues if i not in issues)
-        _print_issues(issues)
+        partial = getattr(exc, "partial", None)  # a ConfigLoadError's validated part
+        _print_issues(all_issues(exc), partial.server.root if partial is not None else None)
         return None
     except FileNotFoundError:
         print(
@@ -101,15 +106,16 @@ def _load(path: str) -> Any:
     try:
         return build_app(config)
     except ConfigError as exc:
-        _print_issues(exc.issues)
+        _print_issues(exc.issues, config.server.root)
         return None
 
 
-def _print_issues(issues: Any) -> None:
-    ordered = sorted(issues, key=lambda i: (i.file, i.line or 0))
-    for issue in ordered:
-        print(issue, file=sys.stderr)
-    print(f"{len(ordered)} error{'s' if len(ordered) != 1 else ''}", file=sys.stderr)
+def _print_issues(issues: Iterable[ConfigIssue], root: Path | None = None) -> None:
+    """Each issue once (a module failing for several routes is one line), with its source."""
+    lines = format_issues(list(issues), root)
+    for line in lines:
+        print(line, file=sys.stderr)
+    print(f"{len(lines)} error{'s' if len(lines) != 1 else ''}", file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -117,6 +123,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if app is None:
         return 1
     print(f"{args.config}: ok ({len(app.rows)} routes and mounts)")
+    if args.show_env:
+        print(render_env(app.config.env))
     return 0
 
 
@@ -152,8 +160,6 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from gateway.config.write import init_site
-
     try:
         written = init_site(Path(args.dir))
     except FileExistsError as exc:
@@ -174,58 +180,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listen = args.listen or list(app.config.server.listen)
     workers = args.workers or app.config.server.workers
     reload = app.config.dev.reload if args.reload is None else args.reload
-    if app.config.dev.live_reload and not reload:
-        logging.getLogger("gateway").warning(
-            "[dev] live_reload needs reload: pages get the script, but nothing watches for edits"
-        )
     if workers > 1:
-        from gateway.server.workers import serve_prefork
-
         return serve_prefork(args.config, app, listen, workers, reload)
     return serve_single(args.config, app, listen, reload)
-
-
-def serve_single(
-    config_path: str,
-    app: Any,
-    listen: list[str],
-    reload: bool,
-    reuse_port: bool = False,
-    announce: bool = True,
-) -> int:
-    from gateway.server.serve import Server
-
-    server = Server(app, listen=listen, reuse_port=reuse_port)
-    try:
-        addresses = server.listen(listen)
-    except OSError as exc:
-        print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
-        return 1
-    if announce:
-        for address in addresses:
-            print(
-                f"gateway {__version__} serving {config_path} at http://{address}/", file=sys.stderr
-            )
-    reloader = _start_reloader(config_path, server) if reload else None
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: server.request_shutdown())
-    try:
-        server.serve_forever()
-    finally:
-        if reloader is not None:
-            reloader.stop()
-    return 0
-
-
-def _start_reloader(config_path: str, server: Any) -> Any:
-    try:
-        from gateway.reload import Reloader
-    except ImportError:
-        logging.getLogger("gateway").warning("reload is not available in this build")
-        return None
-    reloader = Reloader(Path(config_path), server)
-    reloader.start()
-    return reloader
 
 
 if __name__ == "__main__":

@@ -12,16 +12,16 @@ from collections.abc import Callable, Iterable
 
 from gateway.config.schema import CorsSpec
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.http.grammar import TOKEN
 from gateway.http.headers import Headers
 from gateway.response import Response
+from gateway.router.patterns import HOST_LABEL
 
 log = logging.getLogger("gateway.cors")
 
 Header = tuple[str, str]
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 TAIL_PARTS = {"/": "path", "?": "query", "#": "fragment"}
-TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 # What the "*" of "*.example.com" stands for: one or more whole labels, so never an empty
 # name, a dot-less prefix ("evil-example.com") or a port.
 WILDCARD_LABELS = r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*"
@@ -312,7 +312,7 @@ def _check_host(host: str) -> str:
     named = labels[1:] if wild else labels
     if not named or any("*" in label for label in named):
         raise ValueError(WILDCARD_RULE)
-    if not all(LABEL.fullmatch(label) for label in named):
+    if not all(HOST_LABEL.fullmatch(label) for label in named):
         raise ValueError(f"{host!r} is not a host name")
     if named[-1].isdigit():  # URL parsers read a name whose last label is digits as IPv4
         if wild:

@@ -52,9 +52,19 @@ class HTTPError(GatewayError):
         super().__init__(f"{status} {detail}" if detail else str(status))
 
 
+class HandlerFailed(HTTPError):
+    """A handler raised something other than HTTPError (logged where it happened): the
+    client gets a 500 that names the request id, so the log line can be found."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(500, f"internal server error (request id {request_id})")
+
+
 class ProtocolError(HTTPError):
     """A request that breaks HTTP/1.1 framing or limits. The server answers `status`
     and closes the connection, since what follows in the buffer cannot be trusted.
-    `head` is the request head when it was sound (a body over the limit: 413)."""
+    `head` is the request head when it was sound (a body over the limit: 413); the parser
+    is moving to emitting that head first and raising on the next event, after which this
+    attribute goes (the server reads it only when it is there)."""
 
     head: Any = None

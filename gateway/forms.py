@@ -4,22 +4,13 @@ max_body_bytes, so everything here works in memory."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import parse_qsl
 
+from gateway.datastructures import MultiDict, UploadedFile
 from gateway.errors import HTTPError
-from gateway.request import MultiDict
 
-
-@dataclass(frozen=True, slots=True)
-class UploadedFile:
-    filename: str
-    content_type: str
-    data: bytes
-
-    def __len__(self) -> int:
-        return len(self.data)
+__all__ = ["MultiDict", "UploadedFile", "parse_form"]
 
 
 def parse_form(content_type: str, body: bytes) -> MultiDict:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.schema import Where
-from gateway.errors import ConfigIssue, HTTPError
+from gateway.errors import ConfigIssue, HandlerFailed, HTTPError
 from gateway.http.writer import REASONS
-from gateway.response import FileBody, PushBody, Response, to_header_list
+from gateway.response import FileBody, PushBody, Response, Switch
 
 log = logging.getLogger("gateway.handlers")
 
@@ -169,7 +169,7 @@ def to_response(result: Any) -> Response:
         response = to_response(result[1])
         response.status = result[0]
         if len(result) == 3:
-            response.headers.extend(to_header_list(result[2]))
+            response.set_headers(result[2])  # the handler's content type replaces the default
         return response
     if isinstance(result, (Iterator, Iterable)) and not isinstance(result, (set, frozenset)):
         return Response(200, _encode_chunks(iter(result)), content_type="application/octet-stream")
@@ -197,26 +197,25 @@ def _encode_chunks(chunks: Iterator[Any]) -> Iterator[bytes]:
 
 
 def call_handler(func: Handler, request: Any) -> Response:
-    """Run a handler and convert its result; HTTPError becomes its status, anything else
-    a 500 that names the request id (the traceback goes to the log)."""
+    """Run a handler and convert its result. HTTPError passes through; any other error is
+    logged here, with the traceback and the handler's name, and raised as HandlerFailed
+    (a 500 that names the request id) for the App to render like every other error."""
     try:
         return _checked(to_response(func(request)))
-    except HTTPError as exc:
-        return http_error_response(exc)
+    except HTTPError:
+        raise
     except BaseException:  # SystemExit in a handler must not stop the server either
         log.error(
             "request %s: handler %s raised\n%s", request.id, _name(func), traceback.format_exc()
         )
-        return Response(
-            500,
-            f"internal server error (request id {request.id})\n",
-            content_type="text/plain; charset=utf-8",
-        )
+        raise HandlerFailed(request.id) from None
 
 
 def _checked(response: Response) -> Response:
     """A Response the server can write: a final status (an int from 200 to 999) and a body
     it knows how to send. Anything else is the handler's bug: TypeError -> 500."""
+    if type(response) is Switch:
+        return response  # 101: the connection goes to the protocol it names
     status = response.status
     if type(status) is not int or not 200 <= status <= 999:
         raise TypeError(f"status {status!r} is not a final status: use an int from 200 to 599")
@@ -234,13 +233,6 @@ def _checked(response: Response) -> Response:
 def reason(status: int) -> str:
     """The status's reason phrase in lowercase (error text style), or "error"."""
     return REASONS.get(status, "error").lower()
-
-
-def http_error_response(exc: HTTPError) -> Response:
-    detail = exc.detail or reason(exc.status)
-    response = Response(exc.status, detail + "\n", content_type="text/plain; charset=utf-8")
-    response.headers.extend(exc.headers)
-    return response
 
 
 def _name(func: Handler) -> str:

@@ -63,7 +63,8 @@ class Response:
         elif isinstance(body, (bytearray, memoryview)):
             body = bytes(body)
         self.body: Body = body
-        if content_type is not None:
+        # A content type in `headers` wins over the default one (json, text, a str body).
+        if content_type is not None and not (self.headers and self.has_header("content-type")):
             self.headers.append(("content-type", content_type))
 
     @classmethod
@@ -86,6 +87,16 @@ class Response:
     def has_header(self, name: str) -> bool:
         lowered = name.lower()
         return any(n.lower() == lowered for n, _ in self.headers)
+
+    def set_headers(self, headers: HeadersLike) -> None:
+        """Add `headers`, each replacing any header of the same name (case-insensitive)
+        already set: what a handler gives wins over the defaults."""
+        given = to_header_list(headers)
+        if not given:
+            return
+        names = {name.lower() for name, _ in given}
+        self.headers = [h for h in self.headers if h[0].lower() not in names]
+        self.headers.extend(given)
 
     def get_header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -110,6 +121,19 @@ def to_header_list(headers: HeadersLike) -> HeaderList:
     if isinstance(headers, Mapping):
         return [(str(k), str(v)) for k, v in headers.items()]
     return [(str(k), str(v)) for k, v in headers]
+
+
+class Switch(Response):
+    """101 Switching Protocols: once its head is written, the connection belongs to the
+    protocol `protocol_factory()` makes (a gateway.server.transport.Protocol): it gets
+    connection_made(transport), then every byte after the request. Return it from a handler
+    that accepted a request's Upgrade (give the Upgrade and Connection headers)."""
+
+    __slots__ = ("protocol_factory",)
+
+    def __init__(self, protocol_factory: Callable[[], Any], headers: HeadersLike = None) -> None:
+        super().__init__(101, b"", headers)
+        self.protocol_factory = protocol_factory
 
 
 class PushBody:

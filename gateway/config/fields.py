@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TypeVar
 
-from gateway.config.locate import KeyPath, Locator, format_key
+from gateway.config.locate import KeyPath, Locator, Sources, format_key
 from gateway.config.schema import Where
 from gateway.errors import ConfigIssue
 
@@ -85,25 +85,41 @@ def quoted(options: Iterable[str]) -> str:
 
 
 class Issues:
-    """Every ConfigIssue found so far, placed on lines by the file's Locator."""
+    """Every ConfigIssue found so far, placed on the line (and, with includes, in the file)
+    each key path comes from. Keys are shown as written in their own file."""
 
-    def __init__(self, file: str, locator: Locator) -> None:
+    def __init__(self, file: str, locator: Locator, sources: Sources | None = None) -> None:
         self.file = file
-        self.locator = locator
+        self.sources = sources or Sources(file, locator)
         self.items: list[ConfigIssue] = []
+        # Values already reported (an unset variable): what reading them finds is not news.
+        self.silenced: set[KeyPath] = set()
+
+    def place(self, path: KeyPath) -> tuple[str, int | None, str]:
+        """(file, line, dotted key) where `path` of the merged config is written."""
+        file, locator, local = self.sources.origin(path)
+        return file, locator.line(local), format_key(local)
+
+    def line(self, path: KeyPath) -> int | None:
+        return self.place(path)[1]
 
     def add(self, path: KeyPath, message: str, line: int | None = None) -> None:
-        if line is None:
-            line = self.locator.line(path)
-        self.items.append(ConfigIssue(self.file, line, format_key(path), message))
+        if any(path[:end] in self.silenced for end in range(len(path), 0, -1)):
+            return
+        file, found, key = self.place(path)
+        self.items.append(ConfigIssue(file, found if line is None else line, key, message))
 
     def where(self, path: KeyPath) -> Where:
-        lines = MappingProxyType(self.locator.key_lines(path))
-        return Where(self.file, format_key(path), self.locator.line(path), lines)
+        file, locator, local = self.sources.origin(path)
+        lines = MappingProxyType(locator.key_lines(local))
+        return Where(file, format_key(local), locator.line(local), lines)
 
     def sorted(self) -> list[ConfigIssue]:
-        # Stable, so problems on one line keep the order they were found in.
-        return sorted(self.items, key=lambda issue: issue.line or 0)
+        # The main file first, then included files; stable, so problems on one line keep
+        # the order they were found in.
+        return sorted(
+            self.items, key=lambda issue: (issue.file != self.file, issue.file, issue.line or 0)
+        )
 
 
 class Section:
@@ -141,7 +157,7 @@ class Section:
             section = section.parent
 
     def line_of(self, key: str) -> int | None:
-        return self.issues.locator.line((*self.path, key))
+        return self.issues.line((*self.path, key))
 
     def has(self, key: str) -> bool:
         return key in self.data

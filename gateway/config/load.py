@@ -5,17 +5,21 @@ still look for more mistakes in the same run."""
 
 from __future__ import annotations
 
-import re
+import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from gateway.config.env import interpolate, port_override
 from gateway.config.fields import Issues, Section
-from gateway.config.locate import format_key, locate
+from gateway.config.include import merge_includes
+from gateway.config.locate import locate
 from gateway.config.routes import ROUTE_KEYS, STATIC_KEYS, read_route, read_static
-from gateway.config.schema import CorsRef, GatewayConfig
+from gateway.config.schema import CorsRef, EnvUse, GatewayConfig, ServerSpec
+from gateway.config.source import display_name as display_name  # re-exported: it lived here
+from gateway.config.source import syntax_issue as syntax_issue
 from gateway.config.tables import (
     DEV_KEYS,
     SERVER_KEYS,
@@ -44,9 +48,6 @@ HOMES = {
     for key in {*SERVER_KEYS, *DEV_KEYS, *ROUTE_KEYS, *STATIC_KEYS}
 }
 
-_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
-_TUPLE_KEY = re.compile(r"\((?:'[^']*', ?)*'[^']*',?\)")  # tomllib shows keys as ('a', 'b')
-
 
 class ConfigLoadError(ConfigError):
     """A ConfigError from reading gateway.toml. `partial` is the config without the tables
@@ -57,9 +58,11 @@ class ConfigLoadError(ConfigError):
         self.partial = partial
 
 
-def load_config(path: str | Path) -> GatewayConfig:
-    """Read and validate the config file at `path`. Raises ConfigLoadError (a ConfigError)
-    listing every mistake, and FileNotFoundError / OSError when it cannot be read."""
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read and validate the config file at `path` (and the files it includes), with
+    `${VAR}` references and PORT taken from `environ` (default: os.environ). Raises
+    ConfigLoadError (a ConfigError) listing every mistake, and FileNotFoundError / OSError
+    when the file itself cannot be read."""
     path = Path(path)
     data = path.read_bytes()
     try:
@@ -67,22 +70,51 @@ def load_config(path: str | Path) -> GatewayConfig:
     except UnicodeDecodeError as error:
         issue = ConfigIssue(display_name(path), None, "", f"is not UTF-8 text: {error.reason}")
         raise ConfigLoadError([issue], None) from None
-    return parse_config(text, path)
+    return parse_config(text, path, environ)
 
 
-def parse_config(text: str, path: Path) -> GatewayConfig:
+def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
     """Validate config `text` as if read from `path` (relative paths resolve from its folder)."""
     path = Path(path)
+    environ = os.environ if environ is None else environ
     file = display_name(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigLoadError([syntax_issue(file, text, error)], None) from None
     issues = Issues(file, locate(text))
+    included = merge_includes(data, path, issues)
+    uses = interpolate(data, issues, environ)
     config, broken = read_config(data, issues, path.resolve(), text)
+    config = replace(
+        config,
+        server=with_port(config.server, issues, environ, uses),
+        env=tuple(uses),
+        includes=tuple(included.files),
+        include_patterns=tuple(included.patterns),
+    )
     if issues.items:
         raise ConfigLoadError(issues.sorted(), without_policies(config, broken))
     return config
+
+
+def with_port(
+    server: ServerSpec, issues: Issues, environ: Mapping[str, str], uses: list[EnvUse]
+) -> ServerSpec:
+    """[server] listen with each port replaced by $PORT, when PORT is set."""
+    listen, problem = port_override(server.listen, environ)
+    path = ("server", "listen")
+    if problem is not None:
+        issues.add(path, problem)
+    if listen == server.listen:
+        return server
+    file, line, key = issues.place(path)
+    # One line for the whole list: what its entries took from ${...}, then $PORT.
+    earlier = [use for use in uses if use.key == key or use.key.startswith(key + "[")]
+    sources = [source for use in earlier for source in use.sources]
+    uses[:] = [use for use in uses if use not in earlier]
+    uses.append(EnvUse(file, line, key, listen, (*dict.fromkeys(sources), "$PORT"), False))
+    return replace(server, listen=listen)
 
 
 def read_config(
@@ -135,32 +167,3 @@ def without_policies(config: GatewayConfig, broken: set[str]) -> GatewayConfig:
         routes=tuple(replace(route, cors=fix(route.cors)) for route in config.routes),
         static=tuple(replace(mount, cors=fix(mount.cors)) for mount in config.static),
     )
-
-
-def syntax_issue(file: str, text: str, error: tomllib.TOMLDecodeError) -> ConfigIssue:
-    """tomllib's message, lowercased like ours, with the source line and a caret under it."""
-    message = _TUPLE_KEY.sub(
-        lambda m: format_key(tuple(re.findall(r"'([^']*)'", m[0]))), str(error)
-    )
-    lines = text.split("\n")
-    found = _POSITION.search(message)
-    if found:
-        line, column = int(found.group(1)), int(found.group(2))
-    else:  # "(at end of document)": point just past the last line with text on it
-        line = len(text.rstrip("\r\n").split("\n"))
-        column = len(lines[line - 1].rstrip("\r")) + 1
-    source = lines[line - 1].rstrip("\r") if line <= len(lines) else ""
-    # Keep tabs before the column so the caret lines up however the terminal shows them.
-    pad = "".join(char if char == "\t" else " " for char in source[: column - 1])
-    snippet = f"\n    {source}\n    {pad}^" if source.strip() else ""
-    return ConfigIssue(file, line, "", f"invalid toml: {message[:1].lower()}{message[1:]}{snippet}")
-
-
-def display_name(path: Path) -> str:
-    """The path as given; an absolute path under the working directory is shown relative."""
-    if path.is_absolute():
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            pass
-    return str(path)

@@ -60,6 +60,29 @@ class Locator:
         return dict(self._children.get(path, {}))
 
 
+class Sources:
+    """Which file each key path of a config comes from, when `include` merged several files
+    into one: a merged path like ("route", 5) maps to ("route", 0) of routes/api.toml."""
+
+    def __init__(self, file: str, locator: Locator) -> None:
+        self.file = file
+        self.locator = locator
+        self._parts: dict[KeyPath, tuple[str, Locator, KeyPath]] = {}
+
+    def add(self, merged: KeyPath, file: str, locator: Locator, local: KeyPath) -> None:
+        """The table at `merged` is the one at `local` in `file`."""
+        self._parts[merged] = (file, locator, local)
+
+    def origin(self, path: KeyPath) -> tuple[str, Locator, KeyPath]:
+        """(file, its locator, the path inside that file) for a merged key path."""
+        for end in range(len(path), 0, -1):
+            found = self._parts.get(path[:end])
+            if found is not None:
+                file, locator, local = found
+                return file, locator, (*local, *path[end:])
+        return self.file, self.locator, path
+
+
 def locate(text: str) -> Locator:
     """Scan TOML source text into a Locator."""
     scanner = _Scanner(text)

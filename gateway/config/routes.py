@@ -1,6 +1,7 @@
 """The arrays of gateway.toml: [[route]] (handler, respond or redirect) and [[static]] mounts.
 A route or mount with any problem is left out of the result, after every problem in it has
-been recorded. Pattern syntax is the router's to check; only the parameter names are read here."""
+been recorded. Pattern syntax is the router's to check: patterns and redirect targets are
+parsed by gateway.router (one grammar), and its conflicts are turned into ConfigIssues here."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from typing import Literal
 from gateway.config import values as v
 from gateway.config.fields import Invalid, Section, close_match, expected
 from gateway.config.schema import (
+    NOWHERE,
     CacheRuleSpec,
     RedirectSpec,
     RespondSpec,
     RouteSpec,
     StaticSpec,
+    Where,
 )
+from gateway.errors import ConfigIssue
+from gateway.router.patterns import PatternError, parse_pattern, parse_template
+from gateway.router.trie import Conflict
 
 ROUTE_KEYS = (
     "path",
@@ -58,9 +64,6 @@ SYMLINKS: tuple[Literal["inside", "follow", "deny"], ...] = ("inside", "follow",
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _HANDLER = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}")
-# Parameter names in a route path: {name}, {name:conv}, and :name at the start of a segment.
-_PATH_PARAM = re.compile(rf"\{{\s*({_IDENTIFIER})\s*(?::[^}}]*)?\}}|(?<=/):({_IDENTIFIER})")
-_TO_PARAM = re.compile(r"\{([^{}]*)\}")
 _NO_BODY = (204, 304)
 
 _ROUTE = RouteSpec("/")
@@ -186,8 +189,11 @@ def redirect_status(value: object) -> int:
 
 
 def check_params(section: Section, to: str, path: str) -> None:
-    params = [a or b for a, b in _PATH_PARAM.findall(path)]
-    for used in _TO_PARAM.findall(to):
+    try:
+        params = list(parse_pattern(path).param_names)
+    except PatternError:
+        return  # the router reports the pattern itself, with what would be right
+    for used in parse_template(to).names:
         if used in params:
             continue
         if params:
@@ -237,3 +243,18 @@ def read_cache(section: Section) -> tuple[CacheRuleSpec, ...]:
         if match is not None and control is not None:
             rules.append(CacheRuleSpec(match, control))
     return tuple(rules)
+
+
+def conflict_issue(conflict: Conflict) -> ConfigIssue:
+    """A router conflict as a config error at the later route, naming the earlier one."""
+    where = conflict.where if isinstance(conflict.where, Where) else NOWHERE
+    other = conflict.other_where if isinstance(conflict.other_where, Where) else NOWHERE
+    if other.key:
+        place = f"{other.file}:{other.line}" if other.line else other.file
+        reference = f"{other.key} ({place})"
+    else:
+        reference = f"route {conflict.other!r}"
+    return where.issue(
+        f"route {conflict.route!r} conflicts with {reference}"
+        f" for {', '.join(conflict.methods)}: two routes can never be told apart"
+    )

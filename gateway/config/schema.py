@@ -151,6 +151,18 @@ class RouteSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EnvUse:
+    """One config value that came from the environment (`gateway check --show-env`)."""
+
+    file: str
+    line: int | None
+    key: str  # dotted, as errors show it: "route[0].headers.x-api-key"
+    value: object  # what the config holds now
+    sources: tuple[str, ...]  # "${API_KEY}", "${ROOT:-site} (default)", "$PORT"
+    secret: bool  # masked when shown
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """A whole gateway.toml. `path` is the config file; `source` its text (for hashing)."""
 
@@ -163,3 +175,6 @@ class GatewayConfig:
     errors: Mapping[int, Path] = field(default_factory=lambda: MappingProxyType({}))
     errors_where: Where = NOWHERE
     source: str = ""
+    env: tuple[EnvUse, ...] = ()  # values set from environment variables (--show-env)
+    includes: tuple[Path, ...] = ()  # files merged in by `include`, in order
+    include_patterns: tuple[str, ...] = ()  # absolute globs of `include`, to expand again

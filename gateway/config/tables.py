@@ -93,10 +93,20 @@ def read_timeouts(section: Section | None) -> TimeoutsSpec:
 
 
 def read_dev(section: Section) -> DevSpec:
+    """[dev]. live_reload needs the watching that reload does, so it turns reload on when
+    reload is not set; `reload = false` beside it is a contradiction and an error."""
     section.check_keys(DEV_KEYS)
+    live = section.get("live_reload", v.boolean, _DEV.live_reload)
+    reload = section.get("reload", v.boolean, None)
+    if live and reload is False:
+        section.fail(
+            "live_reload",
+            "live_reload = true needs reload, but reload = false: "
+            "drop 'reload = false' (live_reload turns it on) or set live_reload = false",
+        )
     return DevSpec(
-        reload=section.get("reload", v.boolean, _DEV.reload),
-        live_reload=section.get("live_reload", v.boolean, _DEV.live_reload),
+        reload=live if reload is None else reload,
+        live_reload=live,
         debounce=section.get("debounce", v.duration(), _DEV.debounce),
         watch=section.get("watch", v.choice(WATCH), _DEV.watch),
         where=section.where,

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from gateway.config.fields import Convert, Invalid, expected, quoted, suggest
+from gateway.config.fields import Convert, Invalid, close_match, expected, quoted, suggest
 from gateway.config.locate import format_key
 from gateway.config.units import parse_duration, parse_size
 
@@ -227,9 +227,11 @@ def directory(base: Path, check: bool) -> Convert[Path]:
     """A directory resolved against `base`; must exist unless `check` is off (bad root)."""
 
     def convert(value: object) -> Path:
-        path = (base / string(value)).resolve()
+        text = string(value)
+        path = (base / text).resolve()
         if check and not path.exists():
-            raise Invalid(f"directory {str(path)!r} does not exist")
+            hint = sibling_hint(text, path, want_dir=True)
+            raise Invalid(f"directory {str(path)!r} does not exist{hint}")
         if check and not path.is_dir():
             raise Invalid(f"{str(path)!r} is not a directory")
         return path
@@ -247,6 +249,25 @@ def file(base: Path, check: bool) -> Convert[Path]:
         return path
 
     return convert
+
+
+def sibling_hint(written: str, path: Path, want_dir: bool) -> str:
+    """' (did you mean 'public'?)' when a folder (or file) beside the missing `path` has a
+    close name; the suggestion is `written` with its last part swapped, as the user wrote it.
+    Not used for files: '403.html' is not a typo of '404.html'."""
+    try:
+        siblings = [
+            entry.name
+            for entry in path.parent.iterdir()
+            if entry.is_dir() == want_dir and not entry.name.startswith(".")
+        ]
+    except OSError:
+        return ""
+    close = close_match(path.name, siblings)
+    if close is None:
+        return ""
+    head, slash, _ = written.rstrip("/").rpartition("/")
+    return f" (did you mean {head + slash + close!r}?)"
 
 
 def file_name(value: object) -> str:

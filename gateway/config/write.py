@@ -14,7 +14,7 @@ from gateway.config.locate import format_key
 
 STARTER_CONFIG: dict[str, object] = {
     "server": {"listen": ["127.0.0.1:8000"]},
-    "dev": {"reload": True},
+    "dev": {"reload": True, "live_reload": True},
     "static": [{"prefix": "/", "dir": "public"}],
     "route": [{"path": "/api/hello", "handler": "api.hello:hello"}],
 }
@@ -22,7 +22,8 @@ STARTER_CONFIG: dict[str, object] = {
 CONFIG_HEADER = """\
 # gateway.toml: what gateway serves. Written by `gateway init`.
 # Run `gateway serve` here, then open http://127.0.0.1:8000/
-# Every table and key is described in docs/config.md.
+# `gateway check` validates this file; `gateway --help` lists the commands.
+# [dev] reloads on every save and refreshes open pages: drop it in production.
 
 """
 

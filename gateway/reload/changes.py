@@ -1,18 +1,18 @@
 """What an edit changed: content digests of the files an app is built from (the config, every
-Python file under the site root, the [errors] pages), the directories to watch for them, the
-URLs a static file is served at, and the route-table difference the reload log reports."""
+Python file under the site root, the [errors] pages, included files), the directories to
+watch for them, and the URLs a static file is served at."""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
-from gateway.app import RouteRow
 from gateway.config.schema import GatewayConfig
 from gateway.reload.watch import Plan
 
@@ -30,7 +30,11 @@ def app_files(config_path: Path, config: GatewayConfig) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
         files += [os.path.join(folder, n) for n in sorted(names) if n.endswith(".py")]
     files += [str(page) for page in config.errors.values()]
-    return files
+    # Included files, and what their globs match now: a file added to routes/ is new.
+    files += [str(path) for path in config.includes]
+    for pattern in config.include_patterns:
+        files += sorted(glob.glob(pattern, recursive=True))
+    return list(dict.fromkeys(files))
 
 
 def digest(paths: Iterable[str]) -> Digests:
@@ -81,6 +85,8 @@ def watch_plan(config_path: Path, config: GatewayConfig) -> Plan:
     wanted: Plan = [(str(config_path.parent), False), (str(config.server.root), True)]
     wanted += [(os.path.realpath(spec.dir), True) for spec in config.static]
     wanted += [(str(page.parent), False) for page in config.errors.values()]
+    wanted += [(str(path.parent), False) for path in config.includes]
+    wanted += [_glob_folder(pattern) for pattern in config.include_patterns]
     recursive = [path for path, deep in wanted if deep]
     plan: Plan = []
     for path, deep in wanted:
@@ -106,14 +112,11 @@ def served_at(path: str, config: GatewayConfig) -> list[str]:
     return urls
 
 
-def route_changes(old: Sequence[RouteRow], new: Sequence[RouteRow]) -> str:
-    """'+added -removed ~changed' over the route table, keyed by host, methods and pattern."""
-    before = {(r.host, r.methods, r.pattern): (r.target, r.cors) for r in old}
-    after = {(r.host, r.methods, r.pattern): (r.target, r.cors) for r in new}
-    added = len(after.keys() - before.keys())
-    removed = len(before.keys() - after.keys())
-    modified = sum(1 for key in after.keys() & before.keys() if after[key] != before[key])
-    return f"+{added} -{removed} ~{modified}"
+def _glob_folder(pattern: str) -> tuple[str, bool]:
+    """The folder above a glob's first wildcard, watched deeply when the glob has '**'."""
+    parts = pattern.split(os.sep)
+    first = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts) - 1)
+    return os.sep.join(parts[:first]) or os.sep, "**" in pattern
 
 
 def _under(path: str, folder: str) -> bool:

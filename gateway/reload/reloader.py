@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.app import App, build_app
-from gateway.config.load import display_name, load_config
+from gateway.app import App, all_issues, build_app
+from gateway.config.load import load_config
+from gateway.config.report import format_issues
 from gateway.config.schema import GatewayConfig
+from gateway.config.source import display_name
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.handlers import SiteModules
 from gateway.livereload import HEARTBEAT, LiveReload
@@ -28,11 +30,11 @@ from gateway.reload.changes import (
     digest,
     drop_bytecode,
     forget_modules,
-    route_changes,
     served_at,
     sha1_text,
     watch_plan,
 )
+from gateway.reload.summary import describe_changes, listen_changed
 from gateway.reload.watch import Watcher
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ log = logging.getLogger("gateway.reload")
 CHECK_INTERVAL = 0.5  # seconds between checks that the watched folders are still there
 MAX_SETTLE = 2.0  # a burst of events that never pauses is still handled after this long
 HAND_OVER_WAIT = 5.0  # start() waits this long for the loop to take the live-reload app
+REQUESTED = "\0requested"  # in the report queue: rebuild now, changed or not (SIGHUP)
 
 
 class Reloader:
@@ -50,11 +53,14 @@ class Reloader:
     and tells browsers (live reload) when those or a served static file change. Call start()
     and stop() from the thread that owns the server; the counters are for tests and logs."""
 
-    def __init__(self, config_path: Path, server: Server) -> None:
+    def __init__(self, config_path: Path, server: Server, watch: bool = True) -> None:
         # Not resolved: with a symlinked config (a Kubernetes ConfigMap) the link is what stays.
         self.config_path = Path(os.path.abspath(config_path))
         self.name = display_name(Path(config_path))
         self.server = server
+        # watch=False: no file watching and no live reload, only request_reload() (SIGHUP
+        # in production, where nothing should rebuild on its own).
+        self.watching = watch
         self.live = LiveReload()
         self.rebuilds = 0  # apps built and handed to the loop
         self.failures = 0  # rebuilds that failed (the old app kept serving)
@@ -73,11 +79,12 @@ class Reloader:
         self.server.on_shutdown.append(self.live.close)
         # Watch first, then take the baseline, then check once: an edit made while the
         # server started is either in the baseline's difference or reported by the watcher.
-        poll = self._basis.dev.watch == "poll"
-        self._watcher = Watcher(self._reports.put, poll)
-        self._watcher.apply(watch_plan(self.config_path, self._basis), poll)
+        if self.watching:
+            poll = self._basis.dev.watch == "poll"
+            self._watcher = Watcher(self._reports.put, poll)
+            self._watcher.apply(watch_plan(self.config_path, self._basis), poll)
         self._digests = self._baseline()
-        if self._basis.dev.live_reload:
+        if self._live_on(self._basis):
             self._start_live()
         self._thread = threading.Thread(target=self._run, name="gateway-reload", daemon=True)
         self._thread.start()
@@ -93,6 +100,13 @@ class Reloader:
             digests.update(dict.fromkeys(imported, ""))
         return digests
 
+    def request_reload(self) -> None:
+        """Re-read the config and rebuild now, as a save would, even when no file changed
+        (SIGHUP). Safe in a signal handler: it only puts a marker on a SimpleQueue, whose
+        put() is reentrant; the reload thread does the work, and a failed rebuild keeps
+        the old app, as after a broken save."""
+        self._reports.put(REQUESTED)
+
     def stop(self) -> None:
         self._stop.set()
         self._reports.put("")  # wakes the thread
@@ -107,7 +121,8 @@ class Reloader:
         try:
             app = self._compile(self._basis, [])
         except ConfigError as exc:
-            log.warning("live reload is off until %s builds:\n%s", self.name, _block(exc.issues))
+            issues = self._block(exc.issues)
+            log.warning("live reload is off until %s builds:\n%s", self.name, issues)
             return
         swapped = threading.Event()
         self._hand_over(app, None, announce=False, then=swapped.set)
@@ -116,8 +131,10 @@ class Reloader:
 
     # -- the thread -----------------------------------------------------------------------
 
+    def _live_on(self, config: GatewayConfig) -> bool:
+        return self.watching and config.dev.live_reload
+
     def _run(self) -> None:
-        assert self._watcher is not None
         next_check = time.monotonic()
         next_beat = next_check + HEARTBEAT
         while not self._stop.is_set():
@@ -129,7 +146,7 @@ class Reloader:
                     self._on_changes(batch)
                     self.checks += 1
                 now = time.monotonic()
-                if now >= next_check:
+                if now >= next_check and self._watcher is not None:
                     next_check = now + CHECK_INTERVAL
                     self._watcher.check()
                 if now >= next_beat:
@@ -156,8 +173,10 @@ class Reloader:
         return batch
 
     def _on_changes(self, batch: set[str]) -> None:
+        requested = REQUESTED in batch
+        batch.discard(REQUESTED)
         static = self._static_changes(batch) if self.server.app.live is not None else []
-        if self._rebuild_if_changed() or not static:
+        if self._rebuild_if_changed(requested) or not static:
             return  # a new app reloads every page anyway
         if all(path.endswith(".css") and os.path.isfile(path) for path, _ in static):
             urls = sorted({url for _, found in static for url in found})
@@ -183,13 +202,13 @@ class Reloader:
 
     # -- rebuilding -----------------------------------------------------------------------
 
-    def _rebuild_if_changed(self) -> bool:
-        """Rebuild when a file the app is built from changed; True when a new app went to
-        the loop. Digests are taken before anything is read for the build, so an edit made
-        during a build is always seen as a change by the next batch."""
+    def _rebuild_if_changed(self, requested: bool = False) -> bool:
+        """Rebuild when a file the app is built from changed, or when `requested`; True when
+        a new app went to the loop. Digests are taken before anything is read for the
+        build, so an edit made during a build is always seen as a change by the next batch."""
         digests = digest(app_files(self.config_path, self._basis))
         edited = changed(self._digests, digests)
-        if not edited:
+        if not edited and not requested:
             self.skipped += 1
             log.debug("%s: nothing it is built from changed; not rebuilding", self.name)
             return False
@@ -200,7 +219,7 @@ class Reloader:
             config = self._load()
             app = self._compile(config, edited)
         except ConfigError as exc:
-            self._failed(_block(exc.issues))
+            self._failed(self._block(exc.issues))
             return False
         except OSError as exc:
             self._failed(f"  {self.name}: cannot read: {exc.strerror or exc}")
@@ -211,8 +230,9 @@ class Reloader:
         took = (time.perf_counter() - started) * 1000
         self.rebuilds += 1
         shown = ", ".join(os.path.relpath(p, self.config_path.parent) for p in edited)
-        routes = route_changes(self.server.app.rows, app.rows)
-        message = f"reloaded {self.name} in {took:.0f} ms (routes: {routes}) after {shown} changed"
+        why = f"after {shown} changed" if edited else "on request"
+        what = describe_changes(self.server.app.config, config)
+        message = f"reloaded {self.name} in {took:.0f} ms ({what}) {why}"
         self._hand_over(app, message, announce=True)
         return True
 
@@ -236,14 +256,8 @@ class Reloader:
     def _more_issues(self, exc: ConfigError) -> list[ConfigIssue]:
         """The load errors, plus what compiling the part that did load finds (as `gateway
         check` reports them), so one save shows every mistake."""
-        issues = list(exc.issues)
         partial = getattr(exc, "partial", None)
-        if partial is not None:
-            try:
-                build_app(partial, self._modules_for(partial)).close()
-            except ConfigError as more:
-                issues += [issue for issue in more.issues if issue not in issues]
-        return issues
+        return all_issues(exc, self._modules_for(partial) if partial is not None else None)
 
     def _modules_for(self, config: GatewayConfig) -> SiteModules:
         """The same SiteModules while the root stays, so modules are reused until edited."""
@@ -256,12 +270,13 @@ class Reloader:
         importlib.invalidate_caches()  # new module files in a folder read moments ago
         if not modules.refresh() and any(path.endswith(".py") for path in edited):
             forget_modules(modules.root)
-        return build_app(config, modules, self.live if config.dev.live_reload else None)
+        return build_app(config, modules, self.live if self._live_on(config) else None)
 
     def _failed(self, text: str) -> None:
-        self.failures += 1
         log.error("reload of %s failed; still serving the previous app:\n%s", self.name, text)
         self.server.call_soon_threadsafe(lambda: self.live.failed(text))
+        # Counted last: a test (or anything) that sees the count also sees the log line.
+        self.failures += 1
 
     # -- the loop's side ------------------------------------------------------------------
 
@@ -271,6 +286,7 @@ class Reloader:
         """Swap `app` in on the loop thread, between requests."""
 
         def swap() -> None:
+            old = self.server.app.config
             try:
                 self.server.swap_app(app)
             except OSError as exc:
@@ -284,6 +300,8 @@ class Reloader:
                 log.exception("%s: swapping in the new app failed", self.name)
             if message:
                 log.info("%s", message)
+            if listen_changed(old, app.config):
+                self._say_listen(app.config)
             if announce:
                 self.live.reload(built=True)
                 if app.live is None:
@@ -293,7 +311,22 @@ class Reloader:
 
         self.server.call_soon_threadsafe(swap)
 
+    def _say_listen(self, config: GatewayConfig) -> None:
+        """On the loop, after a swap: whether the server now listens where the config says
+        (one process rebinds) or a restart is needed (the server kept its addresses, as
+        under prefork or with --listen)."""
+        wanted = list(config.server.listen)
+        if list(getattr(self.server, "_listen", ())) == wanted:
+            log.info("listen changed: now listening on %s", ", ".join(self.server.addresses))
+        else:
+            log.warning(
+                "listen changed to %s in %s: restart gateway to apply it",
+                ", ".join(wanted),
+                self.name,
+            )
 
-def _block(issues: Sequence[ConfigIssue]) -> str:
-    ordered = sorted(issues, key=lambda issue: (issue.file, issue.line or 0))
-    return "\n".join(f"  {issue}" for issue in ordered)
+    def _block(self, issues: Sequence[ConfigIssue]) -> str:
+        """The issues indented under the failure line: a module broken for several routes
+        once, with its source line, for the terminal and the browser overlay alike."""
+        root = self._basis.server.root
+        return "\n".join("  " + text for text in format_issues(issues, root))

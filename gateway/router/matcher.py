@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from gateway.errors import GatewayError
 from gateway.router.converters import REJECT, Convert
 from gateway.router.patterns import CatchAll, Pattern
 
@@ -34,7 +35,7 @@ class Match(Generic[T]):
         return f"Match({self.route_pattern!r}, params={self.params!r}, rest={self.rest!r})"
 
 
-class NoMatch(Exception):
+class NoMatch(GatewayError):
     """The request matched no route; the subclass says what to answer."""
 
 

@@ -5,19 +5,24 @@ parts are decoded the same way, a trailing slash is a final Static(""), a CatchA
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import quote
 
+from gateway.errors import GatewayError
 from gateway.router.paths import decode_segment
 
 Converter = Literal["str", "int", "uuid"]
 _CONVERTERS: dict[str, Converter] = {"str": "str", "int": "int", "uuid": "uuid"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
+# One DNS-style label of a host name (lowercase): routes' hosts and CORS origins use it.
+HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
 _IPV6 = re.compile(r"\[[0-9a-f:.]+\]")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")  # in a redirect target: "{name}"
 
 
-class PatternError(ValueError):
+class PatternError(GatewayError, ValueError):
     """A route or host pattern that cannot be used; the message says what would be right."""
 
 
@@ -54,6 +59,37 @@ class Pattern:
     parts: tuple[Part, ...]
     param_names: tuple[str, ...]
     trailing_slash: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A redirect target ("/new/{id}", "https://example.com/{rest}") parsed once: literal
+    text and the route parameters filled in between (werkzeug's Rule.build is the model)."""
+
+    text: str
+    parts: tuple[str, ...]  # literal, name, literal, name, ..., literal (odd length)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.parts[1::2]
+
+    def build(self, params: Mapping[str, Any]) -> str:
+        """The URL with each {name} replaced by params[name], percent-encoded ("/" kept:
+        a catch-all's value is a path); a name params lacks gives ""."""
+        parts = self.parts
+        if len(parts) == 1:
+            return parts[0]
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            out.append(quote(str(params.get(parts[i], "")), safe="/"))
+            out.append(parts[i + 1])
+        return "".join(out)
+
+
+def parse_template(text: str) -> Template:
+    """Split a redirect target at its {name} placeholders (checking that each names a
+    parameter of the route is the config's job: it knows both)."""
+    return Template(text, tuple(_PLACEHOLDER.split(text)))
 
 
 def parse_pattern(text: str) -> Pattern:
@@ -142,7 +178,7 @@ def parse_host(text: str) -> str:
             f"wildcard host {text!r} is not supported: put '*.' before a domain,"
             " like '*.example.com'"
         )
-    if not all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+    if not all(HOST_LABEL.fullmatch(label) for label in name.split(".")):
         raise PatternError(
             f"invalid host {text!r}: use letters, digits, '-' and '.', like 'api.example.com'"
         )

@@ -4,13 +4,12 @@ routes without parameters. A Router is never changed after build, so one serves 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from gateway.config.schema import NOWHERE, Where
-from gateway.errors import ConfigError, ConfigIssue
+from gateway.errors import GatewayError
+from gateway.http.grammar import TOKEN
 from gateway.router.converters import CONVERTERS, Convert, convert_str
 from gateway.router.matcher import (
     ANY_METHOD,
@@ -28,10 +27,12 @@ from gateway.router.matcher import (
 from gateway.router.patterns import CatchAll, Param, Part, Pattern, parse_host, parse_pattern
 
 __all__ = [
+    "Conflict",
     "Match",
     "MethodNotAllowed",
     "NoMatch",
     "NotFound",
+    "RouteConflicts",
     "Router",
     "RouterBuilder",
     "TrailingSlashRedirect",
@@ -39,7 +40,28 @@ __all__ = [
 
 T = TypeVar("T")
 
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two routes no request could tell apart: `route` ("GET,POST /a/{x}") added at `where`
+    conflicts with `other`, added earlier at `other_where`, for `methods`. The `where`
+    values are whatever the caller passed to add(): the router only carries them."""
+
+    route: str
+    where: Any
+    other: str
+    other_where: Any
+    methods: tuple[str, ...]
+
+
+class RouteConflicts(GatewayError):
+    """build() found conflicting routes: every one of them, in the order added."""
+
+    def __init__(self, conflicts: Iterable[Conflict]) -> None:
+        self.conflicts = tuple(conflicts)
+        super().__init__(
+            "\n".join(f"route {c.route!r} conflicts with {c.other!r}" for c in self.conflicts)
+        )
 
 
 class Router(Generic[T]):
@@ -134,17 +156,10 @@ class _Entry(Generic[T]):
     methods: tuple[str, ...]
     target: T
     host: str | None
-    where: Where
+    where: Any
 
     def describe(self) -> str:
         return f"{','.join(self.methods)} {self.host or ''}{self.pattern.text}"
-
-    def reference(self) -> str:
-        where = self.where
-        if not where.key:
-            return f"route {self.describe()!r}"
-        place = f"{where.file}:{where.line}" if where.line else where.file
-        return f"{where.key} ({place})"
 
 
 class RouterBuilder(Generic[T]):
@@ -162,10 +177,11 @@ class RouterBuilder(Generic[T]):
         target: T,
         *,
         host: str | None = None,
-        where: Where = NOWHERE,
+        where: Any = None,
     ) -> None:
         """Add a route. A bad pattern or host raises PatternError and bad methods ValueError
-        at once; conflicts between routes are found by build()."""
+        at once; conflicts between routes are found by build(). `where` is any value the
+        caller wants back in a Conflict (the config's place of the route)."""
         parsed = parse_pattern(pattern) if isinstance(pattern, str) else pattern
         if isinstance(methods, str):
             raise TypeError(f"methods must be a list of names, like [{methods!r}], not a str")
@@ -173,15 +189,15 @@ class RouterBuilder(Generic[T]):
         if not names:
             raise ValueError(f"route {parsed.text!r} has no methods: list one, like ['GET']")
         for name in names:
-            if not _TOKEN.fullmatch(name):
+            if not TOKEN.fullmatch(name):
                 raise ValueError(f"invalid method {name!r}: a method is a token, like 'GET'")
         host_key = parse_host(host) if host is not None else None
         self._entries.append(_Entry(parsed, names, target, host_key, where))
 
     def build(self) -> Router[T]:
-        """Compile the routes; ConfigError lists every pair that can never be told apart."""
+        """Compile the routes; RouteConflicts lists every pair that can never be told apart."""
         roots: dict[str | None, _Node[T]] = {}
-        issues: list[ConfigIssue] = []
+        issues: list[Conflict] = []
         for entry in self._entries:
             node = roots.setdefault(entry.host, _Node())
             for part in entry.pattern.parts:
@@ -189,21 +205,18 @@ class RouterBuilder(Generic[T]):
             issues.extend(_conflicts(entry, node.entries))
             node.entries.append(entry)
         if issues:
-            raise ConfigError(issues)
+            raise RouteConflicts(issues)
         trees = {host: _compile_tree(root) for host, root in roots.items()}
         return Router(trees, self.redirect_slashes)
 
 
-def _conflicts(entry: _Entry[T], earlier: list[_Entry[T]]) -> Iterator[ConfigIssue]:
+def _conflicts(entry: _Entry[T], earlier: list[_Entry[T]]) -> Iterator[Conflict]:
     # Same node means same static values and converters at every position: no request
     # could ever reach the later route for a method both take.
     for other in earlier:
-        overlap = [m for m in entry.methods if m in other.methods]
+        overlap = tuple(m for m in entry.methods if m in other.methods)
         if overlap:
-            yield entry.where.issue(
-                f"route {entry.describe()!r} conflicts with {other.reference()}"
-                f" for {', '.join(overlap)}: two routes can never be told apart"
-            )
+            yield Conflict(entry.describe(), entry.where, other.describe(), other.where, overlap)
 
 
 class _Node(Generic[T]):

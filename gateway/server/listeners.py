@@ -19,8 +19,11 @@ def split_host_port(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def bind(address: str, *, reuse_port: bool = False, backlog: int = 1024) -> socket.socket:
-    """A listening, non-blocking socket on `address`."""
+def bind(
+    address: str, *, reuse_port: bool = False, backlog: int = 1024, listen: bool = True
+) -> socket.socket:
+    """A listening, non-blocking socket on `address`; with `listen=False` only bound (the
+    prefork master holds a port number that way while its workers listen on it)."""
     host, port = split_host_port(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -31,8 +34,9 @@ def bind(address: str, *, reuse_port: bool = False, backlog: int = 1024) -> sock
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))
-        sock.listen(backlog)
-        sock.setblocking(False)
+        if listen:
+            sock.listen(backlog)
+            sock.setblocking(False)
     except BaseException:
         sock.close()
         raise

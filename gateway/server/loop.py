@@ -1,20 +1,45 @@
-"""The event loop: one selectors.DefaultSelector, a coarse tick for timeouts and the Date
-header, and a wake-up socketpair through which other threads hand work to the loop.
-Only this thread touches sockets; other threads call `call_soon_threadsafe`."""
+"""The event loop: one selectors.DefaultSelector, a heap of timers, a coarse tick for
+connection deadlines and the Date header, and a wake-up socketpair through which other
+threads hand work to the loop. Only this thread touches sockets; others call
+`call_soon_threadsafe`. `connect` opens client connections (to upstream servers)."""
 
 from __future__ import annotations
 
 import collections
+import errno
+import heapq
+import itertools
 import logging
+import os
 import selectors
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
+
+from gateway.server.sockets import SocketTransport
+from gateway.server.transport import Protocol
 
 log = logging.getLogger("gateway.server")
 
 Callback = Callable[[], None]
 ReadyHandler = Callable[[int], None]
+Address = tuple[str, int] | str  # (host, port) for TCP, a path for a unix socket
+
+
+class TimerHandle:
+    """A call_later callback; cancel() before it runs and it never does."""
+
+    __slots__ = ("callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callback) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.callback = _nothing  # drop references now, not when the timer comes due
 
 
 class Loop:
@@ -22,7 +47,7 @@ class Loop:
     `now` is monotonic time read once per iteration, so hot paths need no clock call."""
 
     def __init__(self) -> None:
-        self.selector = selectors.DefaultSelector()
+        self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.now = time.monotonic()
         self.running = False
         self._ready: collections.deque[Callback] = collections.deque()
@@ -32,6 +57,9 @@ class Loop:
         self.tick_interval = 1.0
         self.after_batch: list[Callback] = []  # run after each batch of events (log flush)
         self._next_tick = 0.0
+        self._timers: list[tuple[float, int, TimerHandle]] = []  # a heap, by due time
+        self._timer_seq = itertools.count()
+        self.send_calls = 0  # socket sends of output (tests check coalescing)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -40,6 +68,44 @@ class Loop:
         # (an Event's lock is not re-entrant and would deadlock there).
         self._woken = False
         self.selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+
+    def call_soon(self, callback: Callback) -> None:
+        """Run `callback` on this loop after the current batch of events (loop thread)."""
+        self._ready.append(callback)
+
+    def call_later(self, delay: float, callback: Callback) -> TimerHandle:
+        """Run `callback` about `delay` seconds from now (loop thread); cancellable."""
+        handle = TimerHandle(self.now + max(0.0, delay), callback)
+        heapq.heappush(self._timers, (handle.when, next(self._timer_seq), handle))
+        return handle
+
+    def connect(
+        self,
+        address: Address,
+        protocol_factory: Callable[[], Protocol],
+        extra: dict[str, Any] | None = None,
+    ) -> SocketTransport:
+        """Open a client connection without blocking: TCP to (host, port), where host is
+        an IP address or a name (resolved with getaddrinfo, which may block: resolve once,
+        up front), or a unix socket at a path. protocol.connection_made(transport) follows
+        when it is up, connection_lost(exc) when it fails; writes before that are queued."""
+        if isinstance(address, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            target: Any = address
+        else:
+            host, port = address
+            family, kind, proto, _, target = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )[0]
+            sock = socket.socket(family, kind, proto)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        protocol = protocol_factory()
+        err = sock.connect_ex(target)
+        transport = SocketTransport(self, sock, protocol, extra, connecting=True)
+        if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            transport.fail(OSError(err, f"cannot connect to {address!r}: {os.strerror(err)}"))
+        return transport
 
     def call_soon_threadsafe(self, callback: Callback) -> None:
         """Run `callback` on the loop thread soon; safe from any thread."""
@@ -67,15 +133,18 @@ class Loop:
         select = self.selector.select
         ready = self._ready
         while not should_stop():
-            timeout = max(0.0, self._next_tick - self.now)
-            if ready:
-                timeout = 0.0
+            due = self._next_tick
+            if self._timers and self._timers[0][0] < due:
+                due = self._timers[0][0]
+            timeout = 0.0 if ready else max(0.0, due - self.now)
             for key, mask in select(timeout):
                 try:
                     key.data(mask)
                 except Exception:
                     _contain(key.data)
             self.now = time.monotonic()
+            if self._timers and self._timers[0][0] <= self.now:
+                self._run_timers()
             while ready:
                 callback = ready.popleft()
                 try:
@@ -91,6 +160,24 @@ class Loop:
                 except Exception:
                     _contain(self.tick)
         self.running = False
+
+    def run_ready(self) -> None:
+        """Run the callbacks already scheduled (at shutdown, after the loop stopped)."""
+        ready = self._ready
+        while ready:
+            callback = ready.popleft()
+            try:
+                callback()
+            except Exception:
+                _contain(callback)
+
+    def _run_timers(self) -> None:
+        timers = self._timers
+        now = self.now
+        while timers and timers[0][0] <= now:
+            handle = heapq.heappop(timers)[2]
+            if not handle.cancelled:
+                self._ready.append(handle.callback)
 
     def close(self) -> None:
         self.selector.unregister(self._wake_r)
@@ -108,7 +195,7 @@ def _contain(callback: Callable[..., object]) -> None:
     callback belongs to (its state can no longer be trusted); the loop goes on."""
     log.exception("unexpected error in the server loop; closing the connection involved")
     owner = getattr(callback, "__self__", None)
-    close = getattr(owner, "close", None)
+    close = getattr(owner, "abort", None) or getattr(owner, "close", None)
     if callable(close):
         try:
             close()

@@ -1,36 +1,122 @@
-"""Outbox: the write side of a connection. Queued items (bytes, FileBody, iterator and
-pushed bodies) go out in order: adjacent bytes coalesce into one send, a head before a file
-is sent with MSG_MORE, files go by sendfile, and stream items become chunks."""
+"""What the HTTP protocol writes, as bytes: an answer's head (checked by the writer, or the
+app's 500 instead), the answer to a request that could not be read, and streamed bodies (an
+iterator run on the loop, or a PushBody fed by other code) one pull of wire bytes at a time."""
 
 from __future__ import annotations
 
-import collections
 import logging
-import os
-import socket
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from gateway.http.writer import LAST_CHUNK, chunk
-from gateway.response import FileBody, PushBody
-
-if TYPE_CHECKING:
-    from gateway.server.serve import Server
+from gateway.errors import HTTPError
+from gateway.http.events import RequestHead
+from gateway.http.writer import LAST_CHUNK, Framing, HeaderError, chunk
+from gateway.request import Request, build_request
+from gateway.response import FileBody, PushBody, Response
+from gateway.server.context import ConnContext
 
 log = logging.getLogger("gateway.server")
 
-SENDFILE_CHUNK = 1 << 22
+
+def encode_head(
+    ctx: ConnContext, request: Request, response: Response, keep_alive: bool
+) -> tuple[Response, bytes, Framing, int | None]:
+    """The head bytes for `response`, its framing and its body's length (None when
+    streamed). One that cannot be written (a header with CR/LF) is replaced by the app's
+    500, never sent half-checked."""
+    body = response.body
+    if type(body) is bytes:
+        length: int | None = len(body)
+    elif isinstance(body, FileBody):
+        length = body.length
+    else:  # iterators and PushBody: length unknown, chunked
+        length = None
+    writer = ctx.writer
+    head_request = request.method == "HEAD"
+    try:
+        head, framing = writer.head(
+            response.status,
+            response.headers,
+            content_length=length,
+            keep_alive=keep_alive,
+            http_version=request.http_version,
+            head_request=head_request,
+        )
+    except HeaderError as exc:
+        log.error("request %s: response cannot be written: %s", request.id, exc)
+        response.close()
+        response = ctx.app.render_error(500, request, detail="internal server error")
+        assert type(response.body) is bytes
+        length = len(response.body)
+        head, framing = writer.head(
+            500,
+            response.headers,
+            content_length=length,
+            keep_alive=keep_alive,
+            http_version=request.http_version,
+            head_request=head_request,
+        )
+    return response, head, framing, length
+
+
+def error_answer(
+    ctx: ConnContext,
+    exc: HTTPError,
+    head: RequestHead | None,
+    client: tuple[str, int],
+    buffered: bytes,
+) -> tuple[Request | None, int, bytes, int]:
+    """The answer to a request that could not be read, as (request if its head was sound,
+    status, bytes to send, body length). A HEAD (when the method is known: from its head,
+    or the request line at the start of `buffered`) gets the head only."""
+    request = None
+    if head is not None:
+        try:
+            request = build_request(head, b"", client, ctx.next_request_id())
+        except HTTPError:
+            request = None
+    response = ctx.app.protocol_error_response(exc, request)
+    body = response.body
+    assert type(body) is bytes
+    is_head = head.method == "HEAD" if head is not None else is_head_request_error(buffered)
+    data, _ = ctx.writer.head(
+        response.status,
+        response.headers,
+        content_length=len(body),
+        keep_alive=False,
+        head_request=is_head,
+    )
+    return request, response.status, data if is_head else data + body, len(body)
 
 
 class StreamBody:
-    """An iterator body being written: each item becomes one chunk (or raw bytes
-    for HTTP/1.0 close-delimited bodies)."""
+    """An iterator body pulled on the loop: each item becomes one chunk."""
 
     __slots__ = ("chunked", "iterator")
 
-    def __init__(self, iterator: Iterator[bytes], chunked: bool) -> None:
+    failed = False  # an iterator that raises is reported by pull() raising
+
+    def __init__(self, iterator: Iterator[Any], chunked: bool) -> None:
         self.iterator = iterator
         self.chunked = chunked
+
+    def pull(self) -> bytes | None:
+        """The next piece on the wire, or None at the end. Raises what the iterator
+        raises, and TypeError for an item that is not bytes or str."""
+        for data in self.iterator:
+            if isinstance(data, str):
+                data = data.encode()
+            elif not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"streamed body yielded {type(data).__name__!r}, not bytes or str")
+            if data:
+                return chunk(bytes(data)) if self.chunked else bytes(data)
+        return None
+
+    def tail(self) -> bytes:
+        return LAST_CHUNK if self.chunked else b""
+
+    def set_waiter(self, waiter: Callable[[], None]) -> None:
+        raise AssertionError("an iterator body never waits")  # pull() never gives b""
 
     def close(self) -> None:
         close = getattr(self.iterator, "close", None)
@@ -38,133 +124,48 @@ class StreamBody:
             close()
 
 
-OutItem = bytes | memoryview | FileBody | StreamBody | PushBody
+class PushedStream:
+    """A PushBody being written: b"" from pull() means nothing yet (set_waiter to hear of
+    the next push); `failed` means it ended broken and must not get its last chunk."""
 
+    __slots__ = ("body", "chunked")
 
-class Outbox:
-    """Mixed into Conn, which sets these attributes and implements close/flush."""
+    def __init__(self, body: PushBody, chunked: bool) -> None:
+        body.chunked = chunked
+        self.body = body
+        self.chunked = chunked
 
-    __slots__ = ("_out", "_out_bytes", "_out_files", "_push_wait", "deadline", "server", "sock")
-    _out: collections.deque[OutItem]
-    _out_bytes: int
-    _out_files: int
-    _push_wait: bool
-    deadline: float
-    server: Server
-    sock: socket.socket
+    @property
+    def failed(self) -> bool:
+        return self.body.failed
+
+    def pull(self) -> bytes | None:
+        data = self.body.take()
+        if data and self.chunked:
+            return chunk(data)
+        return data
+
+    def tail(self) -> bytes:
+        return LAST_CHUNK if self.chunked else b""
+
+    def set_waiter(self, waiter: Callable[[], None]) -> None:
+        self.body.waiter = waiter
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.body.close()
 
-    def flush(self) -> None:
-        raise NotImplementedError
 
-    def _update_interest(self) -> None:
-        raise NotImplementedError
+Stream = StreamBody | PushedStream
 
-    def _queue(self, item: OutItem) -> None:
-        self._out.append(item)
-        if type(item) is bytes:
-            self._out_bytes += len(item)
-        elif type(item) is FileBody:
-            self._out_files += 1
 
-    def _send_bytes(self, item: bytes | memoryview) -> bool:
-        out = self._out
-        if len(out) > 1 and isinstance(out[1], (bytes, memoryview)):
-            parts: list[bytes | memoryview] = []
-            while out and isinstance(out[0], (bytes, memoryview)):
-                parts.append(out.popleft())  # type: ignore[arg-type]
-            item = b"".join(parts)
-            out.appendleft(item)
-        more = socket.MSG_MORE if len(out) > 1 and isinstance(out[1], FileBody) else 0
-        self.server.send_calls += 1
-        try:
-            sent = self.sock.send(item, more)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            self.close()
-            return False
-        self.deadline = self.server.loop.now + self.server.timeouts.write
-        if sent < len(item):
-            out[0] = memoryview(item)[sent:]
-            self._out_bytes -= sent
-            return False
-        out.popleft()
-        self._out_bytes -= len(item)
-        return True
+def stream_of(body: Any, chunked: bool) -> Stream:
+    """A streamed response body, ready to pull."""
+    if isinstance(body, PushBody):
+        return PushedStream(body, chunked)
+    return StreamBody(iter(body), chunked)
 
-    def _send_file(self, body: FileBody) -> bool:
-        try:
-            sent = os.sendfile(
-                self.sock.fileno(), body.fd, body.offset, min(body.length, SENDFILE_CHUNK)
-            )
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            self.close()
-            return False
-        if sent == 0:
-            # The file shrank after we promised its length: the framing is broken now.
-            log.warning("file shrank while being sent; closing the connection")
-            self.close()
-            return False
-        self.deadline = self.server.loop.now + self.server.timeouts.write
-        body.offset += sent
-        body.length -= sent
-        if body.length == 0:
-            body.close()
-            self._out.popleft()
-            self._out_files -= 1
-        return True
 
-    def _pull_stream(self, stream: StreamBody) -> bool:
-        try:
-            data = next(stream.iterator)
-        except StopIteration:
-            stream.close()
-            self._out.popleft()
-            if stream.chunked:
-                self._out.appendleft(LAST_CHUNK)
-            return True
-        except Exception:
-            log.exception("streamed response body failed; closing the connection")
-            self.close()
-            return False
-        if isinstance(data, str):
-            data = data.encode()
-        elif not isinstance(data, (bytes, bytearray, memoryview)):
-            log.error("streamed body yielded %s, not bytes or str; closing", type(data).__name__)
-            stream.close()
-            self.close()
-            return False
-        if data:
-            self._out.appendleft(chunk(data) if stream.chunked else bytes(data))
-        return True
-
-    def _take_pushed(self, body: PushBody) -> bool:
-        data = body.take()
-        if data is None:
-            body.close()
-            if body.failed:
-                self.close()  # no last chunk: the client sees the body was cut short
-                return False
-            self._out.popleft()
-            if body.chunked:
-                self._out.appendleft(LAST_CHUNK)
-            return True
-        if data:
-            self._out.appendleft(chunk(data) if body.chunked else data)
-            return True
-        # Nothing yet: wait for a push instead of polling the socket for writability.
-        self._push_wait = True
-        body.waiter = self._on_pushed
-        self.deadline = float("inf")
-        return False
-
-    def _on_pushed(self) -> None:
-        self._push_wait = False
-        if self.sock.fileno() >= 0:
-            self.flush()
-            self._update_interest()
+def is_head_request_error(buffered: bytes) -> bool:
+    """Whether the unreadable request at the start of `buffered` is a HEAD: its request
+    line begins "HEAD " (stray empty lines before it aside), so its answer has no body."""
+    return buffered.lstrip(b"\r\n").startswith(b"HEAD ")

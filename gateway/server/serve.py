@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
-from gateway.server.conn import Conn
+from gateway.server.context import ConnContext
+from gateway.server.http1 import HttpProtocol
 from gateway.server.listeners import address_of, bind
 from gateway.server.loop import Loop
 from gateway.server.pool import HandlerPool
+from gateway.server.sockets import SocketTransport
+from gateway.server.transport import Protocol
 
 if TYPE_CHECKING:
     from gateway.app import App
@@ -64,11 +67,13 @@ class Server:
         self.pool = HandlerPool(self.loop, spec.handler_threads, spec.handler_queue)
         self.access_log = AccessLog(spec.access_log)
         self.loop.after_batch.append(self.access_log.flush)
-        self.conns: set[Conn] = set()
+        self.conns: set[HttpProtocol] = set()
         self.listeners: dict[str, socket.socket] = {}
         self.shutting_down = False
         self.on_shutdown: list[Callable[[], None]] = []  # run on the loop when shutdown begins
-        self.send_calls = 0  # socket sends of response bytes (tests check coalescing)
+        # A layer between the socket and HTTP (TLS): given the listener's address as bound
+        # and the connection's HttpProtocol, the protocol the socket transport drives.
+        self.wrap_protocol: Callable[[str, HttpProtocol], Protocol] | None = None
         self._shutdown_deadline = 0.0
         self._accept_paused_until = 0.0
         self._pause_reason = ""
@@ -76,8 +81,24 @@ class Server:
         self._listen = list(listen or spec.listen)
         self._ids = itertools.count(1)
         self._id_prefix = f"{os.getpid():x}-"
+        self.ctx = ConnContext(
+            app=app,
+            loop=self.loop,
+            pool=self.pool,
+            writer=self.writer,
+            access_log=self.access_log,
+            timeouts=spec.timeouts,
+            parser_limits={},
+            next_request_id=self.next_request_id,
+            forget=self.conns.discard,
+        )
         self._apply_limits(app)
         self.loop.tick = self._tick
+
+    @property
+    def send_calls(self) -> int:
+        """Socket sends of output so far (tests check that answers coalesce)."""
+        return self.loop.send_calls
 
     # -- configuration that follows the app ----------------------------------------------
 
@@ -90,6 +111,9 @@ class Server:
             "max_body_bytes": spec.max_body_bytes,
         }
         self.max_connections = spec.max_connections
+        self.ctx.app = app
+        self.ctx.set_timeouts(spec.timeouts)
+        self.ctx.parser_limits = self.parser_limits
         self.loop.tick_interval = self._tick_interval(spec.timeouts)
 
     @staticmethod
@@ -165,7 +189,12 @@ class Server:
                 raise
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.conns.add(Conn(self, sock, (addr[0], addr[1])))
+            protocol = HttpProtocol(self.ctx, (addr[0], addr[1]))
+            outer: Protocol = protocol
+            if self.wrap_protocol is not None:
+                outer = self.wrap_protocol(address_of(listener), protocol)
+            SocketTransport(self.loop, sock, outer, {"peername": addr})
+            self.conns.add(protocol)
             self._pause_reason = ""
         self._pause_accepting(f"connection limit {self.max_connections} reached")
 
@@ -193,9 +222,6 @@ class Server:
 
     def next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids):x}"
-
-    def forget(self, conn: Conn) -> None:
-        self.conns.discard(conn)
 
     def _tick(self) -> None:
         now = self.loop.now
@@ -234,6 +260,7 @@ class Server:
         if self.shutting_down:
             return
         self.shutting_down = True
+        self.ctx.shutting_down = True
         for callback in self.on_shutdown:
             callback()
         self._shutdown_deadline = self.loop.now + self.app.config.server.timeouts.shutdown
@@ -254,6 +281,7 @@ class Server:
     def _close_everything(self) -> None:
         for conn in list(self.conns):
             conn.close()
+        self.loop.run_ready()  # the connection_lost calls those closes scheduled
         for sock in self.listeners.values():
             self._close_listener(sock)
         self.listeners.clear()

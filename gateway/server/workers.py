@@ -7,36 +7,23 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import time
-from typing import Any
 
-from gateway.server.listeners import address_of, split_host_port
+from gateway import __version__
+from gateway.app import App
+from gateway.server.listeners import address_of, bind
+from gateway.server.run import serve_single
 
 log = logging.getLogger("gateway.server")
 
 RESPAWN_DELAY = 1.0
 
 
-def _reserve(address: str) -> socket.socket:
-    """Bind without listening: holds the port number while the workers listen on it."""
-    host, port = split_host_port(address)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    if family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def serve_prefork(config_path: str, app: Any, listen: list[str], workers: int, reload: bool) -> int:
-    from gateway import __version__
-
+def serve_prefork(config_path: str, app: App, listen: list[str], workers: int, reload: bool) -> int:
     try:
-        reserved = [_reserve(address) for address in listen]
+        # Bound, not listening: holds each port number while the workers listen on it.
+        reserved = [bind(address, reuse_port=True, listen=False) for address in listen]
     except OSError as exc:
         print(f"gateway: cannot listen on {', '.join(listen)}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -56,7 +43,7 @@ def serve_prefork(config_path: str, app: Any, listen: list[str], workers: int, r
 
 
 class _Master:
-    def __init__(self, config_path: str, app: Any, addresses: list[str], reload: bool) -> None:
+    def __init__(self, config_path: str, app: App, addresses: list[str], reload: bool) -> None:
         self.config_path = config_path
         self.app = app
         self.addresses = addresses
@@ -84,7 +71,7 @@ class _Master:
                     self._spawn()
         return 0
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
+    def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True
         for pid in list(self.children):
             try:
@@ -101,8 +88,6 @@ class _Master:
         try:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            from gateway.cli import serve_single
-
             code = serve_single(
                 self.config_path,
                 self.app,

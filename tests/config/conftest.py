@@ -31,3 +31,10 @@ def check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Check:
         return [str(issue).replace(root, "{root}") for issue in caught.value.issues]
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _no_twelve_factor_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PORT or GATEWAY_CONFIG in the environment running the tests must not change them."""
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("GATEWAY_CONFIG", raising=False)

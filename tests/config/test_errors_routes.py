@@ -113,6 +113,20 @@ CASES = {
         "[[static]]\nprefix = '/'\ndir = 'nope'\n",
         ["gateway.toml:3: static[0].dir: directory '{root}/nope' does not exist"],
     ),
+    "static dir typo gets the sibling folder": (
+        "[[static]]\nprefix = '/'\ndir = 'pubilc'\n",
+        [
+            "gateway.toml:3: static[0].dir: directory '{root}/pubilc' does not exist "
+            "(did you mean 'public'?)"
+        ],
+    ),
+    "static dir typo below a folder keeps the path as written": (
+        "[[static]]\nprefix = '/'\ndir = './public/../Public/'\n",
+        [
+            "gateway.toml:3: static[0].dir: directory '{root}/Public' does not exist "
+            "(did you mean './public/../public'?)"
+        ],
+    ),
     "static dir is a file": (
         "[[static]]\nprefix = '/'\ndir = 'public/index.html'\n",
         ["gateway.toml:3: static[0].dir: '{root}/public/index.html' is not a directory"],

@@ -78,6 +78,13 @@ CASES = {
         "[dev]\nreload = 1\n",
         ["gateway.toml:2: dev.reload: expected true or false, got an integer (1)"],
     ),
+    "live_reload contradicted by reload = false": (
+        "[dev]\nreload = false\nlive_reload = true\n",
+        [
+            "gateway.toml:3: dev.live_reload: live_reload = true needs reload, but reload = false: "
+            "drop 'reload = false' (live_reload turns it on) or set live_reload = false"
+        ],
+    ),
     "a table where a value belongs": (
         "[server.root]\nx = 1\n",
         ["gateway.toml:1: server.root: expected a string, got a table"],

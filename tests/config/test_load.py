@@ -356,3 +356,17 @@ def test_root_defaults_to_the_config_folder_and_resolves_from_it(tmp_path: Path)
     assert config.server.root == (tmp_path / "conf" / "www").resolve()
     config = parse_config("", tmp_path / "conf" / "gateway.toml")
     assert config.server.root == (tmp_path / "conf").resolve()
+
+
+@pytest.mark.parametrize(
+    ("dev", "reload", "live"),
+    [
+        ("live_reload = true", True, True),  # live reload needs the watching: it turns it on
+        ("reload = true", True, False),
+        ("reload = true\nlive_reload = false", True, False),
+        ("", False, False),
+    ],
+)
+def test_live_reload_turns_reload_on(tmp_path: Path, dev: str, reload: bool, live: bool) -> None:
+    config = parse_config(f"[dev]\n{dev}\n", tmp_path / "gateway.toml")
+    assert (config.dev.reload, config.dev.live_reload) == (reload, live)

@@ -23,6 +23,7 @@ def test_init_site_writes_a_site_that_loads(tmp_path: Path) -> None:
     assert config.server.listen == ("127.0.0.1:8000",)
     assert config.server.root == site.resolve()
     assert config.dev.reload is True
+    assert config.dev.live_reload is True  # pages refresh on save from the first run
     assert [(m.prefix, m.dir) for m in config.static] == [("/", site.resolve() / "public")]
     assert [(r.path, r.handler) for r in config.routes] == [("/api/hello", "api.hello:hello")]
 
@@ -31,6 +32,9 @@ def test_the_starter_files(tmp_path: Path) -> None:
     init_site(tmp_path)
     config_text = (tmp_path / "gateway.toml").read_text()
     assert config_text.startswith("# gateway.toml")
+    # A user's project has no docs/ folder: point at what the installed command offers.
+    assert "docs/" not in config_text
+    assert "gateway --help" in config_text
     assert tomllib.loads(config_text) == STARTER_CONFIG
     assert "[[static]]" in config_text and "[[route]]" in config_text
     page = (tmp_path / "public" / "index.html").read_text()

@@ -9,7 +9,8 @@ import threading
 import httpx
 import pytest
 
-from tests.support import wait_for
+from gateway.testing import Transport
+from tests.support import wait_for, write_site
 
 SITE = """
     [server]
@@ -130,6 +131,14 @@ def client(server):
         yield client
 
 
+@pytest.fixture
+def local(tmp_path):
+    """The same site answered in process (gateway.testing): for what a socket adds nothing to."""
+    config = write_site(tmp_path, SITE, {"api/__init__.py": "", "api/kinds.py": KINDS})
+    with httpx.Client(transport=Transport(config), base_url="http://test") as client:
+        yield client
+
+
 @pytest.mark.parametrize("prefix", ["/r", "/inline"])
 @pytest.mark.parametrize(
     ("kind", "status", "content_type", "body"),
@@ -146,8 +155,8 @@ def client(server):
         ("iter", 200, "application/octet-stream", b"abc"),
     ],
 )
-def test_return_types(client, prefix, kind, status, content_type, body):
-    response = client.get(f"{prefix}/{kind}")
+def test_return_types(local, prefix, kind, status, content_type, body):
+    response = local.get(f"{prefix}/{kind}")
     assert response.status_code == status
     assert response.headers.get("content-type") == content_type
     assert response.content == body
@@ -157,15 +166,15 @@ def test_return_types(client, prefix, kind, status, content_type, body):
         assert response.headers["x-extra"] == "1"
 
 
-def test_query_multi_dict(client):
-    assert client.get("/r/query?q=1&q=2&z=3").json() == ["1", "2"]
+def test_query_multi_dict(local):
+    assert local.get("/r/query?q=1&q=2&z=3").json() == ["1", "2"]
 
 
-def test_typed_params_and_route_headers(client):
-    response = client.get("/users/42")
+def test_typed_params_and_route_headers(local):
+    response = local.get("/users/42")
     assert response.json() == {"id": 42, "type": "int"}
     assert response.headers["x-route"] == "users"
-    assert client.get("/users/abc").status_code == 404
+    assert local.get("/users/abc").status_code == 404
 
 
 def test_exception_is_500_with_request_id_and_server_goes_on(client, caplog):
@@ -177,30 +186,30 @@ def test_exception_is_500_with_request_id_and_server_goes_on(client, caplog):
     assert client.get("/r/str").text == "text"
 
 
-def test_unknown_return_type_is_500(client):
-    assert client.get("/r/bad").status_code == 500
+def test_unknown_return_type_is_500(local):
+    assert local.get("/r/bad").status_code == 500
 
 
-def test_header_injection_from_handler_is_refused(client):
-    response = client.get("/r/badheader")
+def test_header_injection_from_handler_is_refused(local):
+    response = local.get("/r/badheader")
     assert response.status_code == 500
     assert "set-cookie" not in response.headers
 
 
-def test_http_error_status_detail_and_headers(client):
-    response = client.get("/teapot")
+def test_http_error_status_detail_and_headers(local):
+    response = local.get("/teapot")
     assert response.status_code == 409
     assert response.text == "already exists\n"
     assert response.headers["x-why"] == "dup"
 
 
-def test_urlencoded_form(client):
-    response = client.post("/form", data={"name": "ada", "tag": ["a", "b"]})
+def test_urlencoded_form(local):
+    response = local.post("/form", data={"name": "ada", "tag": ["a", "b"]})
     assert response.json() == {"name": "ada", "tags": ["a", "b"], "file": None}
 
 
-def test_multipart_form_with_file(client):
-    response = client.post(
+def test_multipart_form_with_file(local):
+    response = local.post(
         "/form", data={"name": "ada"}, files={"file": ("notes.txt", b"hello file", "text/plain")}
     )
     assert response.json() == {

@@ -85,3 +85,10 @@ def reload_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 def settle(reloader: Reloader, before: int, counter: str = "skipped", timeout: float = 10) -> None:
     """Wait until the reloader's `counter` moved past `before`."""
     wait_for(lambda: getattr(reloader, counter) > before, timeout)
+
+
+@pytest.fixture(autouse=True)
+def _no_twelve_factor_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PORT or GATEWAY_CONFIG in the environment running the tests must not change them."""
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("GATEWAY_CONFIG", raising=False)

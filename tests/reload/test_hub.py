@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import RouteRow
 from gateway.config.schema import GatewayConfig, ServerSpec, StaticSpec
 from gateway.http.headers import Headers
 from gateway.livereload import LiveReload, is_reserved
-from gateway.reload.changes import route_changes, served_at, watch_plan
+from gateway.reload.changes import served_at, watch_plan
 from gateway.reload.watch import is_noise
 from gateway.request import Request
 from gateway.response import FileBody, Response
@@ -128,16 +127,6 @@ def test_served_at_maps_files_to_urls_and_hides_dotfiles(tmp_path: Path):
     assert served_at(str(tmp_path / "public/.env"), config) == []
     assert served_at(str(tmp_path / "public"), config) == ["/"]
     assert served_at(str(tmp_path / "api/x.py"), config) == []
-
-
-def test_route_changes_counts_added_removed_and_changed():
-    old = [RouteRow("*", "GET", "/a", "respond 200", "-"), RouteRow("*", "GET", "/b", "x", "-")]
-    new = [
-        RouteRow("*", "GET", "/a", "respond 201", "-"),
-        RouteRow("*", "GET", "/c", "x", "-"),
-        RouteRow("*", "POST", "/c", "x", "-"),
-    ]
-    assert route_changes(old, new) == "+2 -1 ~1"
 
 
 @pytest.mark.parametrize(

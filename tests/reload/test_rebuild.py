@@ -68,7 +68,7 @@ def test_a_new_route_is_served_after_a_save(reloading, reload_log, how):
     assert body(r.url + "/hello") == "v1"
     reloaded = [m for m in reload_log.messages if m.startswith("reloaded gateway.toml in ")]
     assert len(reloaded) == 1
-    assert "(routes: +1 -0 ~0) after gateway.toml changed" in reloaded[0]
+    assert "(routes: +1 -0 ~0 (+/other)) after gateway.toml changed" in reloaded[0]
 
 
 @pytest.mark.parametrize("how", ["inplace", "replace"])
@@ -176,8 +176,9 @@ def test_a_deleted_config_keeps_serving_and_a_new_one_is_picked_up(reloading, re
     r = reloading(site(), FILES)
     text = (r.root / "gateway.toml").read_text()
     (r.root / "gateway.toml").unlink()
-    settle(r.reloader, 0, "failures")
-    assert "gateway.toml: cannot read: No such file or directory" in reload_log.text
+    # The log line, not the counter: poll for what is asserted, so load cannot reorder them.
+    wait_for(lambda: "gateway.toml: cannot read: No such file or directory" in reload_log.text)
+    assert r.reloader.failures >= 1
     assert body(r.url + "/hello") == "v1"
     r.write("gateway.toml", text + NEW_ROUTE)
     wait_for(lambda: body(r.url + "/other") == "other")
@@ -234,3 +235,22 @@ def test_edits_made_while_the_server_starts_are_not_lost(tmp_path, monkeypatch):
             wait_for(lambda: body(running.url + "/hello") == "v2")
         finally:
             reloader.stop()
+
+
+def test_the_failure_count_moves_only_after_the_error_is_logged(reloading, monkeypatch):
+    """What made the deleted-config test flaky: a reader who saw `failures` move could look
+    at the log before the error line was in it."""
+    from gateway.reload import reloader as module
+
+    r = reloading(site(), FILES)
+    seen: list[int] = []
+    real = module.log.error
+
+    def error(*args: object) -> None:
+        seen.append(r.reloader.failures)
+        real(*args)
+
+    monkeypatch.setattr(module.log, "error", error)
+    (r.root / "gateway.toml").unlink()
+    wait_for(lambda: r.reloader.failures)
+    assert seen == [0]

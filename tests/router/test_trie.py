@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from gateway.config.routes import conflict_issue
 from gateway.config.schema import Where
-from gateway.errors import ConfigError
 from gateway.router.paths import join_path, split_path
 from gateway.router.patterns import PatternError, parse_pattern
 from gateway.router.trie import (
@@ -19,6 +19,7 @@ from gateway.router.trie import (
     MethodNotAllowed,
     NoMatch,
     NotFound,
+    RouteConflicts,
     Router,
     RouterBuilder,
     TrailingSlashRedirect,
@@ -305,9 +306,10 @@ def conflicts(*routes: tuple[str, list[str], str | None, Where]) -> list[str]:
     builder: RouterBuilder[str] = RouterBuilder()
     for pattern, methods, host, place in routes:
         builder.add(pattern, methods, pattern, host=host, where=place)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(RouteConflicts) as caught:
         builder.build()
-    return [str(issue) for issue in caught.value.issues]
+    # The router only carries each route's place; the config turns conflicts into issues.
+    return [str(conflict_issue(c)) for c in caught.value.conflicts]
 
 
 def test_same_shape_and_method_is_a_conflict() -> None:

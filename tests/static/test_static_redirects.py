@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 
 import httpx
-import pytest
 
 from tests.support import running_server, write_site
 
@@ -103,12 +102,6 @@ TWO_MOUNTS = """
     dir = "docsdir"
 """
 
-APP_HALF = pytest.mark.xfail(
-    strict=True,
-    reason="needs the app's slash redirect on a static miss to ask StaticMount.answers "
-    "(glue, gateway/app.py _static_miss); remove this marker when that lands",
-)
-
 
 def redirects_of(url: str, path: str) -> list[str]:
     """The Location of each redirect followed from `path`, stopping at a repeat."""
@@ -123,7 +116,6 @@ def redirects_of(url: str, path: str) -> list[str]:
     raise AssertionError(f"redirect loop: {' -> '.join([*seen, path])}")
 
 
-@APP_HALF
 def test_two_mounts_and_a_folder_without_index_give_404_not_a_loop(tmp_path) -> None:
     config = write_site(
         tmp_path, TWO_MOUNTS, {"public/index.html": "home", "docsdir/guide.txt": "guide"}
@@ -135,7 +127,6 @@ def test_two_mounts_and_a_folder_without_index_give_404_not_a_loop(tmp_path) -> 
         assert httpx.get(running.url + "/docs/guide.txt").text == "guide"
 
 
-@APP_HALF
 def test_two_mounts_and_a_folder_emptied_while_serving(tmp_path) -> None:
     config = write_site(
         tmp_path, TWO_MOUNTS, {"public/index.html": "home", "docsdir/index.html": "docs"}

@@ -1,0 +1,108 @@
+"""Metrics of one process: plain ints and lists that only the loop thread touches, so the
+hot path (`observe`, once per response) pays a few increments, no lock and no syscall.
+Gauges are sampled when a snapshot is taken, never kept up to date per request."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable
+from typing import Any
+
+# Request-latency buckets in seconds (upper bounds; +Inf is implied), fixed so that every
+# worker's histograms add up bucket by bucket.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A client picks the method: anything else is counted as OTHER, so no request can grow
+# the number of series.
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
+UNMATCHED = "(unmatched)"  # the route label of requests no route or mount matched
+
+Sampler = Callable[[], dict[str, float]]
+
+
+class RouteStats:
+    """One route's counters: requests by (method, status class) and a latency histogram."""
+
+    __slots__ = ("buckets", "requests", "seconds")
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, int], int] = {}  # (method, status // 100)
+        self.buckets = [0] * (len(BUCKETS) + 1)  # per bucket, not cumulative; last is +Inf
+        self.seconds = 0.0
+
+
+class Metrics:
+    """The counters of one process. `observe` is the one call per response; the server
+    sets `sample` to a function returning its gauges (connections, pool) for snapshots."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, RouteStats] = {}
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.sample: Sampler | None = None
+        self.reloads = {"success": 0, "failure": 0}
+        self.last_reload: tuple[float, bool] | None = None  # (unix time, succeeded)
+        self.upstreams: dict[tuple[str, str], bool] = {}
+
+    def observe(
+        self,
+        route: str,
+        method: str,
+        status: int,
+        seconds: float,
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+    ) -> None:
+        """Count one response: `route` is its route's label (UNMATCHED when none matched),
+        `seconds` from the request's first byte to the response being queued."""
+        try:
+            stats = self.routes[route]
+        except KeyError:
+            stats = self.routes[route] = RouteStats()
+        # The status class stays an int here (rendered "2xx"); a method no route can
+        # have is OTHER, so a client cannot add series.
+        key = (method if method in METHODS else "OTHER", status // 100)
+        try:
+            stats.requests[key] += 1
+        except KeyError:
+            stats.requests[key] = 1
+        stats.buckets[bisect_left(BUCKETS, seconds)] += 1
+        stats.seconds += seconds
+        self.bytes_in += bytes_in
+        self.bytes_out += bytes_out
+
+    def reloaded(self, ok: bool, when: float) -> None:
+        """Count a reload (a rebuild after an edit or SIGHUP) and remember its outcome."""
+        self.reloads["success" if ok else "failure"] += 1
+        self.last_reload = (when, ok)
+
+    def set_upstream(self, upstream: str, server: str, up: bool) -> None:
+        """The proxy's health checks report each upstream server here."""
+        self.upstreams[(upstream, server)] = up
+
+    def forget_upstreams(self) -> None:
+        """After a reload that changed the upstreams: drop servers no longer configured."""
+        self.upstreams.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, as plain JSON-ready data (what a worker writes for its siblings)."""
+        return {
+            "routes": {
+                label: {
+                    "requests": [[m, status_class(c), n] for (m, c), n in stats.requests.items()],
+                    "buckets": list(stats.buckets),
+                    "seconds": stats.seconds,
+                }
+                for label, stats in self.routes.items()
+            },
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "gauges": dict(self.sample()) if self.sample is not None else {},
+            "reloads": dict(self.reloads),
+            "last_reload": list(self.last_reload) if self.last_reload else None,
+            "upstreams": [[u, s, up] for (u, s), up in self.upstreams.items()],
+        }
+
+
+def status_class(hundreds: int) -> str:
+    """2 -> "2xx"; a status outside 100-599 (a handler's mistake) counts as a server error."""
+    return f"{hundreds}xx" if 1 <= hundreds <= 5 else "5xx"

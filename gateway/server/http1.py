@@ -1,0 +1,449 @@
+"""HttpProtocol: the server side of HTTP/1.1 on one connection, driven by a Transport. It
+owns the sans-IO parser, the connection's state (one State, below), the order of pipelined
+answers and the deadlines; the transport owns the socket. Bodies: output.py."""
+
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+from typing import Any
+
+from gateway.errors import HTTPError, ProtocolError
+from gateway.http.events import NEED_DATA, Data, EndOfMessage, RequestHead
+from gateway.http.parser import RequestParser
+from gateway.http.writer import CONTINUE, Framing
+from gateway.request import Request, build_request
+from gateway.response import FileBody, Response, Switch
+from gateway.server.context import ConnContext
+from gateway.server.output import Stream, encode_head, error_answer, stream_of
+from gateway.server.transport import Protocol, Transport
+
+log = logging.getLogger("gateway.server")
+
+COALESCE_LIMIT = 65536  # bodies up to this size go out in the same send as their head
+HIGH_WATER = 1 << 20  # parse no new request while this much output waits ...
+LOW_WATER = 0  # ... until all of it is sent
+# File bodies queued on one connection before it stops taking pipelined requests: each holds
+# an open fd (or a reference that keeps an evicted cached one open) until it is sent.
+MAX_QUEUED_FILES = 8
+
+
+class State(enum.Enum):
+    """What the connection does now. Reading is on in READING only.
+
+    READING   -> HANDLING (a request went to the pool), STREAMING (a streamed body is being
+                 written), HELD (output backlog), DRAINING (last answer queued), SWITCHED
+    HANDLING  -> READING (answer queued), STREAMING, DRAINING
+    STREAMING -> READING (body ended), DRAINING
+    HELD      -> READING (backlog sent)
+    DRAINING  -> CLOSED (its output sent, the transport closes)
+    any       -> CLOSED (connection lost)
+
+    Two facts stand beside the state: `_peer_done` (the client shut its side: answer what it
+    asked, then close) and `_last` (the answer being written is the last one)."""
+
+    READING = "reading"  # idle, or a request arriving (the parser says which)
+    HANDLING = "handling"  # a handler runs on the pool
+    STREAMING = "streaming"  # a streamed body is being written
+    HELD = "held"  # output backlog: the next pipelined request waits for it to drain
+    DRAINING = "draining"  # no more requests: the queued output is sent, then it closes
+    SWITCHED = "switched"  # handed to another protocol after 101 Switching Protocols
+    CLOSED = "closed"
+
+
+READING = State.READING
+HANDLING = State.HANDLING
+STREAMING = State.STREAMING
+HELD = State.HELD
+DRAINING = State.DRAINING
+CLOSED = State.CLOSED
+
+
+class HttpProtocol(Protocol):
+    """One client connection: parses what arrives, dispatches each complete request in
+    order, writes the answers, and keeps one deadline for whichever timeout applies now
+    (the server's tick calls on_timeout once it passes)."""
+
+    __slots__ = (
+        "_answered",
+        "_body",
+        "_files",
+        "_head",
+        "_last",
+        "_peer_done",
+        "_pending_id",
+        "_stream",
+        "_waiting",
+        "_writing_paused",
+        "client",
+        "ctx",
+        "deadline",
+        "parser",
+        "state",
+        "transport",
+    )
+
+    def __init__(self, ctx: ConnContext, client: tuple[str, int]) -> None:
+        self.ctx = ctx
+        self.client = client
+        self.parser = RequestParser(**ctx.parser_limits)
+        self.state = READING
+        self.deadline = ctx.loop.now + ctx.timeouts.header
+        self._head: RequestHead | None = None
+        self._body: list[bytes] = []
+        self._files: collections.deque[FileBody] = collections.deque()
+        self._stream: Stream | None = None
+        self._waiting: Any = None  # (request, call, keep_alive) while HANDLING
+        self._pending_id = 0
+        self._peer_done = False
+        self._last = False
+        self._answered = False  # an answer was queued since on_timeout last looked
+        self._writing_paused = False
+
+    # -- from the transport ---------------------------------------------------------------
+
+    def connection_made(self, transport: Transport) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+
+    def data_received(self, data: bytes) -> None:
+        parser = self.parser
+        was_idle = not parser.in_message
+        parser.feed(data)
+        if was_idle and parser.in_message:
+            # The header clock starts at a request's first byte; stray CRLFs (which the
+            # parser skips) must not restart it, or they would keep a connection forever.
+            self.deadline = self.ctx.loop.now + self.ctx.timeouts.header
+        elif self._head is not None:
+            self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
+        if self.state is READING:  # else the bytes wait in the parser
+            self._process()  # the transport sends what this writes when it returns
+
+    def eof_received(self) -> None:
+        self._peer_done = True
+        if self.state is READING:
+            self._drain()  # a request cut short is dropped; queued answers still go out
+        # Otherwise the answer in progress finishes; _process then closes at NEED_DATA.
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.state = CLOSED
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+        if self._waiting is not None:
+            self._pending_id += 1  # the late result will be dropped
+            self._waiting = None
+        while self._files:  # done(False) normally closed them; this is the safety net
+            self._files.popleft().close()
+        self.ctx.forget(self)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self.state is STREAMING:
+            self._pump()
+        elif self.state is HELD:
+            self._resume()
+
+    # -- the server's view ----------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in progress: safe to close at shutdown."""
+        return (
+            self.state is READING
+            and not self.parser.in_message
+            and not self._files
+            and not self.transport.get_write_buffer_size()
+        )
+
+    @property
+    def _mask(self) -> int:
+        """The transport's selector events (tests look at whether it still reads)."""
+        return getattr(self.transport, "mask", 0)
+
+    def close(self) -> None:
+        """Close now (shutdown, or an unexpected error): queued output is dropped."""
+        if self.state is not CLOSED:
+            self.transport.abort()
+
+    def on_timeout(self) -> None:
+        """The deadline passed: answer 504 for a stuck handler, 408 for a slow request,
+        close a stalled writer or an idle connection; or move the deadline on when output
+        made progress since it was set."""
+        ctx = self.ctx
+        now = ctx.loop.now
+        state = self.state
+        if state is HANDLING:
+            request, call, _keep_alive = self._waiting
+            self._waiting = None
+            self._pending_id += 1  # the late result will be dropped
+            self.state = READING
+            log.error(
+                "handler timed out: request %s %s %s", request.id, request.method, request.path
+            )
+            self.send_response(request, call.timeout_response(), keep_alive=False)
+            return
+        transport = self.transport
+        if self._files or transport.get_write_buffer_size() or state is STREAMING:
+            due = transport.progress_at + ctx.timeouts.write
+            if due > now:
+                self.deadline = due
+                return
+            transport.abort()  # a client that stopped reading its answers
+            return
+        in_message = self.parser.in_message
+        if state is READING and self._wrote_since(now, in_message):
+            return
+        if in_message and state is READING:
+            self._error_answer(HTTPError(408, "request timeout"))
+        else:
+            transport.abort() if state is not DRAINING else transport.close()
+
+    def _wrote_since(self, now: float, in_message: bool) -> bool:
+        # An answer went out since the deadline was set: the idle (or header) clock runs
+        # from when its last byte was sent.
+        if not self._answered:
+            return False
+        self._answered = False
+        timeouts = self.ctx.timeouts
+        due = self.transport.progress_at + (timeouts.header if in_message else timeouts.idle)
+        if due > now:
+            self.deadline = due
+            return True
+        return False
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _process(self) -> None:
+        """Parse and dispatch every complete request in the buffer, in order, until one
+        has to wait (for the pool, a streamed body, or an output backlog)."""
+        parser = self.parser
+        while self.state is READING:
+            if self._writing_paused or (self._files and len(self._files) >= MAX_QUEUED_FILES):
+                self.state = HELD  # resumed when the backlog drains
+                self.transport.pause_reading()
+                return
+            try:
+                event = parser.next_event()
+            except ProtocolError as exc:
+                self._error_answer(exc, getattr(exc, "head", None) or self._head)
+                return
+            kind = type(event)
+            if kind is RequestHead:
+                self._head = event  # type: ignore[assignment]
+                self._body = []
+                self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
+                if event.expect_continue:  # type: ignore[union-attr]
+                    self._continue()
+            elif kind is Data:
+                self._body.append(event.data)  # type: ignore[union-attr]
+            elif kind is EndOfMessage:
+                self._dispatch()
+            else:
+                if self._peer_done and event is NEED_DATA:
+                    self._drain()  # the peer has sent all it will send
+                return  # NEED_DATA, or PAUSED
+
+    def _continue(self) -> None:
+        """Expect: 100-continue. The next event says whether the body is welcome: a body
+        over the limit gets its 413 without a 100 before it (the parser may raise that on
+        the event after the head); otherwise 100 Continue goes out, then the event."""
+        try:
+            event = self.parser.next_event()
+        except ProtocolError as exc:
+            self._error_answer(exc, getattr(exc, "head", None) or self._head)
+            return
+        self.transport.write(CONTINUE)
+        if type(event) is Data:
+            self._body.append(event.data)
+        elif type(event) is EndOfMessage:
+            self._dispatch()
+        # NEED_DATA: the loop asks again and gets it again.
+
+    def _dispatch(self) -> None:
+        head = self._head
+        assert head is not None
+        self._head = None
+        body = b"".join(self._body) if self._body else b""
+        self._body = []
+        ctx = self.ctx
+        try:
+            request = build_request(head, body, self.client, ctx.next_request_id())
+        except HTTPError as exc:
+            self.parser.start_next()
+            self._error_answer(exc, head)
+            return
+        result = ctx.app.handle(request)
+        self.parser.start_next()
+        keep_alive = head.keep_alive
+        if isinstance(result, Response):
+            self.send_response(request, result, keep_alive)
+            return
+        self._pending_id += 1
+        token = self._pending_id
+        if not ctx.pool.submit(result.run, lambda response: self._on_handler_done(token, response)):
+            self.send_response(request, result.busy_response(), keep_alive)
+            return
+        self._waiting = (request, result, keep_alive)
+        self.state = HANDLING
+        self.transport.pause_reading()
+        self.deadline = ctx.loop.now + ctx.timeouts.handler
+
+    def _on_handler_done(self, token: int, response: Response | None) -> None:
+        if token != self._pending_id or self.state is not HANDLING:
+            if response is not None:
+                response.close()  # the request timed out or the client left
+            return
+        request, call, keep_alive = self._waiting
+        self._waiting = None
+        self.state = READING
+        if response is None:
+            response = call.error_response()
+        transport = self.transport
+        transport.cork()
+        self.send_response(request, response, keep_alive)
+        self._process()  # pipelined requests that arrived meanwhile
+        if self.state is READING:
+            transport.resume_reading()
+        transport.uncork()
+
+    # -- answers --------------------------------------------------------------------------
+
+    def send_response(self, request: Request, response: Response, keep_alive: bool) -> None:
+        """Write `response` for `request` behind everything written before it."""
+        ctx = self.ctx
+        keep_alive = keep_alive and not self._peer_done and not ctx.shutting_down
+        # Output is pending now, sent or not: the first of the write, idle and header
+        # timeouts that could apply; on_timeout then works out which one really does.
+        self.deadline = ctx.loop.now + ctx.answer_wait
+        self._answered = True
+        response, head, framing, length = encode_head(ctx, request, response, keep_alive)
+        body = response.body
+        if not keep_alive or framing is Framing.CLOSE:
+            self._last = True
+        ctx.access_log(request, response.status, length, self.client)
+        transport = self.transport
+        if framing is Framing.NONE:
+            response.close()
+            if response.status == 101 and isinstance(response, Switch):
+                # The writer keeps Connection to itself; a 101 must name the upgrade in it.
+                transport.write(head[:-2] + b"connection: upgrade\r\n\r\n")
+                self._switch(response)
+                return
+            transport.write(head)
+        elif type(body) is bytes:
+            if len(body) <= COALESCE_LIMIT:
+                transport.write(head + body)
+            else:
+                transport.write(head)
+                transport.write(body)
+        elif isinstance(body, FileBody):
+            transport.write(head)
+            self._files.append(body)
+            transport.write_file(body.fd, body.offset, body.length, self._file_done)
+        else:
+            transport.write(head)
+            self._start_stream(body, framing is Framing.CHUNKED)
+            return
+        if self._last:
+            self._drain()
+
+    def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
+        """Answer a request that could not be read, then close: its framing is lost."""
+        buffered = getattr(self.parser, "buffered", b"")
+        request, status, data, length = error_answer(self.ctx, exc, head, self.client, buffered)
+        self.transport.write(data)
+        self.ctx.access_log(request, status, length, self.client)
+        self._last = True
+        self._drain()
+
+    def _switch(self, response: Switch) -> None:
+        """101 Switching Protocols: the bytes after this request, and the connection, go
+        to the protocol the response names. The server forgets the connection."""
+        protocol = response.protocol_factory()
+        leftover = self.parser.buffered
+        self.state = State.SWITCHED
+        self.ctx.forget(self)
+        transport = self.transport
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        transport.resume_reading()
+        if leftover:
+            protocol.data_received(leftover)
+
+    def _drain(self) -> None:
+        """No more requests on this connection: close once the queued output is sent."""
+        if self.state is STREAMING:
+            self._last = True  # _end_stream drains
+            return
+        self.state = DRAINING
+        self.transport.close()
+
+    def _file_done(self, ok: bool) -> None:
+        self._files.popleft().close()
+        if ok and self.state is HELD:
+            self._resume()
+
+    def _resume(self) -> None:
+        """Take requests again (after a backlog, or a streamed body): _process goes back
+        to HELD at once if the output still has not drained enough."""
+        self.state = READING
+        transport = self.transport
+        transport.cork()
+        self._process()  # the pipelined requests that waited for the output to drain
+        if self.state is READING:
+            transport.resume_reading()
+        transport.uncork()
+
+    # -- streamed bodies ------------------------------------------------------------------
+
+    def _start_stream(self, body: Any, chunked: bool) -> None:
+        self._stream = stream_of(body, chunked)
+        self.state = STREAMING
+        self.transport.pause_reading()
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write what the stream has until the transport's buffer is full."""
+        stream = self._stream
+        transport = self.transport
+        while stream is not None and not self._writing_paused:
+            try:
+                data = stream.pull()
+            except Exception:
+                log.exception("streamed response body failed; closing the connection")
+                transport.abort()
+                return
+            if data is None:
+                self._end_stream(stream)
+                return
+            if not data:  # a PushBody with nothing yet: it calls back on the next push
+                stream.set_waiter(self._on_pushed)
+                self.deadline = float("inf")
+                return
+            self.deadline = self.ctx.loop.now + self.ctx.timeouts.write
+            transport.write(data)
+            stream = self._stream
+
+    def _on_pushed(self) -> None:
+        if self.state is STREAMING:
+            self._pump()
+
+    def _end_stream(self, stream: Stream) -> None:
+        self._stream = None
+        stream.close()
+        if stream.failed:
+            self.transport.abort()  # no last chunk: the client sees the body was cut short
+            return
+        tail = stream.tail()
+        if tail:
+            self.transport.write(tail)
+        self.state = READING
+        if self._last or self.ctx.shutting_down:
+            self._drain()  # (an event stream that ended at shutdown: nothing follows it)
+            return
+        self._resume()
