@@ -55,6 +55,7 @@ class VariantCache:
         levels: dict[str, int] | None = None,
     ) -> None:
         self._own_dir = directory is None
+        self._pid = os.getpid()  # prefork workers inherit the cache: only this process owns it
         self.directory = directory or tempfile.mkdtemp(prefix="gateway-variants-")
         os.makedirs(self.directory, exist_ok=True)
         self.max_bytes = max_bytes
@@ -87,7 +88,8 @@ class VariantCache:
     ) -> Variant | None:
         """For the loop: the variant if made; otherwise have `submit` (a pool's) build it in
         the background, at most once, and answer None (send this request identity, or
-        compressed on the fly). Later requests for this version get the variant."""
+        compressed on the fly). Later requests for this version get the variant. A
+        `submit` that returns False (refused) leaves the variant to be scheduled again."""
         entry = (key, coding)
         with self._lock:
             variant = self._entries.get(entry)
@@ -107,8 +109,17 @@ class VariantCache:
                 with self._lock:
                     self._scheduled.discard(entry)
 
-        submit(run)
+        if submit(run) is False:  # a full pool refused it: let a later request try again
+            with self._lock:
+                self._scheduled.discard(entry)
         return None
+
+    def discard(self, key: VersionKey, coding: str) -> None:
+        """Forget a variant whose file is gone (removed by hand, or by another worker that
+        shares the directory), so the next request builds it again."""
+        with self._lock:
+            if (key, coding) in self._entries:
+                self._drop((key, coding))
 
     def build(self, path: str, key: VersionKey, coding: str) -> Variant | None:
         """Make (or wait for, or find) the variant of `path` at version `key`. None when the
@@ -146,6 +157,7 @@ class VariantCache:
             return _INCOMPRESSIBLE
         name = hashlib.sha256(repr(key).encode()).hexdigest()[:32] + "." + coding
         target = os.path.join(self.directory, name)
+        os.makedirs(self.directory, exist_ok=True)  # removed under us: a build must not fail
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -180,12 +192,16 @@ class VariantCache:
         return variant
 
     def close(self) -> None:
-        """Forget every variant and remove their files (the directory too if it was ours)."""
+        """Forget every variant and remove their files (the directory too if it was ours).
+        In a process forked after the cache was made (a prefork worker), only forget: the
+        files and the directory are shared with the other workers."""
         with self._lock:
             variants = list(self._entries.values())
             self._entries.clear()
             self._current.clear()
             self.total = 0
+        if os.getpid() != self._pid:
+            return
         for variant in variants:
             _unlink(variant.path)
         if self._own_dir:

@@ -12,15 +12,25 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from gateway.compress.policy import Policy
+from gateway.compress.variants import VariantCache
 from gateway.config.schema import StaticSpec
-from gateway.errors import ConfigError, ConfigIssue, HTTPError
+from gateway.errors import ConfigError, HTTPError
 from gateway.request import Request
 from gateway.response import FileBody, HeaderList, Response
-from gateway.static.conditional import Precondition, evaluate, http_date, make_etag, range_applies
+from gateway.static.conditional import (
+    Precondition,
+    evaluate,
+    http_date,
+    make_etag,
+    range_applies,
+    weak_match,
+)
 from gateway.static.fdcache import FdBudget
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
 from gateway.static.negotiate import CODING_SUFFIX, accepted_codings, accepts_html
+from gateway.static.onthefly import OnTheFly, Schedule
 from gateway.static.opener import Opener, is_file
 from gateway.static.paths import (
     DotfilePolicy,
@@ -32,6 +42,7 @@ from gateway.static.paths import (
 )
 from gateway.static.ranges import content_range, multipart_response, parse_range
 from gateway.static.rules import CacheRules
+from gateway.static.spec import check_spec, relative_parts
 
 # pchar minus "/" (RFC 3986 §3.3): what may stay unencoded in one segment of a Location.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
@@ -58,6 +69,7 @@ class StaticMount:
         "_fallback",
         "_headers",
         "_joins",
+        "_onthefly",
         "_opener",
         "_replaced",
         "cache",
@@ -79,6 +91,7 @@ class StaticMount:
         *,
         default_cache_control: str | None = None,
         fd_budget: FdBudget | None = None,
+        onthefly: OnTheFly | None = None,
     ) -> None:
         """Use from_spec, which checks `spec` first; `root` is the realpath of spec.dir."""
         self.spec = spec
@@ -93,10 +106,11 @@ class StaticMount:
         self._extra: HeaderList = [(name.lower(), value) for name, value in spec.headers]
         self._replaced = frozenset(name for name, _ in self._extra) & _REPLACEABLE
         fallback = spec.fallback
-        self._fallback = None if fallback is None else _relative_parts(fallback)
+        self._fallback = None if fallback is None else relative_parts(fallback)
         self._opener = Opener(root, spec.symlinks, fd_budget)
         self._headers: dict[tuple[object, ...], _KnownHeaders] = {}
         self._joins: dict[tuple[str, ...], str | None] = {}
+        self._onthefly = onthefly
 
     @classmethod
     def from_spec(
@@ -105,13 +119,19 @@ class StaticMount:
         *,
         default_cache_control: str | None = None,
         fd_budget: FdBudget | None = None,
+        compress: Policy | None = None,
+        variants: VariantCache | None = None,
+        schedule: Schedule | None = None,
     ) -> StaticMount:
         """Compile a [[static]] table; ConfigError with every problem found in it.
         `default_cache_control` is the Cache-Control of files no `cache` rule matches
         ("no-cache" in development, so an edited file is never served from a browser's
         heuristic cache); None keeps the usual default (HTML "no-cache", the rest none).
-        `fd_budget` bounds the open-file cache (the process's share of RLIMIT_NOFILE)."""
-        issues = _check_spec(spec)
+        `fd_budget` bounds the open-file cache (the process's share of RLIMIT_NOFILE).
+        With `compress` and `variants`, compressible files get variants made once per file
+        version in `variants`, built by jobs handed to `schedule` (a pool's submit; None
+        builds in the serving thread) and then sent like precompressed files."""
+        issues = check_spec(spec)
         root = os.path.realpath(spec.dir)
         if not os.path.isdir(root):
             issues.append(spec.where.issue(f"{str(spec.dir)!r} is not a directory", "dir"))
@@ -121,8 +141,16 @@ class StaticMount:
             issues.append(spec.where.issue(f"bad glob: {exc}", "cache"))
         if issues:
             raise ConfigError(issues)
+        onthefly = None
+        if compress is not None and compress.enabled and variants is not None:
+            onthefly = OnTheFly(compress, variants, schedule)
         return cls(
-            spec, root, cache, default_cache_control=default_cache_control, fd_budget=fd_budget
+            spec,
+            root,
+            cache,
+            default_cache_control=default_cache_control,
+            fd_budget=fd_budget,
+            onthefly=onthefly,
         )
 
     def serve(self, request: Request, rest: tuple[str, ...]) -> Response | None:
@@ -226,44 +254,73 @@ class StaticMount:
     def _file(
         self, request: Request, lexical: str, rel: str, body: FileBody, st: os.stat_result
     ) -> Response:
-        """Serve the open file `body` (named `rel` under the dir), or a precompressed sibling."""
+        """Serve the open file `body` (named `rel` under the dir), a precompressed sibling,
+        or a compressed variant made on the fly (`made`: its ETag is the file's + coding)."""
         try:
-            coding, vary = "", False
+            coding, vary, made = "", False, False
             if self.codings:
                 variant, vary = self._variant(request, lexical)
                 if variant is not None:
                     body.close()
                     body, st, coding = variant
+            if self._onthefly is not None and not coding:
+                made_body, owed, eligible = self._onthefly.open(
+                    request, lexical, rel, st, self._opener, self._described
+                )
+                vary = vary or eligible
+                if made_body is not None:
+                    body.close()
+                    body, coding, made = made_body, owed, True
+                elif owed and _holds(request, make_etag(st, owed)):
+                    # The client holds this version's variant, made before a restart or an
+                    # eviction: still good, so a 304 under its tag (nothing of `body` is sent).
+                    coding, made = owed, True
             # Headers depend only on the name and the file's identity: build them once.
-            key = (rel, coding, vary, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            key = (rel, coding, vary, made, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             known = self._headers.get(key)
             if known is None:
                 content_type = self.mime.guess(rel)
                 etag, mtime = make_etag(st, coding), int(st.st_mtime)
-                built = self._file_headers(rel, content_type, etag, mtime, coding, vary)
+                built = self._file_headers(rel, content_type, etag, mtime, coding, vary, made)
                 known = (built, etag, mtime, content_type)
                 if len(self._headers) >= _MAX_HEADER_SETS:
                     self._headers.clear()  # a crude bound; rebuilding is cheap
                 self._headers[key] = known
             headers, etag, mtime, content_type = known
-            rep = _Representation(body, st.st_size, etag, mtime)
+            rep = _Representation(body, body.length if made else st.st_size, etag, mtime)
             return self._conditional(request, rep, content_type, list(headers))
         except BaseException:
             body.close()
             raise
 
+    def _described(self, rel: str) -> tuple[str, str]:
+        """The Content-Type and Cache-Control file `rel` is served with ("" for none)."""
+        content_type = self.mime.guess(rel)
+        control = self.cache.control(rel, content_type, self.default_control) or ""
+        for name, value in self._extra:
+            if name == "content-type":
+                content_type = value
+            elif name == "cache-control":
+                control = value
+        return content_type, control
+
     def _file_headers(
-        self, rel: str, content_type: str, etag: str, mtime: int, coding: str, vary: bool
+        self,
+        rel: str,
+        content_type: str,
+        etag: str,
+        mtime: int,
+        coding: str,
+        vary: bool,
+        made: bool = False,
     ) -> tuple[tuple[str, str], ...]:
         replaced = self._replaced
         headers: HeaderList = []
         if "content-type" not in replaced:
             headers.append(("content-type", content_type))
-        headers += [
-            ("accept-ranges", "bytes"),
-            ("last-modified", http_date(mtime)),
-            ("etag", etag),
-        ]
+        if not made:  # a made variant is never served in ranges: a ranged GET gets identity
+            headers.append(("accept-ranges", "bytes"))
+        headers += [("last-modified", http_date(mtime)), ("etag", etag)]
         if "x-content-type-options" not in replaced:
             headers.append(("x-content-type-options", "nosniff"))
         control = self.cache.control(rel, content_type, self.default_control)
@@ -398,36 +455,12 @@ class _Representation:
     mtime: int  # Last-Modified, whole seconds
 
 
+def _holds(request: Request, etag: str) -> bool:
+    """If-None-Match names `etag`: the request's outcome is a 304 (or an If-Match 412)."""
+    value = _joined(request, "if-none-match")
+    return value is not None and value.strip() != "*" and weak_match(value, etag)
+
+
 def _joined(request: Request, name: str) -> str | None:
     values = request.headers.get_all(name)
     return ", ".join(values) if values else None
-
-
-def _relative_parts(path: str) -> tuple[str, ...]:
-    # "./index.html" and "app//shell.html" are what people write; ".." stays in, to be refused.
-    return tuple(part for part in path.split("/") if part not in ("", "."))
-
-
-def _check_spec(spec: StaticSpec) -> list[ConfigIssue]:
-    """What from_spec cannot compile, each at its key."""
-    issues: list[ConfigIssue] = []
-    for i, name in enumerate(spec.index):
-        if bad_segment(name):
-            issues.append(spec.where.issue(f"{name!r} must be a file name in dir", f"index[{i}]"))
-    if spec.fallback is not None:
-        parts = _relative_parts(spec.fallback)
-        if not parts or any(bad_segment(p) for p in parts):
-            message = f"{spec.fallback!r} must be a path inside dir, without '.' or '..'"
-            issues.append(spec.where.issue(message, "fallback"))
-    for i, coding in enumerate(spec.precompressed):
-        if coding not in CODING_SUFFIX:
-            known = ", ".join(repr(c) for c in CODING_SUFFIX)
-            message = f"unknown coding {coding!r}: use {known}"
-            issues.append(spec.where.issue(message, f"precompressed[{i}]"))
-    if spec.dotfiles not in ("deny", "allow", "ignore"):
-        message = f"{spec.dotfiles!r} is not one of 'deny', 'allow', 'ignore'"
-        issues.append(spec.where.issue(message, "dotfiles"))
-    if spec.symlinks not in ("inside", "follow", "deny"):
-        message = f"{spec.symlinks!r} is not one of 'inside', 'follow', 'deny'"
-        issues.append(spec.where.issue(message, "symlinks"))
-    return issues

@@ -66,6 +66,32 @@ class Opener:
             return None
         return opened
 
+    def open_made(self, path: str, size: int) -> Opened | None:
+        """Open a file the server made itself (a compressed variant, outside the dir, so no
+        symlink policy applies; a symlink there is refused). Through the open-file cache and
+        the fd budget like any file; None unless it is a regular file of `size` bytes."""
+        cached = self.files.get(path)
+        if cached is not None:
+            return FileBody(cached.fd, 0, cached.st.st_size, cached.acquire()), cached.st
+        try:
+            fd = self.with_fds(os.open, path, _OPEN_FLAGS | os.O_NOFOLLOW)
+        except (OSError, ValueError, HTTPError):  # out of fds: the identity file will do
+            return None
+        body = FileBody(fd, 0, 0)
+        try:
+            st = os.fstat(fd)
+        except BaseException:
+            body.close()
+            raise
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            body.close()
+            return None
+        body.length = size
+        entry = self.files.put(path, fd, st)
+        if entry is not None:
+            body.release = entry.acquire()
+        return body, st
+
     def with_fds(self, call: Callable[..., Any], *args: Any) -> Any:
         """call(*args); on EMFILE/ENFILE, close idle cached fds and try once more; still out
         of fds (or none to close): HTTPError(503) with Retry-After. Other OSErrors propagate."""
