@@ -9,12 +9,14 @@ import inspect
 import logging
 import mimetypes
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from gateway import devpage, problem
 from gateway.aio.kinds import handler_kind, signature_problem
 from gateway.asynccall import AsyncCall, AsyncDeferred, AsyncTarget, CallAnswers
+from gateway.compress import VariantCache
 from gateway.compress.apply import compress_for
 from gateway.config.compression import policy_for
 from gateway.config.routes import conflict_issue
@@ -100,6 +102,11 @@ class App:
         self.shutdown: list[Callable[[], Any]] = []
         self._fallback_target = Target("error", default_cors)
         self.upstream_specs: tuple[UpstreamSpec, ...] = ()  # live upstreams its routes use
+        # Static files' compressed variants: made once per file version on one background
+        # thread (a best-level build may take seconds: never on a handler thread), then sent
+        # with sendfile like precompressed files. None while compression is off.
+        self.variants: VariantCache | None = None
+        self.variant_jobs: ThreadPoolExecutor | None = None
 
     def handle(self, request: Request) -> Response | PoolCall | AsyncCall | ProxyCall:
         """The answer to `request`: never raises."""
@@ -220,6 +227,10 @@ class App:
         """Release cached files once this app is no longer the one serving."""
         for mount in self.mounts:
             mount.close()
+        if self.variant_jobs is not None:
+            self.variant_jobs.shutdown(wait=False, cancel_futures=True)
+        if self.variants is not None:
+            self.variants.close()
 
     # -- misses ---------------------------------------------------------------------------
 
@@ -381,8 +392,20 @@ class _Compiler:
             redirect_slashes=config.server.trailing_slash == "redirect"
         )
         self.rows: list[RouteRow] = []
+        self.variants: VariantCache | None = None
+        self.variant_jobs: ThreadPoolExecutor | None = None
         self.mounts: list[StaticMount] = []
         self.proxies: list[ProxyTarget] = []
+
+    def _variants(self) -> dict[str, Any]:
+        """StaticMount's on-the-fly compression: [server] compress, one cache per app."""
+        policy = policy_for(self.config.server.compress)
+        if policy is None:
+            return {}
+        if self.variants is None or self.variant_jobs is None:
+            self.variants = VariantCache()
+            self.variant_jobs = ThreadPoolExecutor(1, thread_name_prefix="gateway-variants")
+        return {"compress": policy, "variants": self.variants, "schedule": self.variant_jobs.submit}
 
     def build(self) -> App:
         for name, spec in self.config.cors.items():
@@ -412,6 +435,7 @@ class _Compiler:
         )
         app.upstream_specs = upstream_specs(self.proxies)
         app.startup, app.shutdown = self.startup, self.shutdown
+        app.variants, app.variant_jobs = self.variants, self.variant_jobs
         return app
 
     def _cors(self, ref: Any) -> tuple[CorsPolicy | None, str | None]:
@@ -532,6 +556,7 @@ class _Compiler:
                 default_cache_control=(
                     "no-cache" if self.config.dev.reload or self.config.dev.live_reload else None
                 ),
+                **self._variants(),
             )
             self.mounts.append(mount)
         except ConfigError as exc:
