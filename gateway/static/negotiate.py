@@ -4,41 +4,16 @@ Pure functions over header values; a malformed element is skipped, never an erro
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+
+from gateway.compress.policy import parse_accept_encoding
 
 # Content coding -> the suffix of its precompressed sibling file.
 CODING_SUFFIX = {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
 
-# RFC 9110 §12.5.3: recipients should treat x-gzip as gzip.
-_ALIASES = {"x-gzip": "gzip"}
-
-
-def parse_weights(value: str) -> dict[str, float]:
-    """'gzip, br;q=0.5, *;q=0' -> {"gzip": 1.0, "br": 0.5, "*": 0.0}. Names lowercased; an
-    element whose q is not a number in [0, 1] is dropped; the first of a repeated name wins."""
-    weights: dict[str, float] = {}
-    for element in value.split(","):
-        name, *params = element.split(";")
-        name = name.strip().lower()
-        if not name:
-            continue
-        weight: float | None = 1.0
-        for param in params:
-            key, _, raw = param.partition("=")
-            if key.strip().lower() == "q":
-                weight = _qvalue(raw.strip())
-        if weight is not None:
-            weights.setdefault(_ALIASES.get(name, name), weight)
-    return weights
-
-
-def _qvalue(raw: str) -> float | None:
-    try:
-        weight = float(raw)
-    except ValueError:
-        return None
-    return weight if math.isfinite(weight) and 0.0 <= weight <= 1.0 else None
+# One q-value list parser for every weighted header (Accept-Encoding, Accept): the one the
+# on-the-fly compressor negotiates with, so static and dynamic answers agree.
+parse_weights = parse_accept_encoding
 
 
 def accepted_codings(accept_encoding: str | None, offered: Sequence[str]) -> tuple[str, ...]:
