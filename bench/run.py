@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "target's median round")
     p.add_argument("--metrics", action="store_true",
                    help="also measure gateway targets with [server] metrics on (+metrics rows)")
+    p.add_argument("--targets", default="", metavar="WORDS",
+                   help="comma-separated words: measure only targets whose label has one "
+                   "(e.g. 'gateway,nginx'); ratios need their peers kept")
     p.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     p.add_argument("--startup-timeout", type=float, default=15.0,
                    help="seconds a server gets to accept connections")
@@ -186,6 +189,15 @@ def _progress(scenario: Scenario, out: Outcome, n: int) -> None:
           file=sys.stderr, flush=True)
 
 
+def _kept(scenario: Scenario, words: str) -> Scenario:
+    """The scenario with only the targets whose label contains one of `words` (all: "")."""
+    wanted = [w.strip() for w in words.split(",") if w.strip()]
+    if not wanted:
+        return scenario
+    targets = tuple(t for t in scenario.targets if any(w in t.label for w in wanted))
+    return dataclasses.replace(scenario, targets=targets)
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through every finally that stops a server
 
@@ -197,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:  # a missing server (nginx) is reported per target instead
         print(f"bench: missing {', '.join(missing)}", file=sys.stderr)
         return 2
-    scenarios = [SCENARIOS[name] for name in dict.fromkeys(args.only)]
+    scenarios = [_kept(SCENARIOS[name], args.targets) for name in dict.fromkeys(args.only)]
     if args.metrics:
         scenarios = [with_metrics(s) for s in scenarios]
     host = host_info(args.python, REPO)

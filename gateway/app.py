@@ -138,7 +138,9 @@ class App:
         if live is not None:
             response = live.inject(request, response)
         policy = target.compress
-        return response if policy is None else compress_for(request, response, policy)
+        if policy is None or _below_min_size(response, request, policy):
+            return response
+        return compress_for(request, response, policy)
 
     def finish(self, request: Request, target: Target, response: Response) -> Response:
         """A target's answer as it goes out: the route's headers and CORS, then the one
@@ -149,7 +151,9 @@ class App:
         if live is not None:
             response = live.inject(request, response)
         policy = target.compress
-        return response if policy is None else compress_for(request, response, policy)
+        if policy is None or _below_min_size(response, request, policy):
+            return response
+        return compress_for(request, response, policy)
 
     def render_error(
         self,
@@ -305,6 +309,18 @@ def listed(methods: tuple[str, ...]) -> str:
     if "GET" in methods and "HEAD" not in methods:
         methods = (*methods, "HEAD")
     return ",".join(methods)
+
+
+def _below_min_size(response: Response, request: Request, policy: Any) -> bool:
+    """A bytes body under the policy's min_size is never compressed and gets no Vary, and
+    without If-None-Match no 304 can come of it: compress_for would hand it back as it is
+    (the answer of most small APIs: a few us a request saved)."""
+    body = response.body
+    return (
+        type(body) is bytes
+        and len(body) < policy.min_size
+        and "if-none-match" not in request.headers
+    )
 
 
 def _wants_json(accept: str | None, route_json: bool) -> bool:

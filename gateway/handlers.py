@@ -204,6 +204,9 @@ def _missing_function(module_name: str, func_name: str, names: list[str]) -> str
 
 def to_response(result: Any) -> Response:
     """What a handler returned, as a Response (see docs/handlers.md for the table)."""
+    kind = type(result)
+    if kind is dict or kind is list:  # the common case first: a JSON API's answer
+        return Response.json(result)
     if isinstance(result, Response):
         return result
     if result is None:
@@ -265,9 +268,11 @@ def call_handler(func: Handler, request: Any) -> Response:
 def _checked(response: Response) -> Response:
     """A Response the server can write: a final status (an int from 200 to 999) and a body
     it knows how to send. Anything else is the handler's bug: TypeError -> 500."""
+    status = response.status
+    if type(status) is int and 200 <= status <= 999 and type(response.body) is bytes:
+        return response  # the common case, decided at once
     if type(response) is Switch:
         return response  # 101: the connection goes to the protocol it names
-    status = response.status
     if type(status) is not int or not 200 <= status <= 999:
         raise TypeError(f"status {status!r} is not a final status: use an int from 200 to 599")
     body = response.body

@@ -70,6 +70,8 @@ class Response:
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: HeadersLike = None) -> Response:
         body = _encode_json(data).encode()
+        if headers is None and cls is Response:  # the usual case, without __init__'s checks
+            return _made(status, body, [("content-type", "application/json")])
         return cls(status, body, headers, "application/json")
 
     @classmethod
@@ -113,6 +115,16 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.headers!r}>"
+
+
+def _made(status: int, body: bytes, headers: HeaderList) -> Response:
+    """A Response from parts already in their final form (what __init__ would make of them):
+    for the hot paths that build one per request."""
+    response = object.__new__(Response)
+    response.status = status
+    response.body = body
+    response.headers = headers
+    return response
 
 
 def to_header_list(headers: HeadersLike) -> HeaderList:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.handlers import Handler, call_handler
-from gateway.placement import Placement, plain_body
+from gateway.placement import Placement
 from gateway.response import Response
 from gateway.router.patterns import Template, parse_template
 
@@ -83,14 +83,7 @@ class HandlerTarget(Target):
             return Deferred(self, request)
         if not placement.adaptive:  # `inline = true`: the user vouches it never blocks
             return call_handler(self.func, request)
-        response = None
-        started = placement.clock()
-        try:
-            response = call_handler(self.func, request)
-        finally:  # a handler that blocked, then raised, blocked all the same
-            plain = response is None or plain_body(response)
-            placement.ran_inline(placement.held(started), plain)
-        return response
+        return placement.run_inline(call_handler, self.func, request)  # timed: it may move
 
 
 @dataclass(frozen=True, slots=True, eq=False)

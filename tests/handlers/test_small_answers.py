@@ -1,0 +1,74 @@
+"""The handler path's shortcuts change nothing a client sees: a small answer (under the
+compression minimum) gets no Vary and is still a 304 for a client holding its ETag; a dict
+is JSON; a (status, body, headers) tuple and a Response subclass keep their meaning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.testing import Transport
+from tests.support import write_site
+
+SITE = """
+    [server]
+    access_log = "off"
+
+    [[route]]
+    path = "/tagged"
+    handler = "api.s:tagged"
+    inline = true
+
+    [[route]]
+    path = "/auto"
+    handler = "api.s:plain"
+
+    [[route]]
+    path = "/tuple"
+    handler = "api.s:tupled"
+    inline = true
+"""
+
+FILES = {
+    "api/s.py": """
+        from gateway.response import Response
+
+        def tagged(request):
+            return Response(200, b"small", headers={"etag": '"v1"'}, content_type="text/plain")
+
+        def plain(request):
+            return {"a": [1, 2]}
+
+        def tupled(request):
+            return 201, {"made": True}, {"content-type": "application/vnd.x+json"}
+    """,
+}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[httpx.Client]:
+    config = write_site(tmp_path, SITE, FILES)
+    with httpx.Client(transport=Transport(str(config)), base_url="http://test") as client:
+        yield client
+
+
+def test_small_answer_has_no_vary_but_still_answers_if_none_match(client: httpx.Client) -> None:
+    fresh = client.get("/tagged", headers={"accept-encoding": "gzip"})
+    assert (fresh.status_code, fresh.content) == (200, b"small")
+    assert "vary" not in fresh.headers and "content-encoding" not in fresh.headers
+    held = client.get("/tagged", headers={"if-none-match": '"v1"'})
+    assert (held.status_code, held.content) == (304, b"")
+    other = client.get("/tagged", headers={"if-none-match": '"v0"'})
+    assert other.status_code == 200
+
+
+def test_dict_and_tuple_answers(client: httpx.Client) -> None:
+    auto = client.get("/auto")
+    assert auto.json() == {"a": [1, 2]}
+    assert auto.headers["content-type"] == "application/json"
+    made = client.get("/tuple")
+    assert (made.status_code, made.json()) == (201, {"made": True})
+    assert made.headers.get_list("content-type") == ["application/vnd.x+json"]
