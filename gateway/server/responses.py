@@ -3,13 +3,15 @@ kinds of target whose answer is a pure function of the head: fixed `respond` rou
 static files. A hit sends the stored bytes (and the file) without building a Request,
 routing, or encoding a head. Valid for one Date second, one app, one file identity.
 A feature that makes an answer differ per request (a request-id header, a per-client limit)
-must turn it off in serve_app; one that only counts answers can use `on_hit`."""
+must turn it off in serve_app; one that only counts answers is told of each hit: metrics
+(`serve_app(..., ops)`) count a hit under the route label its entry keeps."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gateway.metrics.counters import UNMATCHED
 from gateway.response import FileBody, Response
 from gateway.targets import RespondTarget, StaticTarget
 
@@ -44,14 +46,29 @@ class Cached:
     static file that is sent only while `mount` still has the same file at `path`.
     Status 0: a head whose answer cannot be kept (it is never sent from here)."""
 
-    __slots__ = ("data", "head", "head_length", "identity", "length", "mount", "path", "status")
+    __slots__ = (
+        "data",
+        "head",
+        "head_length",
+        "hits",
+        "identity",
+        "length",
+        "mount",
+        "path",
+        "route",
+        "status",
+    )
 
-    def __init__(self, head: RequestHead, data: bytes, status: int, length: int) -> None:
+    def __init__(
+        self, head: RequestHead, data: bytes, status: int, length: int, route: str = ""
+    ) -> None:
         self.head = head  # held: the cache is keyed by its id, which it keeps from reuse
         self.data = data
         self.head_length = len(data) - length if data else 0  # where the body starts
         self.status = status
         self.length = length
+        self.route = route  # the metrics label of the route that answered (request.route)
+        self.hits = 0  # sent from the cache and not yet added to the metrics
         self.mount: StaticMount | None = None
         self.path = ""
         self.identity: object = None
@@ -63,7 +80,17 @@ class ResponseCache:
     log, live reload). `on_hit(status, body_length)`, when set, is told of every answer
     sent from here (for counters such as metrics: the long way is not taken)."""
 
-    __slots__ = ("_app", "_date", "_entries", "enabled", "hits", "on_hit", "writer")
+    __slots__ = (
+        "_app",
+        "_date",
+        "_entries",
+        "_last",
+        "_ops",
+        "enabled",
+        "hits",
+        "on_hit",
+        "writer",
+    )
 
     def __init__(self, writer: ResponseWriter) -> None:
         self.writer = writer
@@ -73,30 +100,77 @@ class ResponseCache:
         self._entries: dict[int, Cached] = {}
         self._app: App | None = None
         self._date = ""
+        self._ops: Any = None
+        self._last: Cached | None = None  # the entry lookup() gave last: the one sent
 
-    def serve_app(self, app: App, access_logged: bool) -> None:
-        """A new app serves from now on: nothing kept for the old one is valid."""
+    def serve_app(self, app: App, access_logged: bool, ops: Any = None) -> None:
+        """A new app serves from now on: nothing kept for the old one is valid. With `ops`
+        (gateway.metrics.Ops) and `app`'s metrics on, every hit is counted as the long way
+        counts an answer (route label, GET, status class, body bytes, latency 0): on its
+        entry first, one increment, and added to the metrics when the entry is dropped
+        or a snapshot is taken (Metrics.folds)."""
+        self._fold()  # hits of the old app's entries
         self._entries = {}
         self._app = app
         self.enabled = not access_logged and app.live is None
+        self._ops = ops
+        counting = ops is not None and app.config.server.metrics is not None
+        self.on_hit = self._count if counting else None
+        if ops is not None:
+            ops.metrics.folds["responses"] = self._fold
+
+    def _fold(self) -> None:
+        """Add the hits counted on entries to the metrics (before they are dropped)."""
+        ops = self._ops
+        if ops is None:
+            return
+        metrics = ops.metrics
+        for entry in self._entries.values():
+            if entry.hits:
+                metrics.add_answers(
+                    entry.route, "GET", entry.status, entry.hits, entry.hits * entry.length
+                )
+                entry.hits = 0
+
+    def _drop_all(self) -> None:
+        self._fold()
+        self._entries = {}
 
     def lookup(self, head: RequestHead) -> Cached | None:
         if self.writer.date is not self._date:  # a new second: every head's Date is stale
-            self._entries = {}
+            self._drop_all()
             self._date = self.writer.date
             return None
         entry = self._entries.get(id(head))
-        return entry if entry is not None and entry.head is head and entry.status else None
+        if entry is not None and entry.head is head and entry.status:
+            self._last = entry
+            return entry
+        return None
+
+    def _count(self, status: int, length: int) -> None:
+        """on_hit while metrics are on: the connection sent the entry lookup() just gave.
+        Its latency is 0: a hit is answered in the loop turn its head completed, which is
+        what the long way measures too for a head that arrived in one read."""
+        entry = self._last
+        if entry is not None:
+            entry.hits += 1
+        else:  # not reached: a hit always follows its lookup
+            self._ops.observe(UNMATCHED, "GET", status, 0.0, 0, length)
 
     def drop(self, entry: Cached) -> None:
-        self._entries.pop(id(entry.head), None)
+        gone = self._entries.pop(id(entry.head), None)
+        if gone is not None and gone.hits and self._ops is not None:
+            self._ops.metrics.add_answers(
+                gone.route, "GET", gone.status, gone.hits, gone.hits * gone.length
+            )
+            gone.hits = 0
 
     def offer(self, head: RequestHead, request: Request, response: Response) -> None:
         """Keep the answer `response` to `head` when it is one a later identical head may
         be given as is (a 200 to a GET, with keep-alive, from a fixed route or a whole
         static file); the connection sends it the usual way this time."""
         if self.writer.date is not self._date:
-            self._entries = {}
+            self._drop_all()
             self._date = self.writer.date
         entries = self._entries
         seen = entries.get(id(head))
@@ -117,6 +191,7 @@ class ResponseCache:
                 match = None
             entry = self._entry(head, request, response, match)
         if len(entries) >= MAX_ENTRIES:
+            self._fold()
             entries.clear()
         # A refusal is kept too (status 0: never sent), so the same head is not judged twice.
         entries[id(head)] = entry if entry is not None else Cached(head, b"", 0, 0)
@@ -128,12 +203,13 @@ class ResponseCache:
         body = response.body
         if type(target) is RespondTarget and type(body) is bytes and len(body) <= MAX_BODY:
             data = self._head_bytes(request, response, len(body)) + body
-            return Cached(head, data, 200, len(body))
+            return Cached(head, data, 200, len(body), request.route)
         if type(target) is StaticTarget and type(body) is FileBody and target.mount is not None:
             found = target.mount.file_identity(getattr(match, "rest", ()), body)
             if found is None:
                 return None
-            entry = Cached(head, self._head_bytes(request, response, body.length), 200, 0)
+            data = self._head_bytes(request, response, body.length)
+            entry = Cached(head, data, 200, 0, request.route)
             entry.length = body.length
             entry.mount = target.mount
             entry.path, entry.identity = found

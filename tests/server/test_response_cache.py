@@ -164,3 +164,80 @@ def test_a_logging_server_never_uses_it(site, tmp_path):
             sock.sendall(HEAD.replace(b"%s", b"/a.txt"))
             assert reader.read().status == 200
     assert running.server.ctx.responses.hits == 0
+
+
+def _counts(server) -> dict:
+    """{route: requests by (method, class)} as a scrape sees them: the snapshot is taken
+    on the loop thread, as the metrics endpoint takes it (hits are added to it then)."""
+    snapshots: list = []
+    server.loop.call_soon_threadsafe(lambda: snapshots.append(server.ops.metrics.snapshot()))
+    wait_for(lambda: snapshots, timeout=5)
+    metrics = server.ops.metrics
+    return {route: dict(stats.requests) for route, stats in metrics.routes.items()}
+
+
+def test_with_metrics_hits_are_counted_like_answers_the_long_way(site):
+    """Metrics keep the cache on (serve_app given the server's Ops, as serve.py does with
+    reports/perf2-serve.py.patch): each hit counts under its route's label, method, status
+    class and body bytes, exactly what the same requests count with the cache off."""
+    running = site(
+        SITE.replace('access_log = "off"', 'access_log = "off"\nmetrics = "/__m"'),
+        {"public/a.txt": "first version\n", "count.py": COUNT},
+    )
+    server = running.server
+    cache = server.ctx.responses
+    done = []
+    server.loop.call_soon_threadsafe(
+        lambda: done.append(cache.serve_app(server.app, False, server.ops))
+    )
+    wait_for(lambda: done, timeout=5)
+    assert cache.enabled and cache.on_hit is not None
+    before = server.ops.metrics.bytes_out
+    with connect(running.port) as sock:
+        reader = ResponseReader(sock)
+        for path in (b"/a.txt", b"/fixed") * 4:
+            sock.sendall(HEAD.replace(b"%s", path))
+            assert reader.read().status == 200
+    assert cache.hits >= 4  # (a Date second may roll over between two of them)
+    counts = _counts(server)
+    file_route = next(r for r in counts if r != "/fixed")
+    assert counts["/fixed"] == {("GET", 2): 4}
+    assert counts[file_route] == {("GET", 2): 4}
+    assert server.ops.metrics.bytes_out - before == 4 * (len(b"first version\n") + 13)
+    assert sum(server.ops.metrics.routes["/fixed"].buckets) == 4  # a latency for each
+
+
+def test_hits_of_entries_dropped_at_a_new_second_are_still_counted(site):
+    running = site(
+        SITE.replace('access_log = "off"', 'access_log = "off"\nmetrics = "/__m"'),
+        {"public/a.txt": "x", "count.py": COUNT},
+    )
+    server = running.server
+    cache = server.ctx.responses
+    done: list = []
+    server.loop.call_soon_threadsafe(
+        lambda: done.append(cache.serve_app(server.app, False, server.ops))
+    )
+    wait_for(lambda: done, timeout=5)
+    sent = 0
+    with connect(running.port) as sock:
+        reader = ResponseReader(sock)
+
+        def ask() -> str:
+            nonlocal sent
+            sock.sendall(HEAD.replace(b"%s", b"/fixed"))
+            sent += 1
+            return reader.read().headers["date"]
+
+        first = ask()
+        ask()
+        wait_for(lambda: ask() != first, timeout=5, interval=0.05)  # the entry was dropped
+        ask()
+    assert cache.hits >= 2
+    assert _counts(server)["/fixed"] == {("GET", 2): sent}
+
+
+def test_without_metrics_a_hit_counts_nothing(server, ask):
+    ask("/fixed"), ask("/fixed"), ask("/fixed")
+    assert hits(server) >= 1 and server.server.ctx.responses.on_hit is None
+    assert server.server.ops.metrics.routes == {}
