@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from gateway.http.events import RequestHead
     from gateway.request import Request
 
 FORMATS = ("off", "common", "combined", "json")
@@ -54,6 +55,28 @@ class AccessLog:
     def set_format(self, fmt: str) -> None:
         self.format = fmt
         self.enabled = fmt != "off"
+        # A common or combined line is a function of the request head, the client and the
+        # time: an answer from the response cache can be logged exactly (hit()). A json
+        # line also names the request's id, which only the long way makes.
+        self.logs_hits = fmt in ("common", "combined")
+
+    def hit(self, head: RequestHead, status: int, length: int, client: tuple[str, int]) -> None:
+        """The line for an answer sent from the response cache (only while logs_hits): the
+        same line __call__ writes for the Request built from `head`."""
+        if not self.logs_hits:
+            return
+        self.upstream = None
+        target = head.path + ("?" + head.query if head.query else "")
+        headers = head.headers
+        self._line(
+            client,
+            f"{head.method} {target} HTTP/{head.http_version}",
+            status,
+            str(length),
+            headers.get("referer") or "-",
+            headers.get("user-agent") or "-",
+            None,
+        )
 
     def __call__(
         self, request: Request | None, status: int, length: int | None, client: tuple[str, int]
@@ -61,10 +84,6 @@ class AccessLog:
         upstream, self.upstream = self.upstream, None
         if not self.enabled:
             return
-        now = time.time()
-        if int(now) != self._stamp_second:
-            self._stamp_second = int(now)
-            self._stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
         size = "-" if length is None else str(length)
         if request is None:
             line_text, referer, agent, rid = "-", "-", "-", "-"
@@ -75,6 +94,7 @@ class AccessLog:
             agent = request.headers.get("user-agent") or "-"
             rid = request.id
         if self.format == "json":
+            now = time.time()
             record = {
                 "time": now,
                 "client": client[0],
@@ -89,6 +109,23 @@ class AccessLog:
                 record["upstream"], record["upstream_status"], record["upstream_time"] = upstream
             self._lines.append(json.dumps(record))
             return
+        self._line(client, line_text, status, size, referer, agent, upstream)
+
+    def _line(
+        self,
+        client: tuple[str, int],
+        line_text: str,
+        status: int,
+        size: str,
+        referer: str,
+        agent: str,
+        upstream: tuple[str, int | None, float | None] | None,
+    ) -> None:
+        """A common or combined line (nginx's formats, plus the upstream's when proxied)."""
+        now = time.time()
+        if int(now) != self._stamp_second:
+            self._stamp_second = int(now)
+            self._stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
         line = f'{client[0]} - - [{self._stamp}] "{_escape(line_text)}" {status} {size}'
         if self.format == "combined":
             line += f' "{_escape(referer)}" "{_escape(agent)}"'
