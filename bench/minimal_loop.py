@@ -83,13 +83,19 @@ def serve(port: int, public: str) -> None:
                 out = []
         buffers[conn] = buf
         conn.setblocking(True)  # a reference, not a server: block rather than queue
-        for head, fd, size in files:
-            conn.sendall(head, socket.MSG_MORE)  # head and file in one segment
-            offset = 0
-            while offset < size:
-                offset += os.sendfile(conn.fileno(), fd, offset, size - offset)
-        if out:
-            conn.sendall(b"".join(out))
+        try:
+            for head, fd, size in files:
+                conn.sendall(head, socket.MSG_MORE)  # head and file in one segment
+                offset = 0
+                while offset < size:
+                    offset += os.sendfile(conn.fileno(), fd, offset, size - offset)
+            if out:
+                conn.sendall(b"".join(out))
+        except OSError:  # the client left mid-answer (a check that read only the head)
+            sel.unregister(conn)
+            del buffers[conn]
+            conn.close()
+            return
         conn.setblocking(False)
 
     sel.register(listener, selectors.EVENT_READ, accept)

@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated words: measure only targets whose label has one "
                    "(e.g. 'gateway,nginx'); ratios need their peers kept")
     p.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    p.add_argument("--server-cpus", default=SERVER_CPU, metavar="LIST",
+                   help="taskset CPU list for the servers (default 0; '0,1' lets --workers 2 "
+                   "spread over both cores, sharing CPU 1 with wrk)")
     p.add_argument("--startup-timeout", type=float, default=15.0,
                    help="seconds a server gets to accept connections")
     p.add_argument("--python", default=None, help="interpreter for gateway and uvicorn "
@@ -215,18 +218,18 @@ def main(argv: list[str] | None = None) -> int:
     host = host_info(args.python, REPO)
     started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
-        ws = Workspace(Path(tmp), args.python, args.workers, SERVER_CPU)
+        ws = Workspace(Path(tmp), args.python, args.workers, args.server_cpus)
         ws.prepare()
         wrk = WrkSettings(threads=1, connections=64, cpu=WRK_CPU,
                           lua=write_lua(ws.root / "done.lua"))
         results = [(s, run_scenario(s, ws, args, wrk)) for s in scenarios]
     how = (f"wrk -t{wrk.threads} -c{wrk.connections} -d{args.duration}s --latency "
            f"(warm-up {args.warmup}s), median of {args.rounds} round(s); server on CPU "
-           f"{SERVER_CPU}, wrk on CPU {WRK_CPU}; gateway workers={args.workers}")
+           f"{args.server_cpus}, wrk on CPU {WRK_CPU}; gateway workers={args.workers}")
     print("\n\n".join(table(s, outcomes, how) for s, outcomes in results))
     settings = {"started": started, "duration": args.duration, "warmup": args.warmup,
                 "rounds": args.rounds, "threads": wrk.threads, "connections": wrk.connections,
-                "workers": args.workers, "server_cpu": SERVER_CPU, "wrk_cpu": WRK_CPU}
+                "workers": args.workers, "server_cpu": args.server_cpus, "wrk_cpu": WRK_CPU}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{started}.json"
     path.write_text(json.dumps(record(settings, host, results), indent=2) + "\n")
