@@ -76,7 +76,7 @@ class Cached:
 
 class ResponseCache:
     """Owned by the server, used by its connections on the loop thread. `enabled` is set
-    when an app starts serving: off while anything must see every request (the access
+    when an app starts serving: off while anything must see every request (a json access
     log, live reload). `on_hit(status, body_length)`, when set, is told of every answer
     sent from here (for counters such as metrics: the long way is not taken)."""
 
@@ -104,7 +104,10 @@ class ResponseCache:
         self._last: Cached | None = None  # the entry lookup() gave last: the one sent
 
     def serve_app(self, app: App, access_logged: bool, ops: Any = None) -> None:
-        """A new app serves from now on: nothing kept for the old one is valid. With `ops`
+        """A new app serves from now on: nothing kept for the old one is valid.
+        `access_logged`: every answer must go through an access log that cannot write a
+        hit's line (json, with its per-request id; a common or combined log writes hits
+        from their head: AccessLog.hit), so the cache stays off. With `ops`
         (gateway.metrics.Ops) and `app`'s metrics on, every hit is counted as the long way
         counts an answer (route label, GET, status class, body bytes, latency 0): on its
         entry first, one increment, and added to the metrics when the entry is dropped
