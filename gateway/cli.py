@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -217,7 +218,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     reload = app.config.dev.reload
     if workers > 1:
         return serve_prefork(args.config, app, listen, workers, reload)
+    if "gateway-slot-" in os.environ.get("LISTEN_FDNAMES", ""):
+        from gateway.activation import ActivationError
+
+        try:
+            sockets = _first_slot()
+        except ActivationError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 1
+        return serve_single(args.config, app, listen, reload, sockets=sockets)
     return serve_single(args.config, app, listen, reload)
+
+
+def _first_slot() -> list[socket.socket] | None:
+    """Upgraded (SIGUSR2) from a prefork gateway to one process: serve slot 0's sockets and
+    close the other slots' (their queues go when the old workers close theirs too)."""
+    from gateway.activation import inherited_sockets
+    from gateway.server.slots import Slots
+
+    slots = Slots.from_handed(inherited_sockets())
+    slots.truncate(1)
+    return slots.group(0) if slots.groups else None
 
 
 if __name__ == "__main__":
