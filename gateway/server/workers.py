@@ -112,16 +112,18 @@ class _Master:
         try:
             for _ in range(workers):
                 self.spawn()
-            while self.children or (self.respawns and not self.stopping):
+            while True:
+                while self.pending:  # a signal before the wake-up fd was set queued it too
+                    self.pending.pop(0)()
+                self._reap()
+                self._respawn_due()
+                if not self.children and (self.stopping or not self.respawns):
+                    break
                 due = min(self.respawns, default=None)
                 timeout = None if due is None else max(0.0, due - time.monotonic())
                 select.select([wake_read], [], [], timeout)
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_read, 512)
-                while self.pending:
-                    self.pending.pop(0)()
-                self._reap()
-                self._respawn_due()
         finally:
             signal.set_wakeup_fd(old_wakeup)
             os.close(wake_read)
