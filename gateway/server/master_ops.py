@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 from gateway.app import App, build_app
@@ -87,9 +88,11 @@ class MasterOps:
             log.error(
                 "reload of %s failed; still serving the previous app:\n%s", self.config_path, text
             )
+            self.master.metrics_dir.master_refused_reload(time.time())
             return
         except OSError as exc:
             log.error("reload of %s failed: cannot read it: %s", self.config_path, exc.strerror)
+            self.master.metrics_dir.master_refused_reload(time.time())
             return
         self.master.app = app  # what workers started from now on begin with
         self.resize(config.server.workers)
