@@ -20,6 +20,7 @@ from gateway.config.env import default_config_path, render_env
 from gateway.config.load import load_config
 from gateway.config.report import format_issues
 from gateway.config.write import init_site
+from gateway.devaccess import startup_warning
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.server.run import serve_single
 from gateway.server.workers import serve_prefork
@@ -216,6 +217,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listen = args.listen or list(app.config.server.listen)
     workers = args.workers or app.config.server.workers
     reload = app.config.dev.reload
+    warning = startup_warning(app.config, listen, reload)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     if workers > 1:
         return serve_prefork(args.config, app, listen, workers, reload)
     if "gateway-slot-" in os.environ.get("LISTEN_FDNAMES", ""):
