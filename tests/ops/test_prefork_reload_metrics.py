@@ -34,16 +34,21 @@ def test_a_reload_the_master_refuses_is_counted_as_a_failure(tmp_path):
     config = site(tmp_path, more=MORE)
     good = config.read_text()
     gateway = Gateway(config)
-    try:  # both workers serve (an edit before a worker starts is a change it would see)
-        wait_for(lambda: scrape_workers(gateway.url) == 2, timeout=15)
+    try:
+        # A good reload first: once both workers have rebuilt, their reloaders run, and
+        # the broken edit below can only be seen through the master's SIGHUP.
+        wait_for(lambda: scrape_workers(gateway.url) == 2, timeout=15)  # both loops run
+        config.write_text(good.replace('"one"', '"uno"'))
+        gateway.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: gateway.log.count("reloaded ") >= 2, timeout=15)
         config.write_text(good + "\n[[route]]\npath = 7\n")
         gateway.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "reload of" in gateway.log)
         found = wait_for(lambda: (f := reload_samples(gateway.url)).get("failure") and f)
-        assert found == {"failure": 1, "success": 0, "last": 0}, gateway.log
+        assert found == {"failure": 1, "success": 1, "last": 0}, gateway.log
         config.write_text(good.replace('"one"', '"two"'))
         gateway.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: httpx.get(gateway.url + "/a").text == "two")
-        wait_for(lambda: reload_samples(gateway.url) == {"failure": 1, "success": 1, "last": 1})
+        wait_for(lambda: reload_samples(gateway.url) == {"failure": 1, "success": 2, "last": 1})
     finally:
         assert gateway.stop() == 0, gateway.log
