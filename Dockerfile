@@ -3,15 +3,20 @@
 #   docker build -t gateway .          (every extra; --build-arg EXTRAS= for the plain install)
 #   docker run --rm -p 8000:8000 gateway
 # Serve your own site: mount it over /srv/site, or point --config at a mounted file.
+# BASE: any Debian-like image with python3 (>= 3.11) and its venv module; the official slim
+# image by default. Where no registry can be pulled from, make one from the Debian mirror:
+#   deploy/docker/make-base.sh    then    --build-arg BASE=localhost/gateway-base:bookworm
 
-FROM python:3.11-slim AS build
+ARG BASE=python:3.11-slim
+
+FROM ${BASE} AS build
 ARG EXTRAS="all"
-RUN python -m venv /opt/gateway
+RUN python3 -m venv /opt/gateway
 COPY pyproject.toml README.md /src/
 COPY gateway /src/gateway
 RUN /opt/gateway/bin/pip install --no-cache-dir "/src${EXTRAS:+[$EXTRAS]}"
 
-FROM python:3.11-slim
+FROM ${BASE}
 ENV PATH=/opt/gateway/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
@@ -27,6 +32,6 @@ EXPOSE 8000
 STOPSIGNAL SIGTERM
 # python, not curl: the slim image has no curl. urlopen fails on anything but 2xx.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/__gateway/health', timeout=2)"]
+    CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/__gateway/health', timeout=2)"]
 ENTRYPOINT ["gateway", "serve"]
 CMD ["--config", "/srv/site/gateway.toml"]

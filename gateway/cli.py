@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ from gateway.config.env import default_config_path, render_env
 from gateway.config.load import load_config
 from gateway.config.report import format_issues
 from gateway.config.write import init_site
+from gateway.devaccess import startup_warning
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.server.run import serve_single
 from gateway.server.workers import serve_prefork
@@ -215,9 +217,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listen = args.listen or list(app.config.server.listen)
     workers = args.workers or app.config.server.workers
     reload = app.config.dev.reload
+    warning = startup_warning(app.config, listen, reload)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     if workers > 1:
         return serve_prefork(args.config, app, listen, workers, reload)
+    if "gateway-slot-" in os.environ.get("LISTEN_FDNAMES", ""):
+        from gateway.activation import ActivationError
+
+        try:
+            sockets = _first_slot()
+        except ActivationError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 1
+        return serve_single(args.config, app, listen, reload, sockets=sockets)
     return serve_single(args.config, app, listen, reload)
+
+
+def _first_slot() -> list[socket.socket] | None:
+    """Upgraded (SIGUSR2) from a prefork gateway to one process: serve slot 0's sockets and
+    close the other slots' (their queues go when the old workers close theirs too)."""
+    from gateway.activation import inherited_sockets
+    from gateway.server.slots import Slots
+
+    slots = Slots.from_handed(inherited_sockets())
+    slots.truncate(1)
+    return slots.group(0) if slots.groups else None
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
+from gateway.devaccess import DevAccess, strip_paths
+
 CONTEXT_LINES = 3  # source lines shown each side of a frame's current line
 MASK = "••••••"
 # Headers and query fields that carry credentials: shown as present, never their value.
@@ -80,11 +82,26 @@ def render(exc: BaseException, request: Any) -> bytes:
     return "".join(parts).encode("utf-8", "replace")
 
 
-def response(exc: BaseException, request: Any) -> Any:
-    """The dev page as a gateway Response (500, no-store, a CSP that allows no script)."""
+def response(exc: BaseException, request: Any, config: Any = None) -> Any:
+    """The dev page as a gateway Response (500, no-store, a CSP that allows no script), for
+    a client the dev endpoints answer (`config`'s [dev] allow and key; loopback only without
+    it); absolute paths cut down for a remote one. Anyone else gets the plain 500."""
     from gateway.response import Response
 
-    return Response(500, render(exc, request), list(HEADERS))
+    access = DevAccess.from_config(config) if config is not None else DevAccess()
+    if not access.allowed(request):
+        text = f"internal server error (request id {getattr(request, 'id', '')})\n"
+        return Response(500, text.encode(), [("cache-control", "no-store")], "text/plain")
+    page = render(exc, request)
+    if not access.is_local(request):
+        page = strip_paths(page.decode("utf-8", "replace"), access.root).encode()
+    return Response(500, page, list(HEADERS))
+
+
+def shown_to(request: Any, config: Any) -> bool:
+    """Whether `request`'s client may see the dev page under `config` (app.py asks first,
+    so everyone else gets the app's own 500: error pages, problem+json)."""
+    return DevAccess.from_config(config).allowed(request)
 
 
 def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:

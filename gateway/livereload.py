@@ -1,6 +1,8 @@
 """Live reload for browsers: HTML that gateway serves gets a small script that listens to a
 Server-Sent Events stream under the reserved prefix /__gateway/. The hub's streams are opened,
-fed and ended on the loop thread only; `inject` may run on any thread (it only reads `version`)."""
+fed and ended on the loop thread only; `inject` may run on any thread (it only reads `version`).
+Only clients the config's DevAccess allows (loopback by default) get the script or a stream;
+a remote one's stream has absolute paths cut from build errors."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gateway.devaccess import REFUSED, DevAccess, strip_paths
 from gateway.response import FileBody, PushBody, Response
 from gateway.targets import Target
 
@@ -61,6 +64,8 @@ class LiveReload:
         self._count = 0
         self.error: str | None = None
         self.streams: set[PushBody] = set()
+        self.remote: set[PushBody] = set()  # streams of non-loopback clients: paths scrubbed
+        self.access = DevAccess()  # the reloader sets the config's on every build
         self.closed = False
         self.target = EventsTarget("live reload events", hub=self)
 
@@ -70,7 +75,12 @@ class LiveReload:
 
     # -- the event stream (loop thread) ---------------------------------------------------
 
-    def open_stream(self) -> Response:
+    def open_stream(self, request: Request | None = None) -> Response:
+        access = self.access
+        if request is not None and not access.allowed(request):
+            refused = Response(403, REFUSED.encode() + b"\n", content_type="text/plain")
+            refused.set_headers([("cache-control", "no-store")])
+            return refused
         headers = [
             ("content-type", "text/event-stream"),
             ("cache-control", "no-cache"),
@@ -81,9 +91,13 @@ class LiveReload:
             # Shutting down: a stream that ends at once. An error status would make the
             # browser give up, and then it would not reload once the server is back.
             return Response(200, retry + b"\n", headers)
-        body = PushBody(on_close=self.streams.discard)
+        body = PushBody(on_close=self._forget)
         self.streams.add(body)
-        body.push(retry + _event("hello", {"version": self.version, "error": self.error}))
+        error = self.error
+        if request is not None and not access.is_local(request):
+            self.remote.add(body)
+            error = access.scrub(request, error) if error is not None else None
+        body.push(retry + _event("hello", {"version": self.version, "error": error}))
         response = Response(200, b"", headers)
         response.body = body  # type: ignore[assignment]  # Body predates PushBody; conn streams it
         return response
@@ -102,9 +116,12 @@ class LiveReload:
         self._broadcast(_event("css", {"version": self.version, "paths": paths}))
 
     def failed(self, message: str) -> None:
-        """Pages show `message` over their content until the next good build."""
+        """Pages show `message` over their content until the next good build (a remote
+        client's with absolute paths cut down)."""
         self.error = message
-        self._broadcast(_event("broken", {"message": message}))
+        scrubbed = strip_paths(message, self.access.root)
+        remote = _event("broken", {"message": scrubbed})
+        self._broadcast(_event("broken", {"message": message}), remote)
 
     def heartbeat(self) -> None:
         self._broadcast(b": ping\n\n")
@@ -119,9 +136,13 @@ class LiveReload:
         self.closed = True
         self.disconnect()
 
-    def _broadcast(self, data: bytes) -> None:
+    def _broadcast(self, data: bytes, remote: bytes | None = None) -> None:
         for body in list(self.streams):
-            body.push(data)
+            body.push(remote if remote is not None and body in self.remote else data)
+
+    def _forget(self, body: PushBody) -> None:
+        self.streams.discard(body)
+        self.remote.discard(body)
 
     # -- injecting the client (any thread) ------------------------------------------------
 
@@ -129,6 +150,8 @@ class LiveReload:
         """`result` with the client script in its HTML, when it is a full HTML answer."""
         if not isinstance(result, Response) or not _injectable(request, result):
             return result
+        if not self.access.allowed(request):
+            return result  # no script: the events are not theirs to read
         page = _read_all(result.body)
         if page is None:
             return result
@@ -136,6 +159,9 @@ class LiveReload:
         result.body = _insert(page, script)
         result.headers = [h for h in result.headers if h[0].lower() not in _DROPPED]
         result.headers.append(("cache-control", "no-store"))
+        cookie = self.access.key_cookie(request)  # opened with ?gateway_dev_key=: keep it
+        if cookie is not None:
+            result.headers.append(cookie)
         return result
 
 
@@ -147,7 +173,7 @@ class EventsTarget(Target):
 
     def serve(self, request: Request, match: Match[Any]) -> Response:
         assert self.hub is not None
-        return self.hub.open_stream()
+        return self.hub.open_stream(request)
 
 
 def _event(name: str, data: object) -> bytes:

@@ -78,6 +78,9 @@ class DevSpec:
     debounce: float = 0.05
     watch: Literal["native", "poll"] = "native"
     where: Where = NOWHERE
+    # Beyond loopback, the dev endpoints answer these networks and browsers with the key.
+    allow: tuple[str, ...] = ()
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

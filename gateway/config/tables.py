@@ -42,7 +42,7 @@ SERVER_KEYS = (
     "shutdown",
 )
 TIMEOUT_KEYS = ("header", "body", "idle", "write", "handler", "shutdown")
-DEV_KEYS = ("reload", "live_reload", "debounce", "watch")
+DEV_KEYS = ("reload", "live_reload", "debounce", "watch", "allow", "key")
 CORS_KEYS = (
     "allow_origins",
     "allow_methods",
@@ -180,7 +180,23 @@ def read_dev(section: Section) -> DevSpec:
         debounce=section.get("debounce", v.duration(), _DEV.debounce),
         watch=section.get("watch", v.choice(WATCH), _DEV.watch),
         where=section.where,
+        allow=section.get("allow", v.networks, _DEV.allow),
+        key=section.get("key", _dev_key, None),
     )
+
+
+MIN_KEY = 16  # characters: a [dev] key is a password, not a flag
+
+
+def _dev_key(value: object) -> str:
+    """[dev] key: a secret the browser presents; long enough to be one."""
+    text = v.string(value)
+    if len(text) < MIN_KEY or not all(c.isalnum() or c in "-_.~" for c in text):
+        raise Invalid(
+            f"a key of {len(text)} characters is too easy to guess or not URL-safe: use at "
+            f'least {MIN_KEY} letters, digits or -_.~ (e.g. key = "${{GATEWAY_DEV_KEY}}")'
+        )
+    return text
 
 
 def read_cors(section: Section) -> tuple[list[str], dict[str, CorsSpec]]:

@@ -18,6 +18,7 @@ from gateway.metrics.render import merge
 
 PUBLISH_INTERVAL = 1.0  # seconds: how stale a sibling's counters may be in a scrape
 RETIRED = "retired.json"
+MASTER = "master.reloads"  # reloads the master refused: no worker ever saw them (not .json)
 
 
 class SharedDir:
@@ -64,7 +65,16 @@ class SharedDir:
             if pid == me:
                 continue
             (live if pid is not None and pid_alive(pid) else retired).append(snap)
-        return merge(live, retired)
+        merged = merge(live, retired)
+        refused = _read(self.path / MASTER)
+        if refused is not None:  # failures are the master's alone: add them
+            merged["reloads"] = dict(merged["reloads"])
+            failures = merged["reloads"].get("failure", 0) + refused["failure"]
+            merged["reloads"]["failure"] = failures
+            merged["reloads"].setdefault("success", 0)
+            stamps = [s for s in (merged["last_reload"], refused["last_reload"]) if s]
+            merged["last_reload"] = max(stamps, key=lambda s: s[0])
+        return merged
 
     # -- the master -----------------------------------------------------------------------
 
@@ -81,6 +91,16 @@ class SharedDir:
         tmp.write_text(json.dumps(folded))
         os.replace(tmp, self.path / RETIRED)
         path.unlink(missing_ok=True)
+
+    def master_refused_reload(self, when: float) -> None:
+        """The master validated a reload (SIGHUP) and found the config broken: the workers
+        were not told, so count the failure here for every scrape to add."""
+        old = _read(self.path / MASTER) or {"failure": 0}
+        data = {"failure": old["failure"] + 1, "last_reload": [when, False]}
+        tmp = self.path / ".master.tmp"
+        with contextlib.suppress(OSError):  # metrics must never stop a reload's logging
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self.path / MASTER)
 
     def _read_all(self) -> list[tuple[int | None, dict[str, Any]]]:
         found: list[tuple[int | None, dict[str, Any]]] = []

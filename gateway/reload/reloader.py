@@ -21,6 +21,7 @@ from gateway.config.load import load_config
 from gateway.config.report import format_issues
 from gateway.config.schema import GatewayConfig
 from gateway.config.source import display_name
+from gateway.devaccess import DevAccess
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.handlers import SiteModules
 from gateway.livereload import HEARTBEAT, LiveReload
@@ -273,6 +274,7 @@ class Reloader:
         importlib.invalidate_caches()  # new module files in a folder read moments ago
         if not modules.refresh() and any(path.endswith(".py") for path in edited):
             forget_modules(modules.root)
+        self.live.access = DevAccess.from_config(config)  # who may see what, per config
         return build_app(config, modules, self.live if self._live_on(config) else None)
 
     def _failed(self, text: str) -> None:

@@ -1,7 +1,8 @@
 """The prefork master's operations: the metrics directory its workers publish to, the pid
 file, SIGHUP (validate the config once, resize the pool to a new `workers`, then tell each
-worker to rebuild), SIGUSR1 (forwarded: each worker reopens its log files) and SIGWINCH (a
-worker saw `workers` change on a watched save: resize). Handlers run on the main thread."""
+worker to rebuild), SIGUSR1 (forwarded: each worker reopens its log files), SIGWINCH (a
+worker saw `workers` change on a watched save: resize) and SIGUSR2 (upgrade: a new gateway
+on our very sockets; see upgrade.py). Handlers run on the main thread."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 from gateway.app import App, build_app
@@ -17,15 +19,11 @@ from gateway.config.load import load_config
 from gateway.config.report import format_issues
 from gateway.errors import ConfigError
 from gateway.metrics import SharedDir
+from gateway.server import upgrade
 from gateway.server.run import WORKERS_CHANGED
 from gateway.server.signals import PidFile, reset_in_child
 
 log = logging.getLogger("gateway.server")
-
-UPGRADE_UNDER_PREFORK = (
-    "SIGUSR2 ignored: the in-place upgrade needs one process (workers = 1); with workers, "
-    "start the new gateway beside this one and SIGTERM this one (docs/operations.md)"
-)
 
 __all__ = ["WORKERS_CHANGED", "MasterOps", "reset_in_child"]
 
@@ -39,6 +37,7 @@ class MasterOps:
         self.workers = app.config.server.workers
         spec = app.config.server.pid_file
         self.pid_file = PidFile(spec) if spec is not None else None
+        self.predecessor = upgrade.take_predecessor()  # set when SIGUSR2 started us
 
     def install(self) -> bool:
         """Before announcing: the metrics directory, the pid file and the signal handlers.
@@ -46,19 +45,22 @@ class MasterOps:
         self.master.metrics_dir = SharedDir.create()
         if self.pid_file is not None:
             try:
-                self.pid_file.write()
+                self.pid_file.write(self.predecessor)
             except OSError as exc:
                 print(f"gateway: cannot write the pid file: {exc.strerror or exc}", file=sys.stderr)
                 self.master.metrics_dir.remove()
                 return False
-        signal.signal(signal.SIGHUP, lambda s, f: self.reload(forward=True))
-        signal.signal(WORKERS_CHANGED, lambda s, f: self.reload(forward=False))
-        signal.signal(signal.SIGUSR1, lambda s, f: self.forward(signal.SIGUSR1))
-        signal.signal(signal.SIGUSR2, lambda s, f: log.warning(UPGRADE_UNDER_PREFORK))
+        later = self.master.later  # run by the master's loop, not in the handler
+        signal.signal(signal.SIGHUP, later(lambda: self.reload(forward=True)))
+        signal.signal(WORKERS_CHANGED, later(lambda: self.reload(forward=False)))
+        signal.signal(signal.SIGUSR1, later(lambda: self.forward(signal.SIGUSR1)))
+        signal.signal(signal.SIGUSR2, later(lambda: upgrade.start_for_master(self.master)))
         return True
 
     def run(self, workers: int) -> int:
         self.workers = workers
+        if self.predecessor is not None:  # it drains once all our workers serve
+            upgrade.retire_when_ready(self.master, self.predecessor, workers)
         try:
             code: int = self.master.run(workers)
             return code
@@ -86,9 +88,11 @@ class MasterOps:
             log.error(
                 "reload of %s failed; still serving the previous app:\n%s", self.config_path, text
             )
+            self.master.metrics_dir.master_refused_reload(time.time())
             return
         except OSError as exc:
             log.error("reload of %s failed: cannot read it: %s", self.config_path, exc.strerror)
+            self.master.metrics_dir.master_refused_reload(time.time())
             return
         self.master.app = app  # what workers started from now on begin with
         self.resize(config.server.workers)
@@ -100,12 +104,13 @@ class MasterOps:
         if wanted == self.workers:
             return
         log.info("workers: %d -> %d", self.workers, wanted)
-        self.workers = wanted
         master = self.master
-        while len(master.children) - len(master.retiring) < wanted:
+        self.workers = master.wanted = wanted
+        while master.live() < wanted:
             master.spawn()
-        alive = sorted(master.children - master.retiring)
-        for pid in alive[wanted:]:
-            master.retiring.add(pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        for pid, slot in list(master.children.items()):
+            if slot >= wanted and pid not in master.retiring:
+                master.retiring.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        master.slots.truncate(wanted)

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.activation import exec_with_sockets
 from gateway.metrics.shared import pid_alive
+from gateway.server import upgrade as upgrades
 
 if TYPE_CHECKING:
     from gateway.reload import Reloader
@@ -22,14 +22,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.server")
 
 
-UPGRADE_PARENT = "GATEWAY_UPGRADE_PARENT"  # set for the new gateway SIGUSR2 starts
-UPGRADE_IDLE_GRACE = 1.0  # seconds: see Server.drain_idle_after
-
-
 def install(server: Server, reloader: Reloader | None, upgrade: bool = True) -> None:
     """SIGINT/SIGTERM drain and stop; SIGHUP rebuilds as a save would; SIGUSR1 reopens logs;
     SIGUSR2 (`upgrade`: one process, not a prefork worker) starts a new gateway on our
-    listening sockets, which tells us to drain once it serves."""
+    listening sockets, which tells us to drain once it serves. In a prefork worker SIGUSR2
+    comes from the master: see upgrade.install_in_worker."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: server.request_shutdown())
     if reloader is not None:
@@ -38,7 +35,7 @@ def install(server: Server, reloader: Reloader | None, upgrade: bool = True) -> 
         signal.SIGUSR1, lambda signum, frame: server.call_soon_threadsafe(server.reopen_logs)
     )
     if not upgrade:  # a prefork worker: its master decides
-        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        upgrades.install_in_worker(server)
     else:
         signal.signal(
             signal.SIGUSR2,
@@ -47,32 +44,27 @@ def install(server: Server, reloader: Reloader | None, upgrade: bool = True) -> 
 
 
 def start_successor(server: Server) -> None:
-    """SIGUSR2, on the loop: run our own command line again (so the code installed now is
-    what runs) with our listening sockets handed over at fd 3.. (LISTEN_FDS). The sockets
-    are shared, not copied: connections waiting in their backlog go to whichever process
-    accepts, and none is refused. We keep serving until the successor sends SIGTERM."""
+    """SIGUSR2, on the loop: run our own command line again with our listening sockets
+    handed over at fd 3.. (LISTEN_FDS). The sockets are shared, not copied: connections
+    waiting in their backlog go to whichever process accepts, and none is refused. We keep
+    serving until the successor sends SIGTERM."""
     if server.shutting_down or not server.listeners:
         return
-    argv = [sys.executable, *sys.orig_argv[1:]]
-    os.environ[UPGRADE_PARENT] = str(os.getpid())
-    try:
-        pid = exec_with_sockets(argv, list(server.listeners.values()))
-    except OSError as exc:
-        log.error("upgrade: cannot start a new gateway: %s", exc.strerror or exc)
-        return
-    finally:
-        del os.environ[UPGRADE_PARENT]
-    log.info("upgrade: started pid %d on our sockets; serving until it is ready", pid)
-    server.drain_idle_after = UPGRADE_IDLE_GRACE
+    tls = getattr(server.ctx, "tls", None)  # a TlsSite: its listeners' bound addresses
+    secure = tls.bound if tls is not None else frozenset()
+    order = sorted(server.listeners, key=lambda address: address in secure)  # plain first
+    socks = [server.listeners[address] for address in order]
+    names = [f"gateway-shared-{'https' if a in secure else 'http'}" for a in order]
+    if upgrades.start_new_gateway(socks, names) is not None:
+        server.drain_idle_after = upgrades.UPGRADE_IDLE_GRACE
 
 
 def tell_predecessor(server: Server) -> int | None:
     """In a gateway started by SIGUSR2: once our loop runs (we serve), SIGTERM the old one
     so it drains. The old pid, or None when we were not started that way."""
-    text = os.environ.pop(UPGRADE_PARENT, "")
-    if not text.isdigit():
+    old = upgrades.take_predecessor()
+    if old is None:
         return None
-    old = int(text)
 
     def ready() -> None:
         log.info("upgrade: serving; asking pid %d to drain", old)

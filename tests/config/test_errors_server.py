@@ -59,7 +59,7 @@ CASES = {
         "[dev]\nzzz = 1\n",
         [
             "gateway.toml:2: dev.zzz: unknown key 'zzz': "
-            "valid keys are reload, live_reload, debounce, watch"
+            "valid keys are reload, live_reload, debounce, watch, allow, key"
         ],
     ),
     "unknown key in an inline table": (
