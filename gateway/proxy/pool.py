@@ -8,8 +8,10 @@ import collections
 import random
 from collections.abc import Collection
 
+from gateway.http.headers import Headers
 from gateway.proxy.balance import Balancer
 from gateway.proxy.connection import State, UpstreamConnection
+from gateway.proxy.deadlines import Deadlines
 from gateway.proxy.health import Health
 from gateway.proxy.spec import KeepaliveSpec, ServerAddress, UpstreamSpec
 
@@ -73,6 +75,15 @@ class Upstream:
         self.pools = [ServerPool(server, spec.keepalive) for server in spec.servers]
         self.balancer = Balancer(spec.balance, self.names, rng)
         self.health = Health(len(spec.servers), spec.max_fails, spec.fail_timeout, spec.health)
+        self.deadlines: Deadlines | None = None  # the exchanges' timeouts (made by the first)
+
+    def pick(
+        self, now: float, tried: Collection[int], client_ip: str, headers: Headers
+    ) -> int | None:
+        """The server for the next attempt of a request (None: none is left to try)."""
+        if len(self.pools) == 1:  # one server: nothing to balance
+            return None if tried or not self.health.is_up(0, now) else 0
+        return self.balancer.pick(self.candidates(now, tried), self.active(), client_ip, headers)
 
     def candidates(self, now: float, tried: Collection[int]) -> list[int]:
         return [i for i in self.health.up(now) if i not in tried]

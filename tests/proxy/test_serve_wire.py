@@ -182,3 +182,16 @@ def test_max_body_bytes_still_holds_for_streamed_bodies(tmp_path: Path) -> None:
         chunked = httpx.post(url + "/", content=chunks())
         assert chunked.status_code == 413
     assert len(got.split(b"y" * 50)) <= 3  # no more than the limit went upstream
+
+
+def test_a_proxied_200_keeps_its_headers_when_the_client_holds_its_etag(tmp_path: Path) -> None:
+    # The upstream ignored If-None-Match and answered 200: the client gets that 200 as sent.
+    # (The app's compression step used to turn such an answer's headers into a 304's.)
+    ok = (
+        b'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: "v1"\r\n'
+        b"Content-Length: 5\r\n\r\nhello"
+    )
+    with proxied(tmp_path, answer_once(ok)) as (port, _):
+        got = httpx.get(f"http://127.0.0.1:{port}/", headers={"if-none-match": '"v1"'})
+        assert (got.status_code, got.text) == (200, "hello")
+        assert got.headers["content-type"] == "text/html" and got.headers["etag"] == '"v1"'
