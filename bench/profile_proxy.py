@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import socket
 import subprocess
@@ -124,10 +125,16 @@ def main() -> None:
 
             run(*fresh(), 2000, args.clients, None)  # warm-up
             times = []
+            collected = [s["collections"] for s in gc.get_stats()]
             for _ in range(args.rounds):
                 cpu = run(*fresh(), args.n, args.clients, None)
                 times.append(cpu / args.n * 1e6)
             print("loop-thread CPU us/req:", " ".join(f"{t:.1f}" for t in times))
+            runs = [s["collections"] - c for s, c in zip(gc.get_stats(), collected, strict=True)]
+            print(
+                "gc collections per 1000 requests (gen 0, 1, 2): "
+                + ", ".join(f"{n * 1000 / (args.n * args.rounds):.2f}" for n in runs)
+            )
             if args.no_profile:
                 return
             profile = cProfile.Profile()

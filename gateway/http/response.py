@@ -30,6 +30,12 @@ _COMPACT_AT = 65536
 _NO_LIMIT = 1 << 62
 # 1xx heads before the final one; more is an upstream looping, not informing.
 _MAX_INFORMATIONAL = 32
+# Heads parsed before, by (their bytes, the request's method), per pair of limits: an
+# upstream answers the same resource with the same head (its Date changes once a second),
+# so most heads skip decoding and parsing. Bounded: cleared when full.
+_HEAD_CACHES: dict[tuple[int, int], dict[tuple[bytes, str], ResponseHead]] = {}
+_CACHED_HEADS = 512
+_CACHED_HEAD_BYTES = 4096
 
 
 class ResponseParser:
@@ -70,6 +76,7 @@ class ResponseParser:
         self._chunked: ChunkedReader | None = None
         self._head: ResponseHead | None = None
         self._error: ProtocolError | None = None
+        self._heads = _HEAD_CACHES.setdefault((max_header_bytes, max_headers), {})
 
     def expect(self, method: str) -> None:
         """The method of the request the next response answers (HEAD: no body)."""
@@ -173,11 +180,21 @@ class ResponseParser:
         return NEED_DATA
 
     def _parse_head(self, buf: bytearray, pos: int, end: int) -> ResponseHead:
+        raw = bytes(buf[pos:end])
+        key = (raw, self._method)
+        heads = self._heads
+        head = heads.get(key)
+        if head is not None:  # these bytes passed every check below before
+            return head
         self._section.check_complete(buf, pos, end)
-        raw = buf[pos:end]
         lines = raw.decode("latin-1").split("\r\n")
         check_bytes(raw, len(lines) - 1)
-        return parse_response_head(lines, self._method)
+        head = parse_response_head(lines, self._method)
+        if len(raw) <= _CACHED_HEAD_BYTES:
+            if len(heads) >= _CACHED_HEADS:
+                heads.clear()
+            heads[key] = head
+        return head
 
     def _read_length(self) -> ResponseEvent:
         buf, pos = self._buf, self._pos
