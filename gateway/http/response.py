@@ -109,6 +109,22 @@ class ResponseParser:
         self._section.reset()
         self._read = self._read_head
 
+    def body_left(self) -> int:
+        """Bytes of a Content-Length body still to come when every byte received so far
+        was parsed (0 otherwise): what may go around the parser (zero-copy, body_skipped)."""
+        if self._read == self._read_length and self._pos == len(self._buf):
+            return self._left
+        return 0
+
+    def body_skipped(self, count: int) -> None:
+        """`count` bytes of the body went from the socket to the client without passing
+        through feed() (a splice); the body ends here when they were all that was left."""
+        if count > self.body_left():
+            raise RuntimeError(f"body_skipped({count}) past the {self._left} bytes left")
+        self._left -= count
+        if not self._left:
+            self._read = self._read_end
+
     def trailing_data(self) -> bytes:
         """The bytes received and not parsed: after a 101, the new protocol's first bytes."""
         return bytes(self._buf[self._pos :])

@@ -150,6 +150,10 @@ class UpstreamConnection:
         if self.listener is not None:
             self.listener.on_upstream_drained()
 
+    def relay_events(self) -> None:
+        """Hand the listener what the parser has now (after a body went around it)."""
+        self._events()
+
     # -- events ---------------------------------------------------------------------------
 
     def _events(self) -> None:

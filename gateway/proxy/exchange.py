@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.proxy import headers as policy
+from gateway.proxy import zerocopy
 from gateway.proxy.connection import State, UpstreamConnection
 from gateway.proxy.deadlines import Deadlines
 from gateway.proxy.pool import Upstream
 from gateway.proxy.request import IDEMPOTENT, PENDING_LIMIT, SPENT, ProxyRequest, Sent
 from gateway.proxy.seams import Downstream, Failure, LoopLike, ParserLike, ResponseHeadLike
 from gateway.proxy.spec import ProxySpec
+from gateway.proxy.splice import SPLICE_MIN
 from gateway.proxy.tunnel import Tunnel
 from gateway.proxy.wire import BodyEncoder, request_head, strip_target
+from gateway.proxy.zerocopy import BodySplice
 
 
 class ProxyExchange:
@@ -27,6 +30,7 @@ class ProxyExchange:
         "began",
         "body_done",
         "body_paused",
+        "client_timeout",
         "conn",
         "connected",
         "deadline",
@@ -47,6 +51,8 @@ class ProxyExchange:
         "rules",
         "sent",
         "server",
+        "splice",
+        "splice_seen",
         "started",
         "target",
         "timeout",
@@ -75,6 +81,9 @@ class ProxyExchange:
         self.downstream = downstream
         self.parser_factory = parser_factory
         self.timeout = rules.timeout or upstream.spec.read_timeout
+        # How long a client may take no bytes (the server's write timeout), where the
+        # exchange writes around the client transport (zerocopy): set by the server side.
+        self.client_timeout = self.timeout
         headers = request.headers
         self.upgrade = (
             policy.requested_upgrade(headers.items(), rules.upgrades)
@@ -107,6 +116,8 @@ class ProxyExchange:
             deadlines = upstream.deadlines = Deadlines(loop)
         self.deadlines = deadlines
         self.tunnel: Tunnel | None = None
+        self.splice: BodySplice | None = None  # the body going kernel to kernel (zerocopy)
+        self.splice_seen = 0  # its bytes moved when the deadline sweep last looked
         # For the access log: the server that answered (or last failed), its status, and
         # seconds from the start to its response head.
         self.began = loop.now
@@ -143,13 +154,19 @@ class ProxyExchange:
     def pause_response(self) -> None:
         """The client's transport is over high water: stop reading the upstream."""
         self.response_paused = True
-        if self.conn is not None and self.conn.transport is not None:
+        if self.conn is not None and self.conn.transport is not None and self.splice is None:
             self.conn.transport.pause_reading()
 
     def resume_response(self) -> None:
         self.response_paused = False
-        if self.conn is not None and self.conn.transport is not None and not self.done:
-            self.conn.transport.resume_reading()
+        conn = self.conn
+        if (
+            conn is not None
+            and conn.transport is not None
+            and not self.done
+            and self.splice is None
+        ):
+            conn.transport.resume_reading()
             self.deadline = self.loop.now + self.timeout
 
     def cancel(self) -> None:
@@ -282,6 +299,9 @@ class ProxyExchange:
         self.upstream.health.succeeded(self.index)
         self.keep_alive = head.keep_alive
         self.downstream.start_response(head.status, head.reason, fields)
+        length = head.content_length
+        if length is not None and length >= SPLICE_MIN and self.rules.splice:
+            zerocopy.offer(self, length)
 
     def on_data(self, data: bytes) -> None:
         self.deadline = self.loop.now + self.timeout
@@ -339,8 +359,15 @@ class ProxyExchange:
 
     def on_deadline(self, now: float) -> None:
         """The Deadlines sweep found the deadline passed."""
+        splice = self.splice
         if self.done:
             self.deadlines.forget(self)
+        elif splice is not None:
+            limit = self.client_timeout if splice.waits_on_client else self.timeout
+            if splice.moved == self.splice_seen:  # no byte moved since the last look
+                self.abort_started(f"zero-copy relay made no progress for {limit:g}s")
+            self.splice_seen = splice.moved
+            self.deadline = now + limit
         elif self.response_paused:
             # A client that reads slowly (response paused) is not the upstream's fault.
             self.deadline = now + self.timeout
@@ -391,6 +418,19 @@ class ProxyExchange:
         self.deadlines.forget(self)
         if self.index >= 0:
             self.upstream.pools[self.index].active -= 1
+        if self.splice is not None:
+            self.splice.cancel()
+            self.splice = None
+
+    def abort_started(self, what: str, upstream: bool = False) -> None:
+        """The response began and cannot be finished: close both connections (the client
+        sees a cut body); `upstream` counts it as the server's failure."""
+        if upstream:
+            self.upstream.health.failed(self.index, self.loop.now)
+        self._end()
+        if self.conn is not None:
+            self.conn.close()
+        self.downstream.abort(Failure(502, what, self.server))
 
     def _switch(self, head: ResponseHeadLike) -> None:
         conn = self.conn

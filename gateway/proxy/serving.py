@@ -119,6 +119,7 @@ class ProxyDriver:
             scheme,
             self.responder,
         )
+        self.exchange.client_timeout = ctx.timeouts.write
 
     def start(self, body: bytes | None) -> None:
         """Begin; `body` is the whole request body, or None when it follows (body())."""
