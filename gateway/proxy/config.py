@@ -45,6 +45,7 @@ PROXY_KEYS = (
     "remove_response_headers",
     "upgrades",
     "splice",
+    "tunnel_idle_timeout",
 )
 BALANCES = ("round_robin", "least_conn", "random_two", "ip_hash", "header:NAME", "cookie:NAME")
 UPSTREAM_HOST = "{upstream}"
@@ -270,6 +271,9 @@ def read_proxy_table(
         remove_response_headers=lowered(get("remove_response_headers", v.header_names, ())),
         upgrades=lowered(get("upgrades", v.header_names, d.upgrades)),
         splice=get("splice", v.boolean, d.splice),
+        tunnel_idle_timeout=get(
+            "tunnel_idle_timeout", v.duration(positive=True), d.tunnel_idle_timeout
+        ),
         where=section.where,
     )
     return spec if section.ok else None

@@ -452,5 +452,11 @@ class ProxyExchange:
         def closed() -> None:
             pool.active -= 1
 
-        self.tunnel = Tunnel(client, conn.transport, on_close=closed)
+        self.tunnel = Tunnel(
+            client,
+            conn.transport,
+            on_close=closed,
+            loop=self.loop,
+            idle_timeout=self.rules.tunnel_idle_timeout,
+        )
         self.tunnel.start(to_upstream=leftover, to_client=trailing)

@@ -97,6 +97,7 @@ class ProxySpec:
     remove_response_headers: tuple[str, ...] = ()
     upgrades: tuple[str, ...] = ("websocket",)  # Upgrade protocols passed through (lowercase)
     splice: bool = True  # zero-copy large bodies between plain TCP sockets
+    tunnel_idle_timeout: float = 3600.0  # a 101 tunnel with no byte either way this long closes
     where: Where = NOWHERE
 
     def upstream_spec(self, upstreams: dict[str, UpstreamSpec]) -> UpstreamSpec:
