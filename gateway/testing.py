@@ -23,7 +23,12 @@ from gateway.proxy.call import ProxyCall
 from gateway.request import Request, build_request
 from gateway.response import FileBody, PushBody, Response
 
-__all__ = ["Transport"]
+__all__ = ["ProxyRouteError", "Transport"]
+
+
+class ProxyRouteError(NotImplementedError):
+    """A request matched a proxy route: Transport answers in process, with no event loop
+    and no sockets, and a proxied request needs both (its upstream is another server)."""
 
 
 class Transport(httpx.BaseTransport):
@@ -59,7 +64,7 @@ class Transport(httpx.BaseTransport):
             return self._error(request, exc, head)
         result = self.app.handle(gateway_request)
         if isinstance(result, ProxyCall):  # needs the loop's connections: a real server
-            raise NotImplementedError("gateway.testing cannot run proxy routes: use gateway serve")
+            raise ProxyRouteError(_proxy_message(gateway_request, result))
         response = result.run() if isinstance(result, (PoolCall, AsyncCall)) else result
         return self._to_httpx(request, gateway_request, response)
 
@@ -175,3 +180,12 @@ def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
             name, _, value = line.partition(":")
             headers.append((name, value.strip()))
     return status, headers
+
+
+def _proxy_message(request: Request, call: ProxyCall) -> str:
+    name = call.target.label  # "proxy api" or "proxy 127.0.0.1:9001"
+    return (
+        f"gateway.testing does not proxy: {request.method} {request.path!r} matched the route "
+        f"{request.route!r}, which sends requests on ({name}); test that upstream on its own, "
+        "or run `gateway serve` and point httpx at it (see docs/handlers.md, testing)"
+    )
