@@ -203,7 +203,8 @@ class ProxyExchange:
             connect_timeout = up.spec.connect_timeout
             self.deadline = now + connect_timeout
             self.deadlines.watch(self, min(connect_timeout, self.timeout))
-            conn.dialing = self.loop.connect(pool.server.connect_to, lambda: conn)
+            protocol = up.protocol_for(pool.server, conn)
+            conn.dialing = self.loop.connect(pool.server.connect_to, lambda: protocol)
             return
         conn.begin(self, self.request.method, hold)
         self.conn = conn

@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import random
 from collections.abc import Collection
+from typing import Any
 
 from gateway.http.headers import Headers
 from gateway.proxy.balance import Balancer
@@ -14,6 +15,7 @@ from gateway.proxy.connection import State, UpstreamConnection
 from gateway.proxy.deadlines import Deadlines
 from gateway.proxy.health import Health
 from gateway.proxy.spec import KeepaliveSpec, ServerAddress, UpstreamSpec
+from gateway.proxy.tlsclient import TlsClient, client_context
 
 
 class ServerPool:
@@ -76,6 +78,14 @@ class Upstream:
         self.balancer = Balancer(spec.balance, self.names, rng)
         self.health = Health(len(spec.servers), spec.max_fails, spec.fail_timeout, spec.health)
         self.deadlines: Deadlines | None = None  # the exchanges' timeouts (made by the first)
+        # One client context per upstream (loading a trust store is not per connection).
+        self.tls_context = client_context(spec.verify, spec.ca) if spec.tls else None
+
+    def protocol_for(self, server: ServerAddress, conn: UpstreamConnection) -> Any:
+        """What Loop.connect runs for `conn` to `server`: conn itself, or TLS around it."""
+        if self.tls_context is None or not server.tls:
+            return conn
+        return TlsClient(self.tls_context, server.host, conn)
 
     def pick(
         self, now: float, tried: Collection[int], client_ip: str, headers: Headers
