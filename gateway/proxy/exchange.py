@@ -9,14 +9,14 @@ from collections.abc import Callable
 
 from gateway.proxy import headers as policy
 from gateway.proxy import zerocopy
-from gateway.proxy.connection import State, UpstreamConnection
+from gateway.proxy.connection import UpstreamConnection
 from gateway.proxy.deadlines import Deadlines
 from gateway.proxy.pool import Upstream
 from gateway.proxy.request import IDEMPOTENT, PENDING_LIMIT, SPENT, ProxyRequest, Sent
 from gateway.proxy.seams import Downstream, Failure, LoopLike, ParserLike, ResponseHeadLike
 from gateway.proxy.spec import ProxySpec
 from gateway.proxy.splice import SPLICE_MIN
-from gateway.proxy.tunnel import Tunnel
+from gateway.proxy.tunnel import Tunnel, open_tunnel
 from gateway.proxy.wire import BodyEncoder, request_head, strip_target
 from gateway.proxy.zerocopy import BodySplice
 
@@ -434,30 +434,12 @@ class ProxyExchange:
         self.downstream.abort(Failure(502, what, self.server))
 
     def _switch(self, head: ResponseHeadLike) -> None:
-        conn = self.conn
-        assert conn is not None and conn.transport is not None
         if self.upgrade is None:
-            conn.close()
+            assert self.conn is not None
+            self.conn.close()
             self.on_broken("switched protocols without being asked to", bad_response=True)
             return
         self.done = True
         self.deadlines.forget(self)
         self.upstream.health.succeeded(self.index)
-        conn.state = State.SWITCHED
-        conn.listener = None
-        trailing = conn.parser.trailing_data()
-        fields = policy.response_fields(head.headers.items(), self.rules, upgraded=True)
-        client, leftover = self.downstream.switch(head.status, head.reason, fields)
-        pool = self.upstream.pools[self.index]
-
-        def closed() -> None:
-            pool.active -= 1
-
-        self.tunnel = Tunnel(
-            client,
-            conn.transport,
-            on_close=closed,
-            loop=self.loop,
-            idle_timeout=self.rules.tunnel_idle_timeout,
-        )
-        self.tunnel.start(to_upstream=leftover, to_client=trailing)
+        self.tunnel = open_tunnel(self, head)

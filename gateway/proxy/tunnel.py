@@ -7,8 +7,11 @@ no byte has passed either way for the route's tunnel_idle_timeout."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from gateway.proxy.seams import LoopLike, TimerLike, TransportLike
+from gateway.proxy import headers as policy
+from gateway.proxy.connection import State
+from gateway.proxy.seams import LoopLike, ResponseHeadLike, TimerLike, TransportLike
 
 
 class _Side:
@@ -103,3 +106,30 @@ class Tunnel:
         self.upstream.close()
         if self.on_close is not None:
             self.on_close()
+
+
+def open_tunnel(exchange: Any, head: ResponseHeadLike) -> Tunnel:
+    """The upstream said 101 to an upgrade the client asked for: its connection leaves the
+    pool's care, the client gets the 101, and both become one tunnel (counted as one
+    request in flight on the server until it closes)."""
+    conn = exchange.conn
+    assert conn is not None and conn.transport is not None
+    conn.state = State.SWITCHED
+    conn.listener = None
+    trailing = conn.parser.trailing_data()
+    fields = policy.response_fields(head.headers.items(), exchange.rules, upgraded=True)
+    client, leftover = exchange.downstream.switch(head.status, head.reason, fields)
+    pool = exchange.upstream.pools[exchange.index]
+
+    def closed() -> None:
+        pool.active -= 1
+
+    tunnel = Tunnel(
+        client,
+        conn.transport,
+        on_close=closed,
+        loop=exchange.loop,
+        idle_timeout=exchange.rules.tunnel_idle_timeout,
+    )
+    tunnel.start(to_upstream=leftover, to_client=trailing)
+    return tunnel
