@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import ssl
 from collections.abc import Collection
 from pathlib import Path
 
@@ -225,7 +226,13 @@ def ca_file(section: Section) -> str | None:
     """`ca`: a PEM file, relative to the folder of the file that sets it."""
     base = Path(section.issues.file).parent
     found = section.get("ca", v.file(base, check=True), None)
-    return None if found is None else str(found)
+    if found is None:
+        return None
+    try:
+        ssl.create_default_context(cafile=str(found))
+    except (ssl.SSLError, OSError) as error:
+        section.fail("ca", f"{str(found)!r} holds no usable PEM certificates ({error})")
+    return str(found)
 
 
 def read_health(section: Section | None) -> HealthSpec | None:

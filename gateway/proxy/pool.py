@@ -5,7 +5,9 @@ one [upstream.NAME] (its servers' pools, balancer and health) that exchanges sha
 from __future__ import annotations
 
 import collections
+import logging
 import random
+import ssl
 from collections.abc import Collection
 from typing import Any
 
@@ -16,6 +18,8 @@ from gateway.proxy.deadlines import Deadlines
 from gateway.proxy.health import Health
 from gateway.proxy.spec import KeepaliveSpec, ServerAddress, UpstreamSpec
 from gateway.proxy.tlsclient import TlsClient, client_context
+
+log = logging.getLogger("gateway.proxy")
 
 
 class ServerPool:
@@ -79,7 +83,19 @@ class Upstream:
         self.health = Health(len(spec.servers), spec.max_fails, spec.fail_timeout, spec.health)
         self.deadlines: Deadlines | None = None  # the exchanges' timeouts (made by the first)
         # One client context per upstream (loading a trust store is not per connection).
-        self.tls_context = client_context(spec.verify, spec.ca) if spec.tls else None
+        self.tls_context = self._tls_context() if spec.tls else None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        try:
+            return client_context(self.spec.verify, self.spec.ca)
+        except (ssl.SSLError, OSError) as error:  # the ca file changed since it was checked
+            log.error(
+                "upstream %r: cannot use ca %r (%s); trusting the system's store only",
+                self.spec.name,
+                self.spec.ca,
+                error,
+            )
+            return client_context(self.spec.verify)
 
     def protocol_for(self, server: ServerAddress, conn: UpstreamConnection) -> Any:
         """What Loop.connect runs for `conn` to `server`: conn itself, or TLS around it."""

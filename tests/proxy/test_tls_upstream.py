@@ -110,3 +110,33 @@ def test_the_shorthand_takes_https_and_checks_speak_tls(tmp_path: Path) -> None:
     route = load_config(path).routes[0]
     assert route.proxy is not None and route.proxy.url is not None
     assert (route.proxy.url.port, route.proxy.url.tls) == (443, True)
+
+
+def test_a_large_body_from_a_tls_upstream_arrives_whole(tmp_path: Path) -> None:
+    # More than both hops' socket buffers hold: backpressure through the TLS layer.
+    from tests.proxy.upstream import BIG
+
+    with tls_upstream(tmp_path) as (up, ca, _names):
+        table = f'[upstream.api]\nservers = ["https://localhost:{up.port}"]\nca = "{ca}"'
+        with (
+            running_server(site(tmp_path, table)) as running,
+            httpx.stream("GET", f"{running.url}/big", timeout=30) as got,
+        ):
+            assert got.status_code == 200
+            received = 0
+            for chunk in got.iter_raw():
+                assert set(chunk) == {ord("z")}
+                received += len(chunk)
+            assert received == BIG
+
+
+def test_a_ca_file_without_certificates_is_a_config_error(tmp_path: Path) -> None:
+    from gateway.config.load import ConfigLoadError, load_config
+
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    path = write_site(tmp_path, '[upstream.api]\nservers = ["https://h:1"]\nca = "ca.pem"\n')
+    with pytest.raises(ConfigLoadError) as caught:
+        load_config(path)
+    assert "upstream.api.ca:" in str(caught.value) and "no usable PEM certificates" in str(
+        caught.value
+    )
