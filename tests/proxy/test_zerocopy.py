@@ -159,3 +159,27 @@ def test_a_client_that_stops_reading_a_spliced_body_is_dropped(
         except ConnectionResetError:
             pass
         assert received < big
+
+
+def test_pipelined_requests_behind_a_spliced_body_come_after_it(
+    tmp_path: Path, splices: list[zerocopy.BodySplice]
+) -> None:
+    with (
+        proxied(tmp_path) as (port, _),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        sizes = (SIZE, 5000, SIZE - 1)
+        sock.sendall(b"".join(f"GET /{n} HTTP/1.1\r\nhost: x\r\n\r\n".encode() for n in sizes))
+        pending = b""
+        for size in sizes:
+            while b"\r\n\r\n" not in pending:
+                pending += sock.recv(1 << 20)
+            head, _, pending = pending.partition(b"\r\n\r\n")
+            assert b"content-length: %d" % size in head.lower()
+            while len(pending) < size:
+                chunk = sock.recv(1 << 20)
+                assert chunk
+                pending += chunk
+            body, pending = pending[:size], pending[size:]
+            assert body == PATTERN[:size]
+        assert len(splices) == 2
