@@ -20,10 +20,17 @@ from gateway.http.headers import Headers
 from gateway.http.parser import RequestParser
 from gateway.http.writer import Framing, HeaderError, ResponseWriter
 from gateway.proxy.call import ProxyCall
+from gateway.proxy.oneshot import proxy_once
+from gateway.proxy.seams import Failure
 from gateway.request import Request, build_request
 from gateway.response import FileBody, PushBody, Response
 
-__all__ = ["Transport"]
+__all__ = ["ProxyRouteError", "Transport"]
+
+
+class ProxyRouteError(NotImplementedError):
+    """A proxied request that cannot be answered in process: a WebSocket upgrade (it needs
+    a live connection), or an upstream that failed after its answer began."""
 
 
 class Transport(httpx.BaseTransport):
@@ -58,10 +65,27 @@ class Transport(httpx.BaseTransport):
         except HTTPError as exc:
             return self._error(request, exc, head)
         result = self.app.handle(gateway_request)
-        if isinstance(result, ProxyCall):  # needs the loop's connections: a real server
-            raise NotImplementedError("gateway.testing cannot run proxy routes: use gateway serve")
+        if isinstance(result, ProxyCall):  # to the real upstream, on a loop of its own
+            response = self._proxied(gateway_request, result, head, body)
+            return self._to_httpx(request, gateway_request, response)
         response = result.run() if isinstance(result, (PoolCall, AsyncCall)) else result
         return self._to_httpx(request, gateway_request, response)
+
+    def _proxied(
+        self, request: Request, call: ProxyCall, head: RequestHead, body: bytes
+    ) -> Response:
+        got = proxy_once(self.app, call, head, body, self.client[0])
+        failure = got.failure
+        if got.aborted:
+            raise ProxyRouteError(_proxy_message(request, call, failure))
+        if failure is not None:  # no answer: the server's 502/503/504, with its text
+            wait = failure.retry_after
+            extra = [] if wait is None else [("retry-after", str(wait))]
+            detail = f"{failure.detail} (request id {request.id})"
+            return self.app.render_error(failure.status, request, call.target, detail, extra)
+        response = Response(got.status, b"".join(got.body), list(got.fields))
+        finished: Response = call.target.finish(request, response)  # route headers, CORS
+        return finished
 
     def close(self) -> None:
         if self._owns_app:
@@ -175,3 +199,13 @@ def _parse_head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
             name, _, value = line.partition(":")
             headers.append((name, value.strip()))
     return status, headers
+
+
+def _proxy_message(request: Request, call: ProxyCall, failure: Failure | None) -> str:
+    name = call.target.label  # "proxy api" or "proxy 127.0.0.1:9001"
+    why = failure.detail if failure is not None else "no answer"
+    return (
+        f"gateway.testing cannot answer {request.method} {request.path!r} (route "
+        f"{request.route!r}, {name}): {why}; run `gateway serve` and point httpx at it for "
+        "this (see docs/handlers.md, testing)"
+    )

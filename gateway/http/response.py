@@ -30,6 +30,12 @@ _COMPACT_AT = 65536
 _NO_LIMIT = 1 << 62
 # 1xx heads before the final one; more is an upstream looping, not informing.
 _MAX_INFORMATIONAL = 32
+# Heads parsed before, by (their bytes, the request's method), per pair of limits: an
+# upstream answers the same resource with the same head (its Date changes once a second),
+# so most heads skip decoding and parsing. Bounded: cleared when full.
+_HEAD_CACHES: dict[tuple[int, int], dict[tuple[bytes, str], ResponseHead]] = {}
+_CACHED_HEADS = 512
+_CACHED_HEAD_BYTES = 4096
 
 
 class ResponseParser:
@@ -70,6 +76,7 @@ class ResponseParser:
         self._chunked: ChunkedReader | None = None
         self._head: ResponseHead | None = None
         self._error: ProtocolError | None = None
+        self._heads = _HEAD_CACHES.setdefault((max_header_bytes, max_headers), {})
 
     def expect(self, method: str) -> None:
         """The method of the request the next response answers (HEAD: no body)."""
@@ -101,6 +108,22 @@ class ResponseParser:
         self._informational = 0
         self._section.reset()
         self._read = self._read_head
+
+    def body_left(self) -> int:
+        """Bytes of a Content-Length body still to come when every byte received so far
+        was parsed (0 otherwise): what may go around the parser (zero-copy, body_skipped)."""
+        if self._read == self._read_length and self._pos == len(self._buf):
+            return self._left
+        return 0
+
+    def body_skipped(self, count: int) -> None:
+        """`count` bytes of the body went from the socket to the client without passing
+        through feed() (a splice); the body ends here when they were all that was left."""
+        if count > self.body_left():
+            raise RuntimeError(f"body_skipped({count}) past the {self._left} bytes left")
+        self._left -= count
+        if not self._left:
+            self._read = self._read_end
 
     def trailing_data(self) -> bytes:
         """The bytes received and not parsed: after a 101, the new protocol's first bytes."""
@@ -173,11 +196,21 @@ class ResponseParser:
         return NEED_DATA
 
     def _parse_head(self, buf: bytearray, pos: int, end: int) -> ResponseHead:
+        raw = bytes(buf[pos:end])
+        key = (raw, self._method)
+        heads = self._heads
+        head = heads.get(key)
+        if head is not None:  # these bytes passed every check below before
+            return head
         self._section.check_complete(buf, pos, end)
-        raw = buf[pos:end]
         lines = raw.decode("latin-1").split("\r\n")
         check_bytes(raw, len(lines) - 1)
-        return parse_response_head(lines, self._method)
+        head = parse_response_head(lines, self._method)
+        if len(raw) <= _CACHED_HEAD_BYTES:
+            if len(heads) >= _CACHED_HEADS:
+                heads.clear()
+            heads[key] = head
+        return head
 
     def _read_length(self) -> ResponseEvent:
         buf, pos = self._buf, self._pos
@@ -187,7 +220,7 @@ class ResponseParser:
                 left = self._left
                 return self._fail(bad(f"upstream closed the connection with {left} bytes to come"))
             return NEED_DATA
-        data = bytes(buf[pos:end])
+        data = _copy(buf, pos, end)
         self._left -= end - pos
         self._consume(end)
         if not self._left:
@@ -218,7 +251,7 @@ class ResponseParser:
             if self._eof:
                 return self._read_end()
             return NEED_DATA
-        data = bytes(buf[pos:])
+        data = _copy(buf, pos, len(buf))
         self._body_total += len(data)
         if self.max_body_bytes is not None and self._body_total > self.max_body_bytes:
             return self._fail(
@@ -250,3 +283,12 @@ class ResponseParser:
     def _failed(self) -> ResponseEvent:
         assert self._error is not None
         raise self._error
+
+
+def _copy(buf: bytearray, start: int, end: int) -> bytes:
+    """bytes of buf[start:end] in one copy (bytes(buf[start:end]) makes two); the view is
+    released at once, so the buffer can be compacted afterwards."""
+    if start == 0 and end == len(buf):
+        return bytes(buf)
+    with memoryview(buf) as view:
+        return view[start:end].tobytes()

@@ -4,9 +4,12 @@ Like the rest of gateway.config they collect every problem as a ConfigIssue on i
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
+import ssl
 from collections.abc import Collection
+from pathlib import Path
 
 from gateway.config import values as v
 from gateway.config.fields import Convert, Invalid, Section, expected, suggest
@@ -29,6 +32,9 @@ UPSTREAM_KEYS = (
     "keepalive",
     "connect_timeout",
     "read_timeout",
+    "tls",
+    "verify",
+    "ca",
 )
 HEALTH_KEYS = ("path", "interval", "timeout", "fails", "passes")
 KEEPALIVE_KEYS = ("max_idle", "idle_timeout", "max_requests")
@@ -45,6 +51,7 @@ PROXY_KEYS = (
     "remove_response_headers",
     "upgrades",
     "splice",
+    "tunnel_idle_timeout",
 )
 BALANCES = ("round_robin", "least_conn", "random_two", "ip_hash", "header:NAME", "cookie:NAME")
 UPSTREAM_HOST = "{upstream}"
@@ -56,6 +63,15 @@ _UPSTREAM = UpstreamSpec("", ())
 _HEALTH = HealthSpec()
 _KEEPALIVE = KeepaliveSpec()
 _PROXY = ProxySpec()
+
+
+def server_entry(value: object) -> ServerAddress:
+    """A `servers` item: an address, or 'https://host[:port]' (TLS, port 443 by default)
+    or 'http://host[:port]' (port 80)."""
+    text = v.string(value)
+    if text.lower().startswith(("http://", "https://")):
+        return server_url(text)
+    return server_address(text)
 
 
 def server_address(value: object) -> ServerAddress:
@@ -91,28 +107,32 @@ def _is_ip(text: str, version: int) -> bool:
 
 
 def server_url(value: object) -> ServerAddress:
-    """The shorthand's 'http://host[:port][/]' (port 80 by default)."""
+    """The shorthand's 'http://host[:port][/]' (port 80 by default) or 'https://...' (TLS,
+    port 443 by default)."""
     text = v.string(value)
     scheme, sep, rest = text.partition("://")
-    if not sep or scheme.lower() not in ("http", "https"):
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https"):
         raise Invalid(f"{text!r} is not an http:// URL: write e.g. 'http://127.0.0.1:9001'")
-    if scheme.lower() == "https":
-        raise Invalid(f"{text!r}: https upstreams are not supported yet; use http://")
+    tls = scheme == "https"
+    if rest.startswith("unix:"):
+        if tls:
+            raise Invalid(f"{text!r}: TLS over a unix socket is not supported; use http://")
+        return server_address(rest)
     authority, _, path = rest.partition("/")
     if path or "?" in authority or "#" in authority:
         raise Invalid(
             f"{text!r} has a path; the proxy sends the request's own path: "
             "write the URL without one and use strip_prefix to drop a prefix"
         )
-    if authority.startswith("unix:"):
-        return server_address(authority)
-    if not authority.endswith("]") and ":" in authority:
-        return server_address(authority)
-    return server_address(f"{authority}:80")
+    if authority.endswith("]") or ":" not in authority:
+        authority = f"{authority}:{443 if tls else 80}"
+    address = server_address(authority)
+    return dataclasses.replace(address, tls=True) if tls else address
 
 
 def servers(value: object) -> tuple[ServerAddress, ...]:
-    found = v.each(value, server_address, "a list of server addresses")
+    found = v.each(value, server_entry, "a list of server addresses")
     if not found:
         raise Invalid(f"needs at least one server: {_SERVER_HELP}")
     seen: set[ServerAddress] = set()
@@ -183,9 +203,36 @@ def read_upstream(section: Section, name: str) -> UpstreamSpec | None:
         keepalive=read_keepalive(section.table("keepalive")),
         connect_timeout=get("connect_timeout", v.duration(positive=True), d.connect_timeout),
         read_timeout=get("read_timeout", v.duration(positive=True), d.read_timeout),
+        verify=get("verify", v.boolean, d.verify),
+        ca=ca_file(section),
         where=section.where,
     )
+    if get("tls", v.boolean, False):
+        spec = dataclasses.replace(spec, servers=tuple(tls_server(s) for s in spec.servers))
+    if spec.servers and spec.tls and not all(s.tls for s in spec.servers):
+        section.fail("servers", "mixes http and https servers: list one kind per upstream")
+    if (spec.ca is not None or section.has("verify")) and section.ok and not spec.tls:
+        section.fail("ca" if spec.ca else "verify", "is for TLS upstreams: add tls = true")
+    if any(s.tls and s.is_unix for s in spec.servers):
+        section.fail("tls", "TLS over a unix socket is not supported")
     return spec if section.ok else None
+
+
+def tls_server(server: ServerAddress) -> ServerAddress:
+    return dataclasses.replace(server, tls=True)
+
+
+def ca_file(section: Section) -> str | None:
+    """`ca`: a PEM file, relative to the folder of the file that sets it."""
+    base = Path(section.issues.file).parent
+    found = section.get("ca", v.file(base, check=True), None)
+    if found is None:
+        return None
+    try:
+        ssl.create_default_context(cafile=str(found))
+    except (ssl.SSLError, OSError) as error:
+        section.fail("ca", f"{str(found)!r} holds no usable PEM certificates ({error})")
+    return str(found)
 
 
 def read_health(section: Section | None) -> HealthSpec | None:
@@ -270,6 +317,9 @@ def read_proxy_table(
         remove_response_headers=lowered(get("remove_response_headers", v.header_names, ())),
         upgrades=lowered(get("upgrades", v.header_names, d.upgrades)),
         splice=get("splice", v.boolean, d.splice),
+        tunnel_idle_timeout=get(
+            "tunnel_idle_timeout", v.duration(positive=True), d.tunnel_idle_timeout
+        ),
         where=section.where,
     )
     return spec if section.ok else None

@@ -9,7 +9,7 @@ import enum
 from typing import Any, Protocol
 
 from gateway.errors import ProtocolError
-from gateway.http.events import Data, EndOfMessage, Sentinel
+from gateway.http.events import Data, EndOfMessage, ResponseHead, Sentinel
 from gateway.proxy.seams import ParserLike, ResponseHeadLike, TransportLike
 from gateway.proxy.spec import ServerAddress
 
@@ -50,8 +50,8 @@ class UpstreamConnection:
         self.response_bytes = 0  # received for the current request
         self.idle_since = 0.0
         self.eof = False  # the server shut its side: no request can follow
-        # The client transport of the current request, corked while one read's events are
-        # relayed, so a response's head, body and end leave in one send, not three.
+        # The client side of the current request (the Responder), corked while one read's
+        # events are relayed, so a response's head, body and end leave in one send.
         self.hold: Any = None
 
     @property
@@ -150,21 +150,27 @@ class UpstreamConnection:
         if self.listener is not None:
             self.listener.on_upstream_drained()
 
+    def relay_events(self) -> None:
+        """Hand the listener what the parser has now (after a body went around it)."""
+        self._events()
+
     # -- events ---------------------------------------------------------------------------
 
     def _events(self) -> None:
         try:
-            while self.listener is not None:
-                event = self.parser.next_event()
-                if isinstance(event, Sentinel):
-                    return
-                if isinstance(event, Data):
-                    self.listener.on_data(event.data)
-                elif isinstance(event, EndOfMessage):
-                    trailers = event.trailers.items() if event.trailers is not None else None
-                    self.listener.on_end(trailers)
+            next_event = self.parser.next_event
+            while (listener := self.listener) is not None:
+                event = next_event()
+                kind = type(event)
+                if kind is Data:
+                    listener.on_data(event.data)  # type: ignore[attr-defined]
+                elif kind is EndOfMessage:
+                    trailers = event.trailers  # type: ignore[attr-defined]
+                    listener.on_end(trailers.items() if trailers is not None else None)
+                elif kind is ResponseHead or not isinstance(event, Sentinel):
+                    listener.on_head(event)  # type: ignore[arg-type]
                 else:
-                    self.listener.on_head(event)  # type: ignore[arg-type]
+                    return
         except ProtocolError as error:
             if self.eof:  # the parser's word for a body cut short by the close
                 self._broken(self._lost_text())

@@ -8,26 +8,62 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.proxy import headers as policy
-from gateway.proxy.connection import State, UpstreamConnection
+from gateway.proxy import zerocopy
+from gateway.proxy.connection import UpstreamConnection
+from gateway.proxy.deadlines import Deadlines
 from gateway.proxy.pool import Upstream
-from gateway.proxy.request import IDEMPOTENT, PENDING_LIMIT, ProxyRequest, Sent
-from gateway.proxy.seams import (
-    Downstream,
-    Failure,
-    LoopLike,
-    ParserLike,
-    ResponseHeadLike,
-    TimerLike,
-)
+from gateway.proxy.request import IDEMPOTENT, PENDING_LIMIT, SPENT, ProxyRequest, Sent
+from gateway.proxy.seams import Downstream, Failure, LoopLike, ParserLike, ResponseHeadLike
 from gateway.proxy.spec import ProxySpec
-from gateway.proxy.tunnel import Tunnel
-from gateway.proxy.wire import BodyEncoder, body_fields, request_head, strip_target
+from gateway.proxy.splice import SPLICE_MIN
+from gateway.proxy.tunnel import Tunnel, open_tunnel
+from gateway.proxy.wire import BodyEncoder, request_head, strip_target
+from gateway.proxy.zerocopy import BodySplice
 
 
 class ProxyExchange:
     """Drive with start(); feed the client's body with body()/end_body(); relay the client
     side's backpressure with pause_response()/resume_response(); cancel() if the client
     goes away. Results go to `downstream`."""
+
+    __slots__ = (
+        "began",
+        "body_done",
+        "body_paused",
+        "client_timeout",
+        "conn",
+        "connected",
+        "deadline",
+        "deadlines",
+        "done",
+        "downstream",
+        "encoder",
+        "index",
+        "keep_alive",
+        "last_failure",
+        "loop",
+        "parser_factory",
+        "pending",
+        "pending_size",
+        "request",
+        "response_paused",
+        "retries_left",
+        "rules",
+        "sent",
+        "server",
+        "splice",
+        "splice_seen",
+        "started",
+        "target",
+        "timeout",
+        "tried",
+        "tunnel",
+        "upgrade",
+        "upstream",
+        "upstream_full",
+        "upstream_status",
+        "upstream_time",
+    )
 
     def __init__(
         self,
@@ -45,15 +81,23 @@ class ProxyExchange:
         self.downstream = downstream
         self.parser_factory = parser_factory
         self.timeout = rules.timeout or upstream.spec.read_timeout
-        self.upgrade = policy.requested_upgrade(request.headers.items(), rules.upgrades)
+        # How long a client may take no bytes (the server's write timeout), where the
+        # exchange writes around the client transport (zerocopy): set by the server side.
+        self.client_timeout = self.timeout
+        headers = request.headers
+        self.upgrade = (
+            policy.requested_upgrade(headers.items(), rules.upgrades)
+            if rules.upgrades and "upgrade" in headers
+            else None
+        )
         self.target = strip_target(request.target, rules.strip_prefix)
-        self.tried: set[int] = set()
+        self.tried: list[int] = []
         self.retries_left = rules.retries
         self.index = -1
         self.conn: UpstreamConnection | None = None
         self.connected = False
-        self.encoder = BodyEncoder(request.chunked)
-        self.sent = Sent()
+        self.encoder = BodyEncoder(request.chunked) if request.chunked else None
+        self.sent: Sent | None = None  # request body sent on this connection (for a replay)
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.body_done = not request.has_body
@@ -64,10 +108,16 @@ class ProxyExchange:
         self.keep_alive = False
         self.done = False
         self.last_failure: Failure | None = None
-        self._deadline = 0.0
-        self._timer: TimerLike | None = None
-        self._timer_due = 0.0
+        # The one timeout in force (connect, or read), as a loop time: moved by a store on
+        # every read; the upstream's Deadlines sweep finds it passed (no timer per request).
+        self.deadline = 0.0
+        deadlines = upstream.deadlines
+        if deadlines is None:
+            deadlines = upstream.deadlines = Deadlines(loop)
+        self.deadlines = deadlines
         self.tunnel: Tunnel | None = None
+        self.splice: BodySplice | None = None  # the body going kernel to kernel (zerocopy)
+        self.splice_seen = 0  # its bytes moved when the deadline sweep last looked
         # For the access log: the server that answered (or last failed), its status, and
         # seconds from the start to its response head.
         self.began = loop.now
@@ -83,7 +133,7 @@ class ProxyExchange:
     def body(self, data: bytes) -> None:
         if self.done or not data:
             return
-        encoded = self.encoder.data(data)
+        encoded = data if self.encoder is None else self.encoder.data(data)
         if self.connected and not self.upstream_full and not self.pending:
             self._write_body(encoded)
             return
@@ -97,21 +147,27 @@ class ProxyExchange:
         if self.done or self.body_done:
             return
         self.body_done = True
-        tail = self.encoder.end(trailers)
+        tail = None if self.encoder is None else self.encoder.end(trailers)
         if tail:
             self._queue_raw(tail)
 
     def pause_response(self) -> None:
         """The client's transport is over high water: stop reading the upstream."""
         self.response_paused = True
-        if self.conn is not None and self.conn.transport is not None:
+        if self.conn is not None and self.conn.transport is not None and self.splice is None:
             self.conn.transport.pause_reading()
 
     def resume_response(self) -> None:
         self.response_paused = False
-        if self.conn is not None and self.conn.transport is not None and not self.done:
-            self.conn.transport.resume_reading()
-            self._arm(self.timeout)
+        conn = self.conn
+        if (
+            conn is not None
+            and conn.transport is not None
+            and not self.done
+            and self.splice is None
+        ):
+            conn.transport.resume_reading()
+            self.deadline = self.loop.now + self.timeout
 
     def cancel(self) -> None:
         """The client went away: drop the upstream connection (its response is unwanted)."""
@@ -128,31 +184,31 @@ class ProxyExchange:
         a stale pooled one failed), else the next the balancer picks."""
         up, now = self.upstream, self.loop.now
         if not fresh:
-            index = up.balancer.pick(
-                up.candidates(now, self.tried),
-                up.active(),
-                self.request.client.ip,
-                self.request.headers,
-            )
+            index = up.pick(now, self.tried, self.request.client.ip, self.request.headers)
             if index is None:
                 self._no_server()
                 return
-            self.tried.add(index)
+            self.tried.append(index)
             self.index = index
             self.server = up.names[index]
             up.pools[index].active += 1
         pool = up.pools[self.index]
         conn = None if fresh else pool.take(now)
         self.connected = conn is not None
+        hold = self.downstream
         if conn is None:
             conn = UpstreamConnection(pool.server, self.parser_factory())
-            conn.begin(self, self.request.method, getattr(self.downstream, "transport", None))
+            conn.begin(self, self.request.method, hold)
             self.conn = conn
-            self._arm(up.spec.connect_timeout)
-            conn.dialing = self.loop.connect(pool.server.connect_to, lambda: conn)
+            connect_timeout = up.spec.connect_timeout
+            self.deadline = now + connect_timeout
+            self.deadlines.watch(self, min(connect_timeout, self.timeout))
+            protocol = up.protocol_for(pool.server, conn)
+            conn.dialing = self.loop.connect(pool.server.connect_to, lambda: protocol)
             return
-        conn.begin(self, self.request.method, getattr(self.downstream, "transport", None))
+        conn.begin(self, self.request.method, hold)
         self.conn = conn
+        self.deadlines.watch(self, self.timeout)
         self._send_head()
 
     def _no_server(self) -> None:
@@ -174,15 +230,20 @@ class ProxyExchange:
         conn = self.conn
         assert conn is not None
         request = self.request
-        fields = policy.request_fields(
-            request.headers.items(), request.client, self.rules, conn.server, self.upgrade
+        fields = policy.upstream_fields(
+            request.headers, request.client, self.rules, conn.server, self.upgrade
         )
-        fields += body_fields(request.content_length, request.chunked)
+        if request.chunked:
+            fields.append(("transfer-encoding", "chunked"))
+        elif request.content_length is not None:  # 0 too: some servers want one on a POST
+            fields.append(("content-length", str(request.content_length)))
         conn.write(request_head(request.method, self.target, fields))
-        for piece in self.sent.pieces:  # a retry replays what the failed attempt sent
-            conn.write(piece)
-        self._arm(self.timeout)
-        self._flush_pending()
+        if self.sent is not None:  # a retry replays what the failed attempt sent
+            for piece in self.sent.pieces:
+                conn.write(piece)
+        self.deadline = self.loop.now + self.timeout
+        if self.pending:
+            self._flush_pending()
 
     def _flush_pending(self) -> None:
         if not self.connected or self.upstream_full:
@@ -203,9 +264,12 @@ class ProxyExchange:
 
     def _write_body(self, data: bytes) -> None:
         assert self.conn is not None
-        self.sent.add(data)
+        sent = self.sent
+        if sent is None:
+            sent = self.sent = Sent()
+        sent.add(data)
         self.conn.write(data)
-        self._arm(self.timeout)
+        self.deadline = self.loop.now + self.timeout
 
     # -- the upstream connection's reports ------------------------------------------------
 
@@ -220,7 +284,7 @@ class ProxyExchange:
         self._flush_pending()
 
     def on_head(self, head: ResponseHeadLike) -> None:
-        self._arm(self.timeout)
+        self.deadline = self.loop.now + self.timeout
         if head.status >= 200 or head.status == 101:
             self.upstream_status = head.status
             self.upstream_time = self.loop.now - self.began
@@ -232,13 +296,16 @@ class ProxyExchange:
             self.downstream.informational(head.status, fields)
             return
         self.started = True
-        self.sent = Sent(replayable=False)
+        self.sent = SPENT
         self.upstream.health.succeeded(self.index)
         self.keep_alive = head.keep_alive
         self.downstream.start_response(head.status, head.reason, fields)
+        length = head.content_length
+        if length is not None and length >= SPLICE_MIN and self.rules.splice:
+            zerocopy.offer(self, length)
 
     def on_data(self, data: bytes) -> None:
-        self._arm(self.timeout)
+        self.deadline = self.loop.now + self.timeout
         self.downstream.response_data(data)
 
     def on_end(self, trailers: list[tuple[str, str]] | None) -> None:
@@ -267,7 +334,7 @@ class ProxyExchange:
             return
         # A pooled connection the server had quietly closed: one more try on a new one.
         stale = conn is not None and conn.reused and conn.response_bytes == 0 and not bad_response
-        if stale and self.sent.replayable:
+        if stale and (self.sent is None or self.sent.replayable):
             self._attempt(fresh=True)
             return
         self.upstream.health.failed(self.index, self.loop.now)
@@ -281,7 +348,7 @@ class ProxyExchange:
         safe = nothing_sent or (request.method in IDEMPOTENT and not request.has_body)
         self.upstream.pools[self.index].active -= 1
         self.last_failure = failure
-        if safe and self.retries_left > 0 and self.sent.replayable:
+        if safe and self.retries_left > 0 and (self.sent is None or self.sent.replayable):
             self.retries_left -= 1
             self.connected = False
             self._attempt(fresh=False)
@@ -291,30 +358,22 @@ class ProxyExchange:
 
     # -- timing -------------------------------------------------------------------------
 
-    def _arm(self, delay: float) -> None:
-        """Move the deadline to `delay` from now. One timer chases it: a later deadline
-        (every read) needs no new timer, only an earlier one does."""
-        self._deadline = self.loop.now + delay
-        if self.done or (self._timer is not None and self._timer_due <= self._deadline):
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._schedule(delay)
-
-    def _schedule(self, delay: float) -> None:
-        self._timer_due = self.loop.now + delay
-        self._timer = self.loop.call_later(delay, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
+    def on_deadline(self, now: float) -> None:
+        """The Deadlines sweep found the deadline passed."""
+        splice = self.splice
         if self.done:
-            return
-        now = self.loop.now
-        # A client that reads slowly (response paused) is not the upstream's fault.
-        if self.response_paused or now < self._deadline:
-            self._schedule(max(self._deadline - now, self.timeout / 10))
-            return
-        self._timed_out()
+            self.deadlines.forget(self)
+        elif splice is not None:
+            limit = self.client_timeout if splice.waits_on_client else self.timeout
+            if splice.moved == self.splice_seen:  # no byte moved since the last look
+                self.abort_started(f"zero-copy relay made no progress for {limit:g}s")
+            self.splice_seen = splice.moved
+            self.deadline = now + limit
+        elif self.response_paused:
+            # A client that reads slowly (response paused) is not the upstream's fault.
+            self.deadline = now + self.timeout
+        else:
+            self._timed_out()
 
     def _timed_out(self) -> None:
         conn = self.conn
@@ -347,7 +406,7 @@ class ProxyExchange:
 
     def _fail(self, failure: Failure) -> None:
         self.done = True
-        self._stop_timer()
+        self.deadlines.forget(self)
         if self.body_paused:
             self.body_paused = False
             self.downstream.resume_body()  # so the server can read (and drop) the rest
@@ -357,34 +416,30 @@ class ProxyExchange:
         if self.done:
             return
         self.done = True
-        self._stop_timer()
+        self.deadlines.forget(self)
         if self.index >= 0:
             self.upstream.pools[self.index].active -= 1
+        if self.splice is not None:
+            self.splice.cancel()
+            self.splice = None
 
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def abort_started(self, what: str, upstream: bool = False) -> None:
+        """The response began and cannot be finished: close both connections (the client
+        sees a cut body); `upstream` counts it as the server's failure."""
+        if upstream:
+            self.upstream.health.failed(self.index, self.loop.now)
+        self._end()
+        if self.conn is not None:
+            self.conn.close()
+        self.downstream.abort(Failure(502, what, self.server))
 
     def _switch(self, head: ResponseHeadLike) -> None:
-        conn = self.conn
-        assert conn is not None and conn.transport is not None
         if self.upgrade is None:
-            conn.close()
+            assert self.conn is not None
+            self.conn.close()
             self.on_broken("switched protocols without being asked to", bad_response=True)
             return
         self.done = True
-        self._stop_timer()
+        self.deadlines.forget(self)
         self.upstream.health.succeeded(self.index)
-        conn.state = State.SWITCHED
-        conn.listener = None
-        trailing = conn.parser.trailing_data()
-        fields = policy.response_fields(head.headers.items(), self.rules, upgraded=True)
-        client, leftover = self.downstream.switch(head.status, head.reason, fields)
-        pool = self.upstream.pools[self.index]
-
-        def closed() -> None:
-            pool.active -= 1
-
-        self.tunnel = Tunnel(client, conn.transport, on_close=closed)
-        self.tunnel.start(to_upstream=leftover, to_client=trailing)
+        self.tunnel = open_tunnel(self, head)

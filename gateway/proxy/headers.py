@@ -6,9 +6,11 @@ rewritten, and the route's own header rules applied last."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from gateway.http.headers import Headers
 from gateway.proxy.spec import Network, ProxySpec, ServerAddress
 
 Fields = list[tuple[str, str]]
@@ -35,11 +37,12 @@ _REPLACED = frozenset(
     }
 )
 UPSTREAM_HOST = "{upstream}"
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: quoted if not one
 
 
-@dataclass(frozen=True, slots=True)
-class Client:
-    """What the proxy knows of the connection a request came in on."""
+class Client(NamedTuple):
+    """What the proxy knows of the connection a request came in on (a NamedTuple: one is
+    made per request)."""
 
     ip: str  # "" for a unix-socket client
     scheme: str = "http"  # "https" behind TLS
@@ -101,6 +104,38 @@ def request_fields(
     out.insert(0, ("host", upstream_host(host, rules.host, server)))
     out.extend(forwarding(fields, client, host))
     out.append(("via", ", ".join([*_values(fields, "via"), VIA])))
+    if upgrade is not None:
+        out += [("connection", "upgrade"), ("upgrade", upgrade)]
+    return apply_rules(out, rules.remove_headers, rules.headers)
+
+
+_DROPPED = HOP_BY_HOP | _REPLACED
+# With any of these in the request, or from a trusted peer, request_fields does the work.
+_INVOLVED = frozenset({"connection", "via"})
+
+
+def upstream_fields(
+    headers: Headers,
+    client: Client,
+    rules: ProxySpec,
+    server: ServerAddress,
+    upgrade: str | None = None,
+) -> Fields:
+    """request_fields for a parsed request's Headers, in one pass for the common request
+    (no Connection or Via, an untrusted peer): the same fields in the same order."""
+    if client.trusted or headers.has_any(_INVOLVED):
+        return request_fields(headers.items(), client, rules, server, upgrade)
+    host = headers.get("host")
+    out = [("host", upstream_host(host, rules.host, server))]
+    out += [f for f in headers.items() if f[0] not in _DROPPED and f[0][:6] != "proxy-"]
+    ip = client.ip
+    if ip:
+        out.append(("x-forwarded-for", ip))
+    out.append(("x-forwarded-proto", client.scheme))
+    if host:
+        out.append(("x-forwarded-host", host))
+    out.append(("forwarded", forwarded_element(client, host)))
+    out.append(("via", VIA))
     if upgrade is not None:
         out += [("connection", "upgrade"), ("upgrade", upgrade)]
     return apply_rules(out, rules.remove_headers, rules.headers)
@@ -170,8 +205,7 @@ def _values(fields: Fields, name: str) -> list[str]:
 
 
 def _quote(value: str) -> str:
-    token = all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in value)
-    if token:
+    if _TOKEN.fullmatch(value):
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'

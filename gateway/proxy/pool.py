@@ -5,13 +5,21 @@ one [upstream.NAME] (its servers' pools, balancer and health) that exchanges sha
 from __future__ import annotations
 
 import collections
+import logging
 import random
+import ssl
 from collections.abc import Collection
+from typing import Any
 
+from gateway.http.headers import Headers
 from gateway.proxy.balance import Balancer
 from gateway.proxy.connection import State, UpstreamConnection
+from gateway.proxy.deadlines import Deadlines
 from gateway.proxy.health import Health
 from gateway.proxy.spec import KeepaliveSpec, ServerAddress, UpstreamSpec
+from gateway.proxy.tlsclient import TlsClient, client_context
+
+log = logging.getLogger("gateway.proxy")
 
 
 class ServerPool:
@@ -73,6 +81,35 @@ class Upstream:
         self.pools = [ServerPool(server, spec.keepalive) for server in spec.servers]
         self.balancer = Balancer(spec.balance, self.names, rng)
         self.health = Health(len(spec.servers), spec.max_fails, spec.fail_timeout, spec.health)
+        self.deadlines: Deadlines | None = None  # the exchanges' timeouts (made by the first)
+        # One client context per upstream (loading a trust store is not per connection).
+        self.tls_context = self._tls_context() if spec.tls else None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        try:
+            return client_context(self.spec.verify, self.spec.ca)
+        except (ssl.SSLError, OSError) as error:  # the ca file changed since it was checked
+            log.error(
+                "upstream %r: cannot use ca %r (%s); trusting the system's store only",
+                self.spec.name,
+                self.spec.ca,
+                error,
+            )
+            return client_context(self.spec.verify)
+
+    def protocol_for(self, server: ServerAddress, conn: UpstreamConnection) -> Any:
+        """What Loop.connect runs for `conn` to `server`: conn itself, or TLS around it."""
+        if self.tls_context is None or not server.tls:
+            return conn
+        return TlsClient(self.tls_context, server.host, conn)
+
+    def pick(
+        self, now: float, tried: Collection[int], client_ip: str, headers: Headers
+    ) -> int | None:
+        """The server for the next attempt of a request (None: none is left to try)."""
+        if len(self.pools) == 1:  # one server: nothing to balance
+            return None if tried or not self.health.is_up(0, now) else 0
+        return self.balancer.pick(self.candidates(now, tried), self.active(), client_ip, headers)
 
     def candidates(self, now: float, tried: Collection[int]) -> list[int]:
         return [i for i in self.health.up(now) if i not in tried]

@@ -39,7 +39,8 @@ class Probe:
         assert checks is not None
         self.conn.begin(self, "GET")
         self.timer = self.loop.call_later(checks.timeout, self._timed_out)
-        self.conn.dialing = self.loop.connect(self.conn.server.connect_to, lambda: self.conn)
+        protocol = self.upstream.protocol_for(self.conn.server, self.conn)
+        self.conn.dialing = self.loop.connect(self.conn.server.connect_to, lambda: protocol)
 
     def on_connected(self) -> None:
         checks = self.upstream.spec.health

@@ -4,6 +4,7 @@ and the body bytes kept for a replay (a retry on a fresh connection), bounded.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gateway.http.headers import Headers
 from gateway.proxy.headers import Client
@@ -13,10 +14,9 @@ PENDING_LIMIT = 64 * 1024  # request body held while the upstream is not taking 
 REPLAY_LIMIT = 64 * 1024  # request body kept for a retry on a fresh connection
 
 
-@dataclass(frozen=True, slots=True)
-class ProxyRequest:
+class ProxyRequest(NamedTuple):
     """What the exchange needs of the client's request (the head; the body comes later
-    through body() and end_body())."""
+    through body() and end_body()). A NamedTuple: one is made per request."""
 
     method: str
     target: str  # as received: path and query, still percent-encoded
@@ -45,3 +45,6 @@ class Sent:
                 self.pieces, self.replayable = [], False
             else:
                 self.pieces.append(data)
+
+
+SPENT = Sent(replayable=False)  # after the response began: nothing is kept (add() does nothing)

@@ -12,9 +12,9 @@ from gateway.proxy.seams import Failure, Fields, TransportLike
 
 
 class Responder:
-    """One response. `decorate(fields)` adds the route's headers and CORS headers;
-    `on_error(failure)` answers a failure before the head (the app's error rendering);
-    `on_done(keep_alive)` runs once the response is complete or the connection is given
+    """One response. `decorate(fields)` adds the route's headers and CORS headers (None:
+    nothing to add); `on_error(failure)` answers a failure before the head (the app's error
+    rendering); `on_done(keep_alive)` runs once the response is complete or the connection is given
     up (keep_alive False); `on_switch()` detaches the protocol from the transport after a
     101 and returns the bytes its parser still holds."""
 
@@ -26,7 +26,7 @@ class Responder:
         http_version: str,
         method: str,
         keep_alive: bool,
-        decorate: Callable[[Fields], Fields],
+        decorate: Callable[[Fields], Fields] | None,
         on_error: Callable[[Failure], None],
         on_done: Callable[[bool], None],
         on_switch: Callable[[], bytes],
@@ -43,6 +43,24 @@ class Responder:
         self.framing = Framing.NONE
         self.status = 0
         self.sent = 0  # body bytes written (the access log's size)
+        # Between cork() and uncork() (one read from the upstream), writes are held and go
+        # to the transport as one: a small response's head, body and end in one send.
+        self._held: list[bytes] | None = None
+
+    def cork(self) -> None:
+        self._held = []
+
+    def uncork(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def _write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self.transport.write(data)
+        else:
+            held.append(data)
 
     def pause_body(self) -> None:
         self.transport.pause_reading()
@@ -54,14 +72,19 @@ class Responder:
         if self.http_version != "1.1":
             return  # an HTTP/1.0 client cannot read interim responses (RFC 9110 §15.2)
         head, _ = self.writer.head(status, fields, content_length=None, keep_alive=True)
-        self.transport.write(head)
+        self._write(head)
 
     def start_response(self, status: int, reason: str, fields: Fields) -> None:
-        length = next((int(v) for n, v in fields if n == "content-length"), None)
+        length = None
+        for name, value in fields:
+            if name == "content-length":
+                length = int(value)  # our parser checked it: digits only
+                break
         self.status = status
+        decorate = self.decorate
         head, framing = self.writer.head(
             status,
-            self.decorate(fields),
+            fields if decorate is None else decorate(fields),
             content_length=length,
             keep_alive=self.keep_alive,
             http_version=self.http_version,
@@ -70,28 +93,32 @@ class Responder:
         self.framing = framing
         if framing is Framing.CLOSE:
             self.keep_alive = False
-        self.transport.write(head)
+        self._write(head)
 
     def response_data(self, data: bytes) -> None:
         framing = self.framing
         if framing is Framing.NONE:
             return  # the upstream sent a body where none may be: not passed on
         self.sent += len(data)
-        self.transport.write(chunk(data) if framing is Framing.CHUNKED else data)
+        self._write(chunk(data) if framing is Framing.CHUNKED else data)
 
     def end_response(self, trailers: Fields | None) -> None:
         if self.framing is Framing.CHUNKED:
             if trailers:
                 lines = "".join(f"{name}: {value}\r\n" for name, value in trailers)
-                self.transport.write(b"0\r\n" + lines.encode("latin-1") + b"\r\n")
+                self._write(b"0\r\n" + lines.encode("latin-1") + b"\r\n")
             else:
-                self.transport.write(LAST_CHUNK)
+                self._write(LAST_CHUNK)
+        # Out before on_done: the server may answer a pipelined request at once, after it.
+        self.uncork()
         self.on_done(self.keep_alive)
 
     def fail(self, failure: Failure) -> None:
+        self.uncork()  # a 100 or 103 that came before it
         self.on_error(failure)
 
     def abort(self, failure: Failure) -> None:
+        self._held = None
         self.transport.abort()  # no last chunk, no more bytes: the client sees a cut body
         self.on_done(False)
 
@@ -99,6 +126,7 @@ class Responder:
         # Written here, not by the writer: a 101 must carry Connection and Upgrade, which
         # the writer owns for every other response. The fields come from our parser.
         lines = "".join(f"{name}: {value}\r\n" for name, value in fields)
+        self.uncork()
         self.transport.write(
             f"HTTP/1.1 101 {reason or 'Switching Protocols'}\r\n{lines}\r\n".encode("latin-1")
         )

@@ -51,9 +51,11 @@ class Upstreams:
         self.live: dict[tuple[object, ...], tuple[Upstream, HealthChecks]] = {}
         # get() by the spec object, so a request does not rebuild the key: id -> (spec, upstream)
         self._by_id: dict[int, tuple[UpstreamSpec, Upstream]] = {}
+        self._routes: dict[int, tuple[Any, ProxyRoute]] = {}  # id(target) -> its route
 
     def update(self, specs: Iterable[UpstreamSpec]) -> None:
         self._by_id.clear()
+        self._routes.clear()
         wanted = {_key(spec): spec for spec in specs}
         for key in list(self.live):
             if key not in wanted:
@@ -74,6 +76,16 @@ class Upstreams:
         upstream = self.live[_key(spec)][0]
         self._by_id[id(spec)] = (spec, upstream)
         return upstream
+
+    def route(self, target: Any) -> ProxyRoute:
+        """The ProxyRoute of a compiled ProxyTarget (its rules, upstream and trusted
+        proxies) on this loop: made once per target and app, not per request."""
+        found = self._routes.get(id(target))
+        if found is not None and found[0] is target:
+            return found[1]
+        route = ProxyRoute(target.rules, self.get(target.upstream), target.trusted)
+        self._routes[id(target)] = (target, route)
+        return route
 
     def sweep(self, now: float) -> None:
         """Close idle connections past their idle_timeout (call from the loop's tick)."""

@@ -21,6 +21,7 @@ class ServerAddress:
     ip: str = (
         ""  # `host` resolved when the app is built (runtime.resolve), so no lookup blocks the loop
     )
+    tls: bool = False  # https:// (or the upstream's tls = true): TLS with SNI = host
 
     @property
     def is_unix(self) -> bool:
@@ -77,7 +78,13 @@ class UpstreamSpec:
     keepalive: KeepaliveSpec = KeepaliveSpec()
     connect_timeout: float = 5.0
     read_timeout: float = 60.0  # the longest wait for the next bytes of a response
+    verify: bool = True  # TLS servers: check the certificate and the name (False: dev only)
+    ca: str | None = None  # TLS servers: a PEM file of trusted CAs instead of the system's
     where: Where = NOWHERE
+
+    @property
+    def tls(self) -> bool:
+        return any(server.tls for server in self.servers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,7 @@ class ProxySpec:
     remove_response_headers: tuple[str, ...] = ()
     upgrades: tuple[str, ...] = ("websocket",)  # Upgrade protocols passed through (lowercase)
     splice: bool = True  # zero-copy large bodies between plain TCP sockets
+    tunnel_idle_timeout: float = 3600.0  # a 101 tunnel with no byte either way this long closes
     where: Where = NOWHERE
 
     def upstream_spec(self, upstreams: dict[str, UpstreamSpec]) -> UpstreamSpec:

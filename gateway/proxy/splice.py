@@ -127,6 +127,11 @@ class SpliceJob:
     def start(self) -> None:
         self._step()
 
+    @property
+    def waiting_on(self) -> socket.socket | None:
+        """The socket the relay waits for (its source to read, its destination to write)."""
+        return self._registered
+
     def _on_ready(self, mask: int) -> None:
         self._step()
 

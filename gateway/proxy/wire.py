@@ -25,10 +25,8 @@ def strip_target(target: str, prefix: str) -> str:
 def request_head(method: str, target: str, fields: Iterable[tuple[str, str]]) -> bytes:
     """An HTTP/1.1 request head. Field values came through our parser or config, so they
     hold no CR or LF."""
-    lines = [f"{method} {target} HTTP/1.1"]
-    lines.extend(f"{name}: {value}" for name, value in fields)
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1")
+    lines = [f"{name}: {value}\r\n" for name, value in fields]
+    return f"{method} {target} HTTP/1.1\r\n{''.join(lines)}\r\n".encode("latin-1")
 
 
 def body_fields(content_length: int | None, chunked: bool) -> list[tuple[str, str]]:

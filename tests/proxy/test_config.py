@@ -4,6 +4,7 @@ and one case per mistake with its exact `file:line: key: message`."""
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 
@@ -117,13 +118,13 @@ CASES = {
         ],
     ),
     "bad addresses, every one": (
-        "[upstream.api]\nservers = ['127.0.0.1', 'h:99999', '[nope]:80', 'unix:run.sock', 'http://h:1', 'a b:1']\n",
+        "[upstream.api]\nservers = ['127.0.0.1', 'h:99999', '[nope]:80', 'unix:run.sock', 'ftp://h:1', 'a b:1']\n",
         [
             "gateway.toml:2: upstream.api.servers[0]: '127.0.0.1' is not host:port: write e.g. '127.0.0.1:9001', '[::1]:9001' or 'unix:/run/app.sock'",
             "gateway.toml:2: upstream.api.servers[1]: 'h:99999' has port 99999: ports go from 1 to 65535",
             "gateway.toml:2: upstream.api.servers[2]: '[nope]:80' is not host:port: write e.g. '127.0.0.1:9001', '[::1]:9001' or 'unix:/run/app.sock'",
             "gateway.toml:2: upstream.api.servers[3]: 'unix:run.sock' needs an absolute socket path: write e.g. 'unix:/run/app.sock'",
-            "gateway.toml:2: upstream.api.servers[4]: 'http://h:1' is a URL; servers are addresses: write e.g. '127.0.0.1:9001', '[::1]:9001' or 'unix:/run/app.sock'",
+            "gateway.toml:2: upstream.api.servers[4]: 'ftp://h:1' is a URL; servers are addresses: write e.g. '127.0.0.1:9001', '[::1]:9001' or 'unix:/run/app.sock'",
             "gateway.toml:2: upstream.api.servers[5]: 'a b:1' is not host:port: write e.g. '127.0.0.1:9001', '[::1]:9001' or 'unix:/run/app.sock'",
         ],
     ),
@@ -221,11 +222,25 @@ CASES = {
             "gateway.toml:3: route[0].proxy: '127.0.0.1:9001' is not an http:// URL: write e.g. 'http://127.0.0.1:9001'"
         ],
     ),
-    "shorthand https": (
-        "[[route]]\npath = '/x'\nproxy = 'https://h:1'\n",
+    "https over a unix socket": (
+        "[[route]]\npath = '/x'\nproxy = 'https://unix:/run/a.sock'\n",
         [
-            "gateway.toml:3: route[0].proxy: 'https://h:1': https upstreams are not supported yet; use http://"
+            "gateway.toml:3: route[0].proxy: 'https://unix:/run/a.sock': TLS over a unix socket is not supported; use http://"
         ],
+    ),
+    "mixed http and https servers": (
+        "[upstream.api]\nservers = ['https://a:1', 'b:2']\n",
+        [
+            "gateway.toml:2: upstream.api.servers: mixes http and https servers: list one kind per upstream"
+        ],
+    ),
+    "ca and verify without tls": (
+        "[upstream.api]\nservers = ['a:1']\nverify = false\n",
+        ["gateway.toml:3: upstream.api.verify: is for TLS upstreams: add tls = true"],
+    ),
+    "a ca file that is not there": (
+        "[upstream.api]\nservers = ['https://a:1']\nca = 'nowhere/ca.pem'\n",
+        [f"gateway.toml:3: upstream.api.ca: file '{Path.cwd() / 'nowhere/ca.pem'}' does not exist"],
     ),
     "shorthand with a path": (
         "[[route]]\npath = '/x'\nproxy = 'http://h:1/v1'\n",

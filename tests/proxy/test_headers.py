@@ -7,6 +7,7 @@ import ipaddress
 
 import pytest
 
+from gateway.http.headers import Headers
 from gateway.proxy.headers import (
     Client,
     is_trusted,
@@ -14,6 +15,7 @@ from gateway.proxy.headers import (
     requested_upgrade,
     response_fields,
     strip_hop_by_hop,
+    upstream_fields,
 )
 from gateway.proxy.spec import ProxySpec, ServerAddress
 
@@ -218,3 +220,33 @@ NETS = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1"))
 def test_is_trusted(ip: str, expected: bool) -> None:
     assert is_trusted(ip, NETS) is expected
     assert is_trusted(ip, ()) is False
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [("host", "example.com"), ("accept", "*/*"), ("user-agent", "t")],
+        [("accept", "*/*")],  # no Host (HTTP/1.0)
+        [("host", "h"), ("x-forwarded-for", "6.6.6.6"), ("forwarded", "for=evil"), ("te", "x")],
+        [("host", "h"), ("proxy-authorization", "x"), ("proxy", "http://evil"), ("expect", "1")],
+        [("host", "h"), ("connection", "x-secret"), ("x-secret", "s"), ("via", "1.0 lb")],
+        [("host", "h"), ("connection", "upgrade"), ("upgrade", "websocket")],
+        [("host", "h b"), ("content-length", "5"), ("a", "1"), ("a", "2")],
+    ],
+)
+@pytest.mark.parametrize("client", [ALICE, VIA_LB, Client("2001:db8::1"), Client("")])
+@pytest.mark.parametrize(
+    "rules",
+    [
+        PLAIN,
+        ProxySpec(
+            upstream="api", host="{upstream}", headers=(("X-A", "1"),), remove_headers=("accept",)
+        ),
+    ],
+)
+def test_the_one_pass_request_fields_are_request_fields(
+    fields: list[tuple[str, str]], client: Client, rules: ProxySpec
+) -> None:
+    upgrade = requested_upgrade(fields, ("websocket",))
+    expected = request_fields(fields, client, rules, SERVER, upgrade)
+    assert upstream_fields(Headers(fields), client, rules, SERVER, upgrade) == expected

@@ -102,3 +102,18 @@ def test_switch_writes_the_101_itself_and_hands_over() -> None:
         t.take()
         == b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"
     )
+
+
+def test_one_read_of_the_upstream_is_one_write_to_the_client() -> None:
+    r, t, events = make(decorate=None)
+    writes: list[bytes] = []
+    t.write = writes.append  # type: ignore[method-assign]
+    r.cork()
+    r.start_response(200, "OK", [("content-length", "5")])
+    r.response_data(b"hello")
+    assert writes == []  # held while corked
+    r.end_response(None)  # written before on_done: a pipelined answer may follow at once
+    assert writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"]
+    assert events == [("done", True)]
+    r.uncork()
+    assert len(writes) == 1

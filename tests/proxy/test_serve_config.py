@@ -30,7 +30,7 @@ proxy = "http://127.0.0.1:1"
 
 [[route]]
 path = "/url"
-proxy = "https://127.0.0.1:1"
+proxy = "https://127.0.0.1:1/v1"
 """
 
 

@@ -182,3 +182,45 @@ def test_max_body_bytes_still_holds_for_streamed_bodies(tmp_path: Path) -> None:
         chunked = httpx.post(url + "/", content=chunks())
         assert chunked.status_code == 413
     assert len(got.split(b"y" * 50)) <= 3  # no more than the limit went upstream
+
+
+def test_a_proxied_200_keeps_its_headers_when_the_client_holds_its_etag(tmp_path: Path) -> None:
+    # The upstream ignored If-None-Match and answered 200: the client gets that 200 as sent.
+    # (The app's compression step used to turn such an answer's headers into a 304's.)
+    ok = (
+        b'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: "v1"\r\n'
+        b"Content-Length: 5\r\n\r\nhello"
+    )
+    with proxied(tmp_path, answer_once(ok)) as (port, _):
+        got = httpx.get(f"http://127.0.0.1:{port}/", headers={"if-none-match": '"v1"'})
+        assert (got.status_code, got.text) == (200, "hello")
+        assert got.headers["content-type"] == "text/html" and got.headers["etag"] == '"v1"'
+
+
+def test_requests_pipelined_behind_a_proxied_one_are_answered_after_it(tmp_path: Path) -> None:
+    got_first, release = threading.Event(), threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        buf = bytearray()
+        while (request := read_request(conn, buf)) is not None:
+            path = request.split(b" ")[1]
+            if path == b"/1":
+                got_first.set()
+                release.wait(5)  # held until the client pipelined more behind it
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path))
+
+    with (
+        proxied(tmp_path, handle) as (port, _),
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+    ):
+        sock.sendall(b"GET /1 HTTP/1.1\r\nhost: x\r\n\r\n")
+        assert got_first.wait(5)
+        sock.sendall(b"GET /2 HTTP/1.1\r\nhost: x\r\n\r\nGET /3 HTTP/1.1\r\nhost: x\r\n\r\n")
+        release.set()
+        data = b""
+        while data.count(b"HTTP/1.1 200") < 3 or not data.endswith(b"/3"):
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+        bodies = [part.rpartition(b"\r\n\r\n")[2] for part in data.split(b"HTTP/1.1 ")[1:]]
+        assert bodies == [b"/1", b"/2", b"/3"]
