@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from gateway.compress.codecs import StreamCompressor, compress_body
+from gateway.compress.codecs import StreamCompressor
+from gateway.compress.memo import MEMO
 from gateway.compress.policy import DEFAULT_POLICY, Policy
 from gateway.cors import merge_vary as cors_merge_vary
 from gateway.response import FileBody, PushBody, Response
@@ -106,7 +107,7 @@ def compress_response(
 def _encode(response: Response, coding: str, level: int) -> None:
     body = response.body
     if isinstance(body, bytes):
-        encoded = compress_body(coding, body, level)
+        encoded = MEMO.compress(coding, level, body)  # a body seen before: from memory
         if len(encoded) >= len(body):
             return  # incompressible after all: identity is smaller
         response.body = encoded
