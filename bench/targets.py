@@ -140,6 +140,25 @@ def _compress(coding: str) -> Scenario:
     )
 
 
+PRECOMPRESSED_DIR = "pre"  # a second mount: 100k.html beside its .gz/.br/.zst made here
+PRECOMPRESSED_SUFFIX = {"gzip": ".gz", "br": ".br", "zstd": ".zst"}
+
+
+def _variants(coding: str) -> Scenario:
+    """Static variants the server compressed once vs the same bytes as precompressed files."""
+    return Scenario(
+        f"variants-{coding}",
+        f"100 KiB HTML file, Accept-Encoding: {coding}: a static variant gateway made once "
+        "(compress on, the default) vs a precompressed sibling file (precompressed = [...])",
+        page_bytes(),
+        (
+            Target("gateway variant", "gateway", f"/{COMPRESS_PAGE}"),
+            Target("gateway precomp", "gateway", f"/{PRECOMPRESSED_DIR}/{COMPRESS_PAGE}"),
+        ),
+        ("gateway precomp",), "rps", headers=(f"Accept-Encoding: {coding}",),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     "json": Scenario(
         "json", f"{len(BODY)}-byte JSON {BODY.decode()}: gateway vs uvicorn (httptools, uvloop)",
@@ -193,6 +212,8 @@ SCENARIOS: dict[str, Scenario] = {
     "compress-gzip": _compress("gzip"),
     "compress-br": _compress("br"),
     "compress-zstd": _compress("zstd"),
+    "variants-gzip": _variants("gzip"),
+    "variants-zstd": _variants("zstd"),
 }
 
 GATEWAY_TOML = """\
@@ -208,6 +229,11 @@ reload = false
 [[static]]
 prefix = "/"
 dir = "public"
+
+[[static]]
+prefix = "/pre/"
+dir = "pre"
+precompressed = ["zstd", "br", "gzip"]
 
 [[route]]
 path = "/json"
@@ -368,11 +394,25 @@ class Workspace:
         for name, size in STATIC_FILES.items():
             (self.site / "public" / name).write_bytes(static_bytes(size))
         (self.site / "public" / COMPRESS_PAGE).write_bytes(page_bytes())
+        self._precompressed()
         (self.site / "api" / "__init__.py").write_text("")
         (self.site / "api" / "bench.py").write_text(HANDLER_MODULE)
         self.cert, self.key = self.root / "tls" / "cert.pem", self.root / "tls" / "key.pem"
         # a copy, so uvicorn's --app-dir puts nothing else from bench/ on sys.path
         shutil.copy(BENCH_DIR / "peer_apps.py", self.root / "peers" / "peer_apps.py")
+
+    def _precompressed(self) -> None:
+        """pre/100k.html and its siblings, at the levels gateway's variants use (BEST_LEVELS),
+        so both targets of a variants scenario send the same bytes."""
+        from gateway.compress.codecs import BEST_LEVELS, compress_body, installed
+
+        folder = self.site / PRECOMPRESSED_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        page = page_bytes()
+        (folder / COMPRESS_PAGE).write_bytes(page)
+        for coding in installed():
+            encoded = compress_body(coding, page, BEST_LEVELS[coding])
+            (folder / (COMPRESS_PAGE + PRECOMPRESSED_SUFFIX[coding])).write_bytes(encoded)
 
     def upstream_command(self, port: int, cpu: str) -> tuple[list[str], Path]:
         """The origin the proxy scenario's servers pass to: nginx serving public/ on `port`,
