@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -151,7 +152,9 @@ class AsyncCall(CallAnswers):
             call_soon(functools.partial(done, response))
 
         # No timer per call: past timeouts.handler the connection answers 504 and cancel()s.
-        self.job = aio.submit(lambda: target.func(arequest), None, finished)
+        # On a server loop the async loop is woken once per batch of events (_wake_after).
+        batched = _wake_after(ctx.loop)
+        self.job = aio.submit(lambda: target.func(arequest), None, finished, wake=not batched)
         return True
 
     def _run_eager(self, ctx: Any) -> Response | None:
@@ -225,6 +228,29 @@ class AsyncCall(CallAnswers):
 
     def _finish(self, response: Response) -> Response:
         return cast(Response, self.app.finish(self.call.request, self.call.target, response))
+
+
+_batching: weakref.WeakSet[Any] = weakref.WeakSet()  # server loops that wake the runner
+
+
+def _wake_runner() -> None:
+    current = _runner
+    if current is not None:
+        current.wake()
+
+
+def _wake_after(loop: Any) -> bool:
+    """Whether `loop` (a server loop) wakes the async loop after each batch of its events,
+    so the handler calls a batch submitted cost one wake-up, not one each. Set up on the
+    first call; False for a loop without after_batch (gateway.testing runs calls at once)."""
+    if loop in _batching:
+        return True
+    after = getattr(loop, "after_batch", None)
+    if after is None:
+        return False
+    after.append(_wake_runner)
+    _batching.add(loop)
+    return True
 
 
 class _Immediate:

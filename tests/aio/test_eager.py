@@ -154,9 +154,9 @@ def submits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     original = AsyncRunner.submit
 
-    def counting(self: AsyncRunner, *args: Any) -> Any:
+    def counting(self: AsyncRunner, *args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        return original(self, *args)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(AsyncRunner, "submit", counting)
     return calls
