@@ -126,6 +126,10 @@ class AsyncCall(CallAnswers):
     it and `done(response)` later runs on the server loop with the finished Response."""
 
     __slots__ = ("app", "call", "job")
+    # A request whose large body is still arriving carries it as `request.async_body`
+    # (gateway.server.uploads feeds it): the server dispatches such requests at their head.
+    # (abuse2's reports/abuse2-asynccall.patch, merged here.)
+    streams_bodies = True
 
     def __init__(self, app: Any, call: AsyncDeferred) -> None:  # app: gateway.app.App
         self.app = app
@@ -140,7 +144,8 @@ class AsyncCall(CallAnswers):
         aio = runner()
         assert aio.loop is not None
         call_soon: CallSoon = ctx.loop.call_soon_threadsafe
-        arequest = AsyncRequest(request)  # the body arrived whole: request.body
+        # The body arrived whole (request.body), or arrives as the handler reads it.
+        arequest = AsyncRequest(request, getattr(request, "async_body", None))
         if target.kind == "asyncgen":  # nothing to await: the body is the generator
             body = AsyncGenBody(target.func(arequest), aio, call_soon)
             response = self._finish(Response(200, body, content_type=_stream_type(request)))  # type: ignore[arg-type]
@@ -162,7 +167,7 @@ class AsyncCall(CallAnswers):
         (as a Task would be). Its code cannot suspend (Eager proved it), so the step ends
         it: StopIteration carries the result, anything else is what it raised."""
         request, target = self.call.request, self.call.target
-        coro = target.func(AsyncRequest(request))
+        coro = target.func(AsyncRequest(request, getattr(request, "async_body", None)))
         started = perf_counter()
         result: Any = None
         exc: BaseException | None = None
