@@ -5,16 +5,20 @@ the same answers as a pooled call: HTTPError, 500, 504), and that process-wide r
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import os
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
 
 from gateway.aio import AsyncGenBody, AsyncRequest, AsyncRunner, is_async_iterable
+from gateway.aio.eager import Eager
 from gateway.errors import HTTPError
 from gateway.handlers import _checked, _name, to_response
 from gateway.response import Response
@@ -73,6 +77,11 @@ class AsyncTarget(Target):
 
     func: Callable[[Any], Any] = field(default=lambda request: None)
     kind: str = "async"
+    # Whether calls run eagerly on the server loop (gateway/aio/eager.py): set from func.
+    eager: Eager = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "eager", Eager(self.label, self.func, self.kind))
 
     def serve(self, request: Request, match: Match[Any]) -> AsyncDeferred:  # type: ignore[override]
         return AsyncDeferred(self, request)
@@ -117,6 +126,10 @@ class AsyncCall(CallAnswers):
     it and `done(response)` later runs on the server loop with the finished Response."""
 
     __slots__ = ("app", "call", "job")
+    # A request whose large body is still arriving carries it as `request.async_body`
+    # (gateway.server.uploads feeds it): the server dispatches such requests at their head.
+    # (abuse2's reports/abuse2-asynccall.patch, merged here.)
+    streams_bodies = True
 
     def __init__(self, app: Any, call: AsyncDeferred) -> None:  # app: gateway.app.App
         self.app = app
@@ -124,11 +137,15 @@ class AsyncCall(CallAnswers):
         self.job: Any = None
 
     def submit(self, ctx: Any, done: Callable[[Response | None], None]) -> bool:
+        request, target = self.call.request, self.call.target
+        if target.eager.on:  # no hop: it runs here, `done` follows on the next loop turn
+            ctx.loop.call_soon(functools.partial(done, self._run_eager(ctx)))
+            return True
         aio = runner()
         assert aio.loop is not None
         call_soon: CallSoon = ctx.loop.call_soon_threadsafe
-        request, target = self.call.request, self.call.target
-        arequest = AsyncRequest(request)  # the body arrived whole: request.body
+        # The body arrived whole (request.body), or arrives as the handler reads it.
+        arequest = AsyncRequest(request, getattr(request, "async_body", None))
         if target.kind == "asyncgen":  # nothing to await: the body is the generator
             body = AsyncGenBody(target.func(arequest), aio, call_soon)
             response = self._finish(Response(200, body, content_type=_stream_type(request)))  # type: ignore[arg-type]
@@ -140,8 +157,31 @@ class AsyncCall(CallAnswers):
             call_soon(functools.partial(done, response))
 
         # No timer per call: past timeouts.handler the connection answers 504 and cancel()s.
-        self.job = aio.submit(lambda: target.func(arequest), None, finished)
+        # On a server loop the async loop is woken once per batch of events (_wake_after).
+        batched = _wake_after(ctx.loop)
+        self.job = aio.submit(lambda: target.func(arequest), None, finished, wake=not batched)
         return True
+
+    def _run_eager(self, ctx: Any) -> Response | None:
+        """One step of the coroutine on the server loop's thread, in a copy of its context
+        (as a Task would be). Its code cannot suspend (Eager proved it), so the step ends
+        it: StopIteration carries the result, anything else is what it raised."""
+        request, target = self.call.request, self.call.target
+        coro = target.func(AsyncRequest(request, getattr(request, "async_body", None)))
+        started = perf_counter()
+        result: Any = None
+        exc: BaseException | None = None
+        try:
+            contextvars.copy_context().run(coro.send, None)
+        except StopIteration as stop:
+            result = stop.value
+        except (Exception, asyncio.CancelledError) as error:
+            exc = error
+        else:  # cannot happen for a proven coroutine; never leave one half run
+            coro.close()
+            exc = RuntimeError(f"eager handler {_name(target.func)} suspended")
+        target.eager.ran(perf_counter() - started, self.app.config.server.inline_limit)
+        return self._complete(result, exc, None, ctx.loop.call_soon_threadsafe)
 
     def run(self, timeout: float | None = None) -> Response:
         """Run the call to its end here and return the Response (gateway.testing: no
@@ -166,7 +206,7 @@ class AsyncCall(CallAnswers):
             self.job.cancel()
 
     def _complete(
-        self, result: Any, exc: BaseException | None, aio: AsyncRunner, call_soon: CallSoon
+        self, result: Any, exc: BaseException | None, aio: AsyncRunner | None, call_soon: CallSoon
     ) -> Response | None:
         request, target = self.call.request, self.call.target
         if exc is None:
@@ -195,6 +235,29 @@ class AsyncCall(CallAnswers):
         return cast(Response, self.app.finish(self.call.request, self.call.target, response))
 
 
+_batching: weakref.WeakSet[Any] = weakref.WeakSet()  # server loops that wake the runner
+
+
+def _wake_runner() -> None:
+    current = _runner
+    if current is not None:
+        current.wake()
+
+
+def _wake_after(loop: Any) -> bool:
+    """Whether `loop` (a server loop) wakes the async loop after each batch of its events,
+    so the handler calls a batch submitted cost one wake-up, not one each. Set up on the
+    first call; False for a loop without after_batch (gateway.testing runs calls at once)."""
+    if loop in _batching:
+        return True
+    after = getattr(loop, "after_batch", None)
+    if after is None:
+        return False
+    after.append(_wake_runner)
+    _batching.add(loop)
+    return True
+
+
 class _Immediate:
     """A stand-in for the server's context in run(): callbacks run at once."""
 
@@ -208,14 +271,15 @@ class _Immediate:
     call_soon_threadsafe = call_soon
 
 
-def _async_bodies(result: Any, aio: AsyncRunner, call_soon: CallSoon) -> Any:
+def _async_bodies(result: Any, aio: AsyncRunner | None, call_soon: CallSoon) -> Any:
     """An async iterable returned (alone, in a tuple, or as a Response's body) becomes an
-    AsyncGenBody the connection pulls from, so to_response sees only bodies it knows."""
+    AsyncGenBody the connection pulls from, so to_response sees only bodies it knows (an
+    eager call passes no runner: it starts one only for such a body)."""
     if is_async_iterable(result):
-        body = AsyncGenBody(aiter(result), aio, call_soon)
+        body = AsyncGenBody(aiter(result), aio or runner(), call_soon)
         return Response(200, body, content_type="application/octet-stream")  # type: ignore[arg-type]
     if isinstance(result, Response) and is_async_iterable(result.body):
-        result.body = AsyncGenBody(aiter(result.body), aio, call_soon)  # type: ignore[arg-type,assignment]
+        result.body = AsyncGenBody(aiter(result.body), aio or runner(), call_soon)  # type: ignore[arg-type,assignment]
     elif isinstance(result, tuple) and len(result) >= 2 and is_async_iterable(result[1]):
         result = (result[0], _async_bodies(result[1], aio, call_soon), *result[2:])
     return result

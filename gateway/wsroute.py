@@ -6,7 +6,9 @@ their handler's file. gateway.websocket (wsproto) is imported only when a route 
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +37,24 @@ def missing_wsproto() -> str | None:
     except ImportError:
         return "websocket routes need wsproto: pip install 'gateway[websocket]'"
     return None
+
+
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_missing_wsproto(file: str, path: str, log: logging.Logger) -> None:
+    """Say once per process that the route `path` of `file` answers 501 without wsproto:
+    gateway serve builds its app twice at startup (the live-reload hub's build) and again
+    at each reload, and the warning is news only the first time."""
+    missing = missing_wsproto()
+    if missing is None:
+        return
+    with _warned_lock:
+        if (file, path) in _warned:
+            return
+        _warned.add((file, path))
+    log.warning("%s: route %s answers 501: %s", file, path, missing)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

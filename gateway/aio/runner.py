@@ -70,6 +70,7 @@ class AsyncRunner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = threading.Lock()
         self._incoming: list[tuple[CoroFactory, float | None, Done, Job]] = []
+        self._wake_sent = False  # _start_batch is scheduled for what _incoming holds
 
     def start(self) -> None:
         if self._thread is not None:
@@ -100,25 +101,43 @@ class AsyncRunner:
         """Run `callback(*args)` on the async loop (from any thread)."""
         self._loop().call_soon_threadsafe(callback, *args)
 
-    def submit(self, factory: CoroFactory, timeout: float | None, done: Done) -> Job:
+    def submit(
+        self, factory: CoroFactory, timeout: float | None, done: Done, wake: bool = True
+    ) -> Job:
         """Run `factory()` (an `async def` handler bound to its request, say) on the async
         loop. `done(result, exc)` is called once, on the async loop's thread: the server
         hands it to its own loop with call_soon_threadsafe. A run longer than `timeout`
-        seconds is cancelled and done gets TimeoutError (the app answers 504)."""
+        seconds is cancelled and done gets TimeoutError (the app answers 504). With
+        `wake=False` the call waits for the caller's wake() (the server loop calls it once
+        per batch of events: one wake-up for every request that batch submitted)."""
         loop = self._loop()
         job = Job(loop)
         # One wake-up of the async loop per batch, not per call: while a batch waits to be
         # started, more calls join it (asyncio writes its self-pipe on every call_soon_threadsafe).
         with self._lock:
             self._incoming.append((factory, timeout, done, job))
-            first = len(self._incoming) == 1
-        if first:
+            send = wake and not self._wake_sent
+            if send:
+                self._wake_sent = True
+        if send:
             loop.call_soon_threadsafe(self._start_batch)
         return job
+
+    def wake(self) -> None:
+        """Start the calls submitted with wake=False (from any thread; cheap when none wait)."""
+        if not self._incoming or self._wake_sent:  # read without the lock: rechecked below
+            return
+        with self._lock:
+            if not self._incoming or self._wake_sent:
+                return
+            self._wake_sent = True
+        with contextlib.suppress(RuntimeError):  # stopped meanwhile: stop() cancels them
+            self._loop().call_soon_threadsafe(self._start_batch)
 
     def _start_batch(self) -> None:
         with self._lock:
             batch, self._incoming = self._incoming, []
+            self._wake_sent = False
         for factory, timeout, done, job in batch:
             self._start_task(factory, timeout, done, job)
 

@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from gateway.compress.codecs import StreamCompressor, compress_body
+from gateway.compress.codecs import StreamCompressor
+from gateway.compress.memo import MEMO
 from gateway.compress.policy import DEFAULT_POLICY, Policy
 from gateway.cors import merge_vary as cors_merge_vary
 from gateway.response import FileBody, PushBody, Response
@@ -71,13 +72,15 @@ def _already_encoded(response: Response) -> bool:
 def eligible(response: Response, method: str, policy: Policy = DEFAULT_POLICY) -> bool:
     """Whether this response's representation depends on Accept-Encoding at all (so gets
     Vary). Size is decided later: a bytes body under min_size is never compressed."""
+    body = response.body
+    if type(body) is bytes and len(body) < policy.min_size:
+        return False  # first: most JSON answers stop here, before any header is looked at
     if not policy.enabled or response.status < 200 or response.status in _NO_BODY:
         return False
     if response.has_header("content-range") or _already_encoded(response):
         return False
     if _no_transform(response) or not policy.compressible(response.get_header("content-type")):
         return False
-    body = response.body
     if isinstance(body, FileBody):
         return False  # a handler's file: static files get cached variants instead
     return not (isinstance(body, bytes) and len(body) < policy.min_size)
@@ -106,7 +109,7 @@ def compress_response(
 def _encode(response: Response, coding: str, level: int) -> None:
     body = response.body
     if isinstance(body, bytes):
-        encoded = compress_body(coding, body, level)
+        encoded = MEMO.compress(coding, level, body)  # a body seen before: from memory
         if len(encoded) >= len(body):
             return  # incompressible after all: identity is smaller
         response.body = encoded
