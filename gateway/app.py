@@ -54,7 +54,7 @@ from gateway.targets import (
     StaticTarget,
     Target,
 )
-from gateway.wsroute import WebSocketTarget, missing_wsproto
+from gateway.wsroute import WebSocketTarget, warn_missing_wsproto
 
 log = logging.getLogger("gateway.app")
 
@@ -200,10 +200,14 @@ class App:
         """The 500 for a handler's unhandled exception (already logged): in dev mode
         ([dev] reload) a page with the traceback for a browser that accepts HTML; else the
         answer that names only the request id."""
-        if self.config.dev.reload and devpage.wants_page(request.headers.get("accept")):
-            return self.finish(
-                request, target or self._fallback_target, devpage.response(exc, request)
-            )
+        accept = request.headers.get("accept")
+        if (
+            self.config.dev.reload
+            and devpage.wants_page(accept)
+            and devpage.shown_to(request, self.config)  # loopback, [dev] allow or key
+        ):
+            page = devpage.response(exc, request, self.config)
+            return self.finish(request, target or self._fallback_target, page)
         detail = f"internal server error (request id {request.id})"
         return self.render_error(500, request, target, detail)
 
@@ -557,9 +561,7 @@ class _Compiler:
                 spec.where.issue(problem_text.replace("the request", "the websocket"), "websocket")
             )
             return None
-        missing = missing_wsproto()
-        if missing:
-            log.warning("%s: route %s answers 501: %s", spec.where.file, spec.path, missing)
+        warn_missing_wsproto(spec.where.file, spec.path, log)  # once per process and route
         label = f"websocket {spec.websocket}"
         return WebSocketTarget.build(label, func, spec.websocket_options, **common)  # type: ignore[no-any-return]
 
