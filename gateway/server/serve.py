@@ -363,6 +363,11 @@ class Server:
     def _websockets_going_away(self) -> None:
         wsroute.going_away(self.loop)
 
+    @property
+    def shutdown_deadline(self) -> float:
+        """When (time.monotonic) a shutdown stops waiting for work: now if none began."""
+        return self._shutdown_deadline if self.shutting_down else time.monotonic()
+
     def _should_stop(self) -> bool:
         if not self.shutting_down:
             return False
