@@ -53,6 +53,8 @@ class ServerSpec:
     handler_threads: int = 16
     handler_queue: int = 256  # requests waiting for a pool thread; past it -> 503
     inline_limit: float = 0.01  # a handler call on the loop past this moves it to the pool
+    min_body_rate: int = 240  # bytes/s a request body must average after the grace; 0: off
+    min_body_rate_grace: float = 5.0  # seconds from the request's first byte
     access_log: Literal["off", "common", "combined", "json"] = "common"
     access_log_path: Path | None = None  # access_log = { path = ... }; None: stderr
     cors: str | None = None  # default policy name for every route and mount

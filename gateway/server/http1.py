@@ -18,6 +18,7 @@ from gateway.proxy.serving import ProxyDriver, proxy_call_at_head
 from gateway.request import Request, build_request
 from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
+from gateway.server.bodies import BodyReader
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
@@ -32,6 +33,9 @@ LOW_WATER = 0  # ... until all of it is sent
 # File bodies queued on one connection before it stops taking pipelined requests: each holds
 # an open fd (or a reference that keeps an evicted cached one open) until it is sent.
 MAX_QUEUED_FILES = 8
+# Parser events one connection may handle before it lets the others have the loop (it goes
+# on, via call_soon, after them): 4 MiB of pipelined requests cannot hold everyone up.
+TURN_EVENTS = 64
 
 
 class State(enum.Enum):
@@ -105,7 +109,7 @@ class HttpProtocol(Protocol):
         self.state = READING
         self.deadline = ctx.loop.now + ctx.timeouts.header
         self._head: RequestHead | None = None
-        self._body: list[bytes] = []
+        self._body: BodyReader | None = None  # made at a body's first byte
         self._files: collections.deque[FileBody] = collections.deque()
         self._stream: Stream | None = None
         self._waiting: Any = None  # (request, call, keep_alive) while HANDLING
@@ -267,7 +271,12 @@ class HttpProtocol(Protocol):
         """Parse and dispatch every complete request in the buffer, in order, until one
         has to wait (for the pool, a streamed body, or an output backlog)."""
         parser = self.parser
+        turn = TURN_EVENTS
         while self.state is READING:
+            turn -= 1
+            if not turn:
+                self._yield_turn()
+                return
             if self._writing_paused or (self._files and len(self._files) >= MAX_QUEUED_FILES):
                 self.state = HELD  # resumed when the backlog drains
                 self.transport.pause_reading()
@@ -280,20 +289,41 @@ class HttpProtocol(Protocol):
             kind = type(event)
             if kind is RequestHead:
                 self._head = event  # type: ignore[assignment]
-                self._body = []
+                self._body = None
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
                 if self.ctx.app.upstream_specs and self._proxy_at_head(event):  # type: ignore[arg-type]
                     return
                 if event.expect_continue:  # type: ignore[union-attr]
                     self._continue()
             elif kind is Data:
-                self._body.append(event.data)  # type: ignore[union-attr]
+                self._add_body(event.data)  # type: ignore[union-attr]
             elif kind is EndOfMessage:
                 self._dispatch()
             else:
                 if self._peer_done and event is NEED_DATA:
                     self._drain()  # the peer has sent all it will send
                 return  # NEED_DATA, or PAUSED
+
+    def _yield_turn(self) -> None:
+        """Let the other connections have the loop: go on after them (call_soon)."""
+        self.state = HELD
+        self.transport.pause_reading()
+        self.ctx.loop.call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        if self.state is HELD:  # else closed meanwhile, or a drained backlog resumed it
+            self._resume()
+
+    def _add_body(self, data: bytes) -> None:
+        """Keep a piece of the request body; 408 when it arrives too slowly."""
+        body = self._body
+        if body is None:
+            body = self._body = BodyReader(self._started)
+        spec = self.ctx.app.config.server
+        try:
+            body.add(data, self.ctx.loop.now, spec.min_body_rate, spec.min_body_rate_grace)
+        except HTTPError as exc:
+            self._error_answer(exc, self._head)  # the state leaves READING: _process stops
 
     def _continue(self) -> None:
         """Expect: 100-continue. The next event says whether the body is welcome: a body
@@ -306,7 +336,7 @@ class HttpProtocol(Protocol):
             return
         self.transport.write(CONTINUE)
         if type(event) is Data:
-            self._body.append(event.data)
+            self._add_body(event.data)
         elif type(event) is EndOfMessage:
             self._dispatch()
         # NEED_DATA: the loop asks again and gets it again.
@@ -315,8 +345,8 @@ class HttpProtocol(Protocol):
         head = self._head
         assert head is not None
         self._head = None
-        body = b"".join(self._body) if self._body else b""
-        self._body = []
+        body = self._body.take() if self._body is not None else b""
+        self._body = None
         ctx = self.ctx
         cache = ctx.responses
         if cache is not None and (ctx.tls is not None and not self.secure):
