@@ -112,7 +112,7 @@ class HttpProtocol(Protocol):
         self._body: BodyReader | None = None  # made at a body's first byte
         self._files: collections.deque[FileBody] = collections.deque()
         self._stream: Stream | None = None
-        self._waiting: Any = None  # (request, call, keep_alive) while HANDLING
+        self._waiting: Any = None  # (request, call, keep_alive, pool key) while HANDLING
         self._pending_id = 0
         self._started = ctx.loop.now  # the current request's first byte (metrics latency)
         self._peer_done = False
@@ -172,6 +172,8 @@ class HttpProtocol(Protocol):
         if self._waiting is not None:
             self._pending_id += 1  # the late result will be dropped
             self._waiting[1].cancel()
+            if self._waiting[3]:  # a pooled call: a queued one never runs
+                self.ctx.pool.cancel(self._waiting[3])
             self._waiting = None
         while self._files:  # done(False) normally closed them; this is the safety net
             self._files.popleft().close()
@@ -226,10 +228,12 @@ class HttpProtocol(Protocol):
         now = ctx.loop.now
         state = self.state
         if state is HANDLING:
-            request, call, _keep_alive = self._waiting
+            request, call, _keep_alive, job = self._waiting
             self._waiting = None
             self._pending_id += 1  # the late result will be dropped
-            call.cancel()  # an async handler stops; a pool thread cannot
+            call.cancel()  # an async handler stops; a pool thread cannot, but ...
+            if job:
+                ctx.pool.cancel(job)  # ... its slot is free now (a queued call never runs)
             self.state = READING
             log.error(
                 "handler timed out: request %s %s %s", request.id, request.method, request.path
@@ -384,10 +388,12 @@ class HttpProtocol(Protocol):
             return
         self._pending_id += 1
         token = self._pending_id
+        pool = ctx.pool
+        pool.last = 0  # set by a call submitted to the pool (an async one is not)
         if not result.submit(ctx, lambda response: self._on_handler_done(token, response)):
             self.send_response(request, result.busy_response(), keep_alive)
             return
-        self._waiting = (request, result, keep_alive)
+        self._waiting = (request, result, keep_alive, pool.last)
         self.state = HANDLING
         if self.parser.in_message:  # pipelined bytes wait already: read no more for now
             self.transport.pause_reading()  # (else reading stays on: see data_received)
@@ -398,7 +404,7 @@ class HttpProtocol(Protocol):
             if response is not None:
                 response.close()  # the request timed out or the client left
             return
-        request, call, keep_alive = self._waiting
+        request, call, keep_alive, _job = self._waiting
         self._waiting = None
         self.state = READING
         if response is None:
