@@ -95,6 +95,12 @@ class RequestParser:
         self._read = self._read_head
 
     @property
+    def at_rest(self) -> bool:
+        """Between requests with nothing buffered: as good as new (start_next reset it),
+        so it may serve another connection."""
+        return not self._buf and self._read == self._read_head
+
+    @property
     def buffered(self) -> bytes:
         """The bytes received but not consumed, e.g. a pipelined request."""
         return bytes(self._buf[self._pos :])

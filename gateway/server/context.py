@@ -12,6 +12,7 @@ from gateway.metrics import Ops
 if TYPE_CHECKING:
     from gateway.app import App
     from gateway.config.schema import TimeoutsSpec
+    from gateway.http.parser import RequestParser
     from gateway.http.writer import ResponseWriter
     from gateway.log import AccessLog
     from gateway.proxy.runtime import Upstreams
@@ -32,6 +33,7 @@ class ConnContext:
         "next_request_id",
         "ops",
         "parser_limits",
+        "parsers",
         "pool",
         "request_id_header",
         "responses",
@@ -65,6 +67,7 @@ class ConnContext:
         self.answer_wait = 0.0
         self.set_timeouts(timeouts)
         self.parser_limits = parser_limits
+        self.parsers: list[RequestParser] = []  # at rest, for connections that get bytes
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False

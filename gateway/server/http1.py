@@ -4,7 +4,6 @@ answers and the deadlines; the transport owns the socket. Bodies: output.py."""
 
 from __future__ import annotations
 
-import collections
 import enum
 import logging
 from typing import Any
@@ -36,6 +35,9 @@ MAX_QUEUED_FILES = 8
 # Parser events one connection may handle before it lets the others have the loop (it goes
 # on, via call_soon, after them): 4 MiB of pipelined requests cannot hold everyone up.
 TURN_EVENTS = 64
+# Parsers at rest kept for reuse: a connection holds one only while a request arrives, so
+# idle keep-alive connections cost no parser (400 bytes each; issue 10, item 8).
+SPARE_PARSERS = 256
 
 
 class State(enum.Enum):
@@ -105,12 +107,12 @@ class HttpProtocol(Protocol):
     def __init__(self, ctx: ConnContext, client: tuple[str, int]) -> None:
         self.ctx = ctx
         self.client = client
-        self.parser = RequestParser(**ctx.parser_limits)
+        self.parser: RequestParser = RESTING  # a parser of its own from its first byte
         self.state = READING
         self.deadline = ctx.loop.now + ctx.timeouts.header
         self._head: RequestHead | None = None
         self._body: BodyReader | None = None  # made at a body's first byte
-        self._files: collections.deque[FileBody] = collections.deque()
+        self._files: list[FileBody] | None = None  # while file bodies are queued
         self._stream: Stream | None = None
         self._waiting: Any = None  # (request, call, keep_alive, pool key) while HANDLING
         self._pending_id = 0
@@ -133,6 +135,9 @@ class HttpProtocol(Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
+        if parser is RESTING:
+            spares = self.ctx.parsers
+            parser = self.parser = spares.pop() if spares else LimitedParser(self.ctx.parser_limits)
         if self.state is HANDLING:
             # Reading stays on while a handler runs (two epoll_ctl a request saved) until
             # bytes arrive meanwhile: then it stops, and they wait in the parser, read
@@ -175,8 +180,9 @@ class HttpProtocol(Protocol):
             if self._waiting[3]:  # a pooled call: a queued one never runs
                 self.ctx.pool.cancel(self._waiting[3])
             self._waiting = None
-        while self._files:  # done(False) normally closed them; this is the safety net
-            self._files.popleft().close()
+        files, self._files = self._files, None
+        while files:  # done(False) normally closed them; this is the safety net
+            files.pop(0).close()
         self.ctx.forget(self)
 
     def pause_writing(self) -> None:
@@ -304,9 +310,23 @@ class HttpProtocol(Protocol):
             elif kind is EndOfMessage:
                 self._dispatch()
             else:
-                if self._peer_done and event is NEED_DATA:
-                    self._drain()  # the peer has sent all it will send
+                if event is NEED_DATA:
+                    if self._peer_done:
+                        self._drain()  # the peer has sent all it will send
+                    elif parser.at_rest:
+                        self._rest_parser(parser)
                 return  # NEED_DATA, or PAUSED
+
+    def _rest_parser(self, parser: RequestParser) -> None:
+        """Between requests with nothing buffered: give the parser back for reuse."""
+        self.parser = RESTING
+        spares = self.ctx.parsers
+        if (
+            len(spares) < SPARE_PARSERS
+            and type(parser) is LimitedParser
+            and parser.limits is self.ctx.parser_limits
+        ):
+            spares.append(parser)
 
     def _yield_turn(self) -> None:
         """Let the other connections have the loop: go on after them (call_soon)."""
@@ -557,7 +577,10 @@ class HttpProtocol(Protocol):
                 transport.write(body)
         elif isinstance(body, FileBody):
             transport.write(head)
-            self._files.append(body)
+            if self._files is None:  # (inline: the hot path of static files)
+                self._files = [body]
+            else:
+                self._files.append(body)
             transport.write_file(body.fd, body.offset, body.length, self._file_done)
         else:
             transport.write(head)
@@ -585,7 +608,10 @@ class HttpProtocol(Protocol):
                 cache.drop(cached)
                 return False
             transport.write(data)
-            self._files.append(body)
+            if self._files is None:  # (inline: the hot path of static files)
+                self._files = [body]
+            else:
+                self._files.append(body)
             transport.write_file(body.fd, 0, body.length, self._file_done)
         self.parser.start_next()
         self.deadline = ctx.loop.now + ctx.answer_wait
@@ -630,7 +656,11 @@ class HttpProtocol(Protocol):
         self.transport.close()
 
     def _file_done(self, ok: bool) -> None:
-        self._files.popleft().close()
+        files = self._files
+        assert files is not None
+        files.pop(0).close()
+        if not files:
+            self._files = None  # an idle connection holds no list
         if ok and self.state is HELD:
             self._resume()
 
@@ -693,3 +723,17 @@ class HttpProtocol(Protocol):
             self._drain()  # (an event stream that ended at shutdown: nothing follows it)
             return
         self._resume()
+
+
+class LimitedParser(RequestParser):
+    """A parser that knows the limits it was made with: one made before a reload changed
+    them is not reused."""
+
+    __slots__ = ("limits",)
+
+    def __init__(self, limits: dict[str, int]) -> None:
+        super().__init__(**limits)
+        self.limits = limits
+
+
+RESTING = RequestParser()  # what a connection holds between requests: never fed

@@ -150,6 +150,7 @@ class Server:
             self.ctx.upstreams.update(app.upstream_specs)
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
+        self.ctx.parsers = []  # made under the old limits
         self.ctx.request_id_header = spec.request_id_header
         self.loop.tick_interval = self._tick_interval(spec.timeouts)
 
@@ -246,11 +247,12 @@ class Server:
                 raise
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            protocol = HttpProtocol(self.ctx, (addr[0], addr[1]))
+            # (an IPv6 address comes as a 4-tuple; the client is its host and port)
+            protocol = HttpProtocol(self.ctx, addr if len(addr) == 2 else (addr[0], addr[1]))
             outer: Protocol = protocol
             if self.wrap_protocol is not None:
                 outer = self.wrap_protocol(address_of(listener), protocol)
-            SocketTransport(self.loop, sock, outer, {"peername": addr})
+            SocketTransport(self.loop, sock, outer)  # peername: read from the socket if asked
             self.conns.add(protocol)
             self._pause_reason = ""
         self._pause_accepting(f"connection limit {self.max_connections} reached")
