@@ -55,6 +55,8 @@ class ServerSpec:
     inline_limit: float = 0.01  # a handler call on the loop past this moves it to the pool
     min_body_rate: int = 240  # bytes/s a request body must average after the grace; 0: off
     min_body_rate_grace: float = 5.0  # seconds from the request's first byte
+    body_buffer_size: int = 1 * MIB  # a larger request body goes to a temporary file
+    body_budget: int = 1024 * MIB  # request-body bytes a worker receives at once; past: 503
     access_log: Literal["off", "common", "combined", "json"] = "common"
     access_log_path: Path | None = None  # access_log = { path = ... }; None: stderr
     cors: str | None = None  # default policy name for every route and mount

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gateway.metrics import Ops
+from gateway.server.bodies import BodyBudget
 
 if TYPE_CHECKING:
     from gateway.app import App
@@ -28,6 +29,7 @@ class ConnContext:
         "access_log",
         "answer_wait",
         "app",
+        "bodies",
         "forget",
         "loop",
         "next_request_id",
@@ -68,6 +70,7 @@ class ConnContext:
         self.set_timeouts(timeouts)
         self.parser_limits = parser_limits
         self.parsers: list[RequestParser] = []  # at rest, for connections that get bytes
+        self.bodies = BodyBudget(1 << 30)  # request bodies being received; [server] body_budget
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False

@@ -174,6 +174,9 @@ class HttpProtocol(Protocol):
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.close()
+        if self._body is not None:
+            self._body.drop()
+            self._body = None
         if self._waiting is not None:
             self._pending_id += 1  # the late result will be dropped
             self._waiting[1].cancel()
@@ -342,11 +345,10 @@ class HttpProtocol(Protocol):
         """Keep a piece of the request body; 408 when it arrives too slowly."""
         body = self._body
         if body is None:
-            body = self._body = BodyReader(self._started)
-        spec = self.ctx.app.config.server
+            body = self._body = BodyReader(self._started, self.ctx.bodies)
         try:
-            body.add(data, self.ctx.loop.now, spec.min_body_rate, spec.min_body_rate_grace)
-        except HTTPError as exc:
+            body.add(data, self.ctx.loop.now, self.ctx.app.config.server)
+        except HTTPError as exc:  # 408 too slow, 503 over the body budget
             self._error_answer(exc, self._head)  # the state leaves READING: _process stops
 
     def _continue(self) -> None:
@@ -404,7 +406,8 @@ class HttpProtocol(Protocol):
             self.send_response(request, result, keep_alive)
             return
         if isinstance(result, ProxyCall):
-            self._start_proxy(result, head, body, keep_alive)
+            whole = body if isinstance(body, bytes) else body.whole()  # (a spooled body)
+            self._start_proxy(result, head, whole, keep_alive)
             return
         self._pending_id += 1
         token = self._pending_id
@@ -557,7 +560,7 @@ class HttpProtocol(Protocol):
             request.method,
             response.status,
             ctx.loop.now - self._started,
-            len(request.body),
+            request.body_length,
             length or 0,
         )
         transport = self.transport
@@ -623,6 +626,9 @@ class HttpProtocol(Protocol):
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
         """Answer a request that could not be read, then close: its framing is lost."""
+        if self._body is not None:
+            self._body.drop()  # its share of the body budget, its temp file
+            self._body = None
         buffered = getattr(self.parser, "buffered", b"")
         request, status, data, length = error_answer(self.ctx, exc, head, self.client, buffered)
         self.transport.write(data)

@@ -151,6 +151,7 @@ class Server:
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
         self.ctx.parsers = []  # made under the old limits
+        self.ctx.bodies.limit = spec.body_budget
         self.ctx.request_id_header = spec.request_id_header
         self.loop.tick_interval = self._tick_interval(spec.timeouts)
 
