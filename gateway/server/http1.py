@@ -35,8 +35,9 @@ MAX_QUEUED_FILES = 8
 # Parser events one connection may handle before it lets the others have the loop (it goes
 # on, via call_soon, after them): 4 MiB of pipelined requests cannot hold everyone up.
 TURN_EVENTS = 64
-# Parsers at rest kept for reuse: a connection holds one only while a request arrives, so
-# idle keep-alive connections cost no parser (400 bytes each; issue 10, item 8).
+# Parsers at rest kept for reuse (350 bytes each): a keep-alive connection gives its parser
+# back once it has been idle for the soonest of the header, idle and write timeouts, or at
+# once after each request while its worker holds many connections (ctx.crowded).
 SPARE_PARSERS = 256
 
 
@@ -275,6 +276,10 @@ class HttpProtocol(Protocol):
         due = self.transport.progress_at + (timeouts.header if in_message else timeouts.idle)
         if due > now:
             self.deadline = due
+            if not in_message and self.parser.at_rest:
+                # Idle between requests (its deadline came once the answer was sent): its
+                # parser goes back for reuse now rather than after every request (cheaper).
+                self._rest_parser(self.parser)
             return True
         return False
 
@@ -316,8 +321,8 @@ class HttpProtocol(Protocol):
                 if event is NEED_DATA:
                     if self._peer_done:
                         self._drain()  # the peer has sent all it will send
-                    elif parser.at_rest:
-                        self._rest_parser(parser)
+                    elif self.ctx.crowded and parser.at_rest:
+                        self._rest_parser(parser)  # many connections: hold none while idle
                 return  # NEED_DATA, or PAUSED
 
     def _rest_parser(self, parser: RequestParser) -> None:
