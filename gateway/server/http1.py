@@ -22,6 +22,7 @@ from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
 from gateway.server.transport import Protocol, Transport
+from gateway.server.uploads import BodyChannel, handler_call_at_head
 from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
@@ -93,6 +94,7 @@ class HttpProtocol(Protocol):
         "_proxy",
         "_started",
         "_stream",
+        "_upload",
         "_waiting",
         "_writing_paused",
         "client",
@@ -115,6 +117,7 @@ class HttpProtocol(Protocol):
         self._body: BodyReader | None = None  # made at a body's first byte
         self._files: list[FileBody] | None = None  # while file bodies are queued
         self._stream: Stream | None = None
+        self._upload: BodyChannel | None = None  # a body a pooled handler reads as it arrives
         self._waiting: Any = None  # (request, call, keep_alive, pool key) while HANDLING
         self._pending_id = 0
         self._started = ctx.loop.now  # the current request's first byte (metrics latency)
@@ -140,6 +143,10 @@ class HttpProtocol(Protocol):
             spares = self.ctx.parsers
             parser = self.parser = spares.pop() if spares else LimitedParser(self.ctx.parser_limits)
         if self.state is HANDLING:
+            if self._upload is not None:  # the handler reads the body as it arrives
+                parser.feed(data)
+                self._feed_upload()
+                return
             # Reading stays on while a handler runs (two epoll_ctl a request saved) until
             # bytes arrive meanwhile: then it stops, and they wait in the parser, read
             # once the answer is queued; the handler's deadline stands meanwhile.
@@ -178,6 +185,7 @@ class HttpProtocol(Protocol):
         if self._body is not None:
             self._body.drop()
             self._body = None
+        self._end_upload("the client closed the connection")
         if self._waiting is not None:
             self._pending_id += 1  # the late result will be dropped
             self._waiting[1].cancel()
@@ -240,6 +248,7 @@ class HttpProtocol(Protocol):
         if state is HANDLING:
             request, call, _keep_alive, job = self._waiting
             self._waiting = None
+            self._end_upload("the handler timed out")
             self._pending_id += 1  # the late result will be dropped
             call.cancel()  # an async handler stops; a pool thread cannot, but ...
             if job:
@@ -310,6 +319,8 @@ class HttpProtocol(Protocol):
                 self._body = None
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
                 if self.ctx.app.upstream_specs and self._proxy_at_head(event):  # type: ignore[arg-type]
+                    return
+                if (event.chunked or event.content_length) and self._handler_at_head(event):  # type: ignore[union-attr,arg-type]
                     return
                 if event.expect_continue:  # type: ignore[union-attr]
                     self._continue()
@@ -434,6 +445,9 @@ class HttpProtocol(Protocol):
             return
         request, call, keep_alive, _job = self._waiting
         self._waiting = None
+        if self._upload is not None:  # answered before the whole body came: close after
+            self._end_upload("the handler answered before reading the whole body")
+            keep_alive = False
         self.state = READING
         if response is None:
             response = call.error_response()
@@ -444,6 +458,91 @@ class HttpProtocol(Protocol):
         if self.state is READING:
             transport.resume_reading()
         transport.uncork()
+
+    # -- request bodies a pooled handler reads as they arrive (uploads.py) ---------------
+
+    def _handler_at_head(self, head: RequestHead) -> bool:
+        """A large body for a pooled handler: start the call now, and feed it the body as
+        it arrives (`request.stream()`); False to read the body first, as usual."""
+        ctx = self.ctx
+        if head.expect_continue or (ctx.tls is not None and not self.secure):
+            return False
+        loop = ctx.loop
+        made = handler_call_at_head(
+            ctx, head, self.client, lambda: loop.call_soon_threadsafe(self._resume_upload)
+        )
+        if made is None:
+            return False
+        request, result, channel = made
+        keep_alive = head.keep_alive
+        if isinstance(result, Response):  # answered without the handler: the body is unread
+            self.send_response(request, result, keep_alive=False)
+            return True
+        self._pending_id += 1
+        token = self._pending_id
+        pool = ctx.pool
+        pool.last = 0
+        if not result.submit(ctx, lambda response: self._on_handler_done(token, response)):
+            self.send_response(request, result.busy_response(), keep_alive=False)
+            return True
+        self._waiting = (request, result, keep_alive, pool.last)
+        self._upload = channel
+        self.state = HANDLING
+        self.deadline = loop.now + ctx.timeouts.handler
+        self._feed_upload()
+        return True
+
+    def _feed_upload(self) -> None:
+        """Pass what the parser has of the body to the handler; pause the client while
+        the handler has not read what waits."""
+        channel = self._upload
+        assert channel is not None
+        parser = self.parser
+        ctx = self.ctx
+        while True:
+            try:
+                event = parser.next_event()
+            except ProtocolError as exc:  # 413 past max_body_bytes, bad chunking
+                self._upload = None
+                channel.fail(exc)
+                self._abandon_call()
+                self._error_answer(exc, self._head)
+                return
+            kind = type(event)
+            if kind is Data:
+                self.deadline = ctx.loop.now + ctx.timeouts.handler  # bytes move: not stuck
+                if channel.feed(event.data):  # type: ignore[union-attr]
+                    self.transport.pause_reading()
+            elif kind is EndOfMessage:
+                self._upload = None
+                channel.end()
+                self._head = None
+                parser.start_next()
+                self.transport.pause_reading()  # pipelined requests wait for the answer
+                return
+            else:
+                return  # NEED_DATA
+
+    def _resume_upload(self) -> None:
+        """The handler has read what waited: read from the client again."""
+        if self._upload is not None and self.state is HANDLING:
+            self.transport.resume_reading()
+
+    def _end_upload(self, why: str) -> None:
+        channel, self._upload = self._upload, None
+        if channel is not None:
+            channel.fail(HTTPError(400, f"request body incomplete: {why}"))
+
+    def _abandon_call(self) -> None:
+        """Forget the pooled call of the request being answered otherwise."""
+        if self._waiting is not None:
+            _request, call, _keep_alive, job = self._waiting
+            self._waiting = None
+            self._pending_id += 1
+            call.cancel()
+            if job:
+                self.ctx.pool.cancel(job)
+        self.state = READING
 
     # -- proxied requests (gateway.proxy.serving drives the exchange) --------------------
 

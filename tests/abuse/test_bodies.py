@@ -28,6 +28,7 @@ SITE = """
     path = "/upload"
     methods = ["POST"]
     handler = "api.h:upload"
+    inline = true  # on the loop: its body is read (and spooled) first, never streamed
 """
 
 HANDLERS = """

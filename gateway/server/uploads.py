@@ -1,0 +1,122 @@
+"""A request body a pooled handler reads while it arrives (`for chunk in request.stream()`):
+the server loop feeds it, the handler's thread reads it. Reading from the client pauses
+while more than HIGH_WATER bytes wait unread, and resumes once the handler has read them
+down to LOW_WATER, so an upload never takes more memory than that, whatever its size."""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from gateway.errors import HTTPError
+from gateway.http.events import RequestHead
+from gateway.request import Request, build_request
+from gateway.router.matcher import NoMatch
+from gateway.targets import HandlerTarget
+
+HIGH_WATER = 256 * 1024
+LOW_WATER = 64 * 1024
+
+
+class BodyChannel:
+    """A BodySource (gateway.request) fed on the loop thread and read on a pool thread."""
+
+    __slots__ = ("_chunks", "_cond", "_ended", "_error", "_paused", "_resume", "_unread", "size")
+
+    def __init__(self, resume: Callable[[], None]) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._unread = 0
+        self._ended = False
+        self._error: HTTPError | None = None
+        self._paused = False
+        self._resume = resume  # called on the reading thread: must be thread-safe
+        self.size = 0  # bytes fed so far
+
+    # -- the loop's side --------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> bool:
+        """Hand `data` to the reader; True when the client should be paused."""
+        with self._cond:
+            self._chunks.append(data)
+            self._unread += len(data)
+            self.size += len(data)
+            self._cond.notify()
+            if self._unread >= HIGH_WATER and not self._paused:
+                self._paused = True
+                return True
+            return False
+
+    def end(self) -> None:
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def fail(self, error: HTTPError) -> None:
+        """The rest will never come (client gone, timeout, bad framing): the reader raises."""
+        with self._cond:
+            if not self._ended:
+                self._error = error
+            self._cond.notify_all()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    # -- the handler's side ------------------------------------------------------------------
+
+    def chunks(self) -> Iterator[bytes]:
+        """The pieces as they arrive; waits for each (raises HTTPError if the body
+        cannot complete)."""
+        while True:
+            with self._cond:
+                while not self._chunks and not self._ended and self._error is None:
+                    self._cond.wait()
+                if self._chunks:
+                    data = self._chunks.popleft()
+                    self._unread -= len(data)
+                    resume = self._paused and self._unread <= LOW_WATER
+                    if resume:
+                        self._paused = False
+                elif self._error is not None:
+                    raise self._error
+                else:
+                    return
+            if resume:
+                self._resume()
+            yield data
+
+    def whole(self) -> bytes:
+        """The rest of the body, once it has all arrived."""
+        return b"".join(self.chunks())
+
+    def close(self) -> None:
+        return None
+
+
+def handler_call_at_head(
+    ctx: Any, head: RequestHead, client: tuple[str, int], resume: Callable[[], None]
+) -> tuple[Request, Any, BodyChannel] | None:
+    """For a request whose body is large (over `[server] body_buffer_size`, or chunked) to
+    a handler route that runs on the pool: the Request (its body a BodyChannel) and the
+    pool call, made now so the handler can read the body as it arrives. None for every
+    other request: it is dispatched once its body is in, as usual (a handler placed on the
+    loop must never wait for a body)."""
+    if not head.chunked and (head.content_length or 0) <= ctx.app.config.server.body_buffer_size:
+        return None
+    app = ctx.app
+    try:
+        probe = build_request(head, b"", client, "")
+        match = app.router.match(probe.host, probe.method, probe.segments)
+    except (HTTPError, NoMatch):
+        return None
+    target = match.target
+    if type(target) is not HandlerTarget or target.placement.inline:
+        return None
+    if probe.path in ctx.ops.paths:
+        return None
+    channel = BodyChannel(resume)
+    request = build_request(head, channel, client, ctx.next_request_id())
+    return request, app.handle(request), channel
