@@ -155,6 +155,13 @@ class BodyRequest(Request):
     def body_length(self) -> int:
         return self._source.size
 
+    def form(self) -> MultiDict:
+        """As Request.form(), read from the body's pieces: file parts over 1 MiB go to
+        temporary files instead of memory."""
+        if self._form is None:
+            self._form = parse_form(self.headers.get("content-type") or "", self.stream())
+        return self._form
+
     def close(self) -> None:
         """Let go of the file (the server calls this once the answer is sent)."""
         self._source.close()

@@ -30,6 +30,12 @@ SITE = """
     blocking = true
 
     [[route]]
+    path = "/form"
+    methods = ["POST"]
+    handler = "api.h:form"
+    blocking = true
+
+    [[route]]
     path = "/early"
     methods = ["POST"]
     handler = "api.h:early"
@@ -51,6 +57,11 @@ HANDLERS = """
             digest.update(chunk)
         return {"kind": type(request).__name__, "length": request.body_length,
                 "sha256": digest.hexdigest()}
+
+    def form(request):
+        upload = request.form()["file"]
+        return {"title": request.form()["title"], "size": len(upload),
+                "on_disk": upload.file._rolled, "sha256": hashlib.sha256(upload.data).hexdigest()}
 
     def early(request):
         return "not interested"
@@ -127,3 +138,15 @@ def test_an_answer_before_the_body_ends_closes_the_connection(server: Running) -
         answer = ResponseReader(sock).read()
         assert answer.status == 200 and answer.body == b"not interested"
         assert answer.headers.get("connection") == "close"
+
+
+def test_a_large_multipart_file_is_spooled_to_disk(server: Running) -> None:
+    data = bytes(range(256)) * (8 * 1024)  # 2 MiB: over the 1 MiB spooling threshold
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        answer = client.post("/form", data={"title": "t"}, files={"file": ("a.bin", data)})
+    assert answer.json() == {
+        "title": "t",
+        "size": len(data),
+        "on_disk": True,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
