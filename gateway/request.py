@@ -155,6 +155,12 @@ class BodyRequest(Request):
     def body_length(self) -> int:
         return self._source.size
 
+    @property
+    def async_body(self) -> Any:
+        """The body as an async handler reads it while it arrives (gateway.aio.AsyncBody),
+        or None."""
+        return getattr(self._source, "async_body", None)
+
     def form(self) -> MultiDict:
         """As Request.form(), read from the body's pieces: file parts over 1 MiB go to
         temporary files instead of memory."""

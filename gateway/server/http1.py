@@ -22,7 +22,7 @@ from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
 from gateway.server.transport import Protocol, Transport
-from gateway.server.uploads import BodyChannel, handler_call_at_head
+from gateway.server.uploads import Channel, handler_call_at_head
 from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
@@ -117,7 +117,7 @@ class HttpProtocol(Protocol):
         self._body: BodyReader | None = None  # made at a body's first byte
         self._files: list[FileBody] | None = None  # while file bodies are queued
         self._stream: Stream | None = None
-        self._upload: BodyChannel | None = None  # a body a pooled handler reads as it arrives
+        self._upload: Channel | None = None  # a body a pooled handler reads as it arrives
         self._waiting: Any = None  # (request, call, keep_alive, pool key) while HANDLING
         self._pending_id = 0
         self._started = ctx.loop.now  # the current request's first byte (metrics latency)

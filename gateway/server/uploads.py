@@ -1,5 +1,6 @@
-"""A request body a pooled handler reads while it arrives (`for chunk in request.stream()`):
-the server loop feeds it, the handler's thread reads it. Reading from the client pauses
+"""A request body a handler reads while it arrives: `for chunk in request.stream()` on a pool
+thread (BodyChannel), `async for chunk in request.stream()` on the async loop (AsyncChannel,
+over gateway.aio's AsyncBody). The server loop feeds it; reading from the client pauses
 while more than HIGH_WATER bytes wait unread, and resumes once the handler has read them
 down to LOW_WATER, so an upload never takes more memory than that, whatever its size."""
 
@@ -10,6 +11,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from gateway.aio.body import AsyncBody
+from gateway.asynccall import AsyncCall, AsyncTarget, runner
 from gateway.errors import HTTPError
 from gateway.http.events import RequestHead
 from gateway.request import Request, build_request
@@ -96,9 +99,61 @@ class BodyChannel:
         return None
 
 
+# AsyncCall builds its AsyncRequest around `request.async_body` (a patch to asynccall.py,
+# reports/abuse2-asynccall.patch): until then async handlers get their body whole, as before.
+ASYNC_STREAMS = bool(getattr(AsyncCall, "streams_bodies", False))
+
+
+class AsyncChannel:
+    """The same feeding side as BodyChannel, for an async handler: its AsyncRequest reads
+    `async_body` (`await request.body()`, `async for chunk in request.stream()`)."""
+
+    __slots__ = ("_pause_now", "async_body", "size")
+
+    def __init__(self, resume: Callable[[], None]) -> None:
+        aio = runner()
+        assert aio.loop is not None
+        self._pause_now = False
+        self.async_body = AsyncBody(
+            aio.loop, pause=self._on_pause, resume=resume, high=HIGH_WATER, low=LOW_WATER
+        )
+        self.size = 0
+
+    def _on_pause(self) -> None:  # called inside feed(), on the server loop
+        self._pause_now = True
+
+    def feed(self, data: bytes) -> bool:
+        self._pause_now = False
+        self.size += len(data)
+        self.async_body.feed(data)
+        return self._pause_now
+
+    def end(self) -> None:
+        self.async_body.feed_eof()
+
+    def fail(self, error: HTTPError) -> None:
+        self.async_body.feed_error(error)
+
+    @property
+    def ended(self) -> bool:
+        return False
+
+    def chunks(self) -> Iterator[bytes]:
+        raise RuntimeError("an async handler reads its body with await request.body()")
+
+    def whole(self) -> bytes:
+        raise RuntimeError("an async handler reads its body with await request.body()")
+
+    def close(self) -> None:
+        return None
+
+
+Channel = BodyChannel | AsyncChannel
+
+
 def handler_call_at_head(
     ctx: Any, head: RequestHead, client: tuple[str, int], resume: Callable[[], None]
-) -> tuple[Request, Any, BodyChannel] | None:
+) -> tuple[Request, Any, Channel] | None:
     """For a request whose body is large (over `[server] body_buffer_size`, or chunked) to
     a handler route that runs on the pool: the Request (its body a BodyChannel) and the
     pool call, made now so the handler can read the body as it arrives. None for every
@@ -113,10 +168,14 @@ def handler_call_at_head(
     except (HTTPError, NoMatch):
         return None
     target = match.target
-    if type(target) is not HandlerTarget or target.placement.inline:
-        return None
     if probe.path in ctx.ops.paths:
         return None
-    channel = BodyChannel(resume)
+    channel: Channel
+    if type(target) is HandlerTarget and not target.placement.inline:
+        channel = BodyChannel(resume)
+    elif type(target) is AsyncTarget and target.kind == "async" and ASYNC_STREAMS:
+        channel = AsyncChannel(resume)
+    else:
+        return None
     request = build_request(head, channel, client, ctx.next_request_id())
     return request, app.handle(request), channel

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.server.uploads import HIGH_WATER
+from gateway.server.uploads import ASYNC_STREAMS, HIGH_WATER
 from tests.support import ResponseReader, Running, connect, running_server, wait_for, write_site
 
 SITE = """
@@ -34,6 +34,11 @@ SITE = """
     methods = ["POST"]
     handler = "api.h:form"
     blocking = true
+
+    [[route]]
+    path = "/async"
+    methods = ["POST"]
+    handler = "api.h:aupload"
 
     [[route]]
     path = "/early"
@@ -62,6 +67,15 @@ HANDLERS = """
         upload = request.form()["file"]
         return {"title": request.form()["title"], "size": len(upload),
                 "on_disk": upload.file._rolled, "sha256": hashlib.sha256(upload.data).hexdigest()}
+
+    async def aupload(request):
+        digest, pieces = hashlib.sha256(), 0
+        async for chunk in request.stream():
+            SEEN.append(len(chunk))
+            digest.update(chunk)
+            pieces += 1
+        return {"kind": type(request.request).__name__, "pieces": pieces,
+                "sha256": digest.hexdigest()}
 
     def early(request):
         return "not interested"
@@ -150,3 +164,29 @@ def test_a_large_multipart_file_is_spooled_to_disk(server: Running) -> None:
         "on_disk": True,
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+
+
+@pytest.mark.skipif(
+    not ASYNC_STREAMS, reason="needs reports/abuse2-asynccall.patch (AsyncCall.streams_bodies)"
+)
+def test_an_async_handler_reads_the_body_while_it_arrives(server: Running) -> None:
+    first, rest = b"a" * (100 * 1024), b"b" * (50 * 1024)
+    with connect(server.port) as sock:
+        sock.sendall(
+            b"POST /async HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % (150 * 1024)
+        )
+        sock.sendall(first)
+        wait_for(lambda: sum(_module(server).SEEN) == len(first))  # before the rest is sent
+        sock.sendall(rest)
+        answer = ResponseReader(sock).read()
+    assert answer.status == 200
+    assert b"BodyRequest" in answer.body
+    assert hashlib.sha256(first + rest).hexdigest().encode() in answer.body
+
+
+def test_an_async_handler_gets_a_large_body_whole_or_streamed(server: Running) -> None:
+    data = b"q" * (200 * 1024)
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        answer = client.post("/async", content=data).json()
+    assert answer["sha256"] == hashlib.sha256(data).hexdigest()
+    assert answer["kind"] == "BodyRequest"  # spooled (before the patch) or streamed
