@@ -465,6 +465,8 @@ class HttpProtocol(Protocol):
         """A large body for a pooled handler: start the call now, and feed it the body as
         it arrives (`request.stream()`); False to read the body first, as usual."""
         ctx = self.ctx
+        if not head.chunked and head.content_length <= ctx.app.config.server.body_buffer_size:  # type: ignore[operator]
+            return False  # a small body (the common case): read it first, as usual
         if head.expect_continue or (ctx.tls is not None and not self.secure):
             return False
         loop = ctx.loop
