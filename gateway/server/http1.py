@@ -115,7 +115,7 @@ class HttpProtocol(Protocol):
         self.deadline = ctx.loop.now + ctx.timeouts.header
         self._head: RequestHead | None = None
         self._body: BodyReader | None = None  # made at a body's first byte
-        self._files: list[FileBody] | None = None  # while file bodies are queued
+        self._files: list[FileBody] | None = None  # made by the first file; idle: dropped
         self._stream: Stream | None = None
         self._upload: Channel | None = None  # a body a pooled handler reads as it arrives
         self._waiting: Any = None  # (request, call, keep_alive, pool key) while HANDLING
@@ -337,8 +337,14 @@ class HttpProtocol(Protocol):
                 return  # NEED_DATA, or PAUSED
 
     def _rest_parser(self, parser: RequestParser) -> None:
-        """Between requests with nothing buffered: give the parser back for reuse."""
+        """Between requests with nothing buffered: give the parser back for reuse, and
+        the (empty) lists of queued output and files."""
         self.parser = RESTING
+        if not self._files:
+            self._files = None
+        shed = getattr(self.transport, "shed", None)
+        if shed is not None:
+            shed()
         spares = self.ctx.parsers
         if (
             len(spares) < SPARE_PARSERS
@@ -771,8 +777,6 @@ class HttpProtocol(Protocol):
         files = self._files
         assert files is not None
         files.pop(0).close()
-        if not files:
-            self._files = None  # an idle connection holds no list
         if ok and self.state is HELD:
             self._resume()
 

@@ -34,8 +34,8 @@ class _File:
 
 
 _Item = bytes | memoryview | _File
-# What a transport with nothing to send holds instead of a list of its own (idle keep-alive
-# connections: issue 10, item 8). Empty, so never appended to: writes replace it.
+# What an idle transport holds instead of a list of its own (shed(); issue 10, item 8).
+# Empty, so never appended to: a write replaces it with a list, kept while in use.
 _NO_OUTPUT = cast("list[_Item]", ())
 
 
@@ -103,10 +103,9 @@ class SocketTransport(Transport):
         if self._closing or not data:
             return
         out = self._out
-        if out:
-            out.append(data)
-        else:
-            self._out = [data]
+        if out is _NO_OUTPUT:
+            out = self._out = []
+        out.append(data)
         self._buffered += len(data)
         if not self._corked and not self._mask & WRITE:  # not waiting for writability
             self._flush()
@@ -118,10 +117,9 @@ class SocketTransport(Transport):
             if done is not None:
                 done(False)
             return
-        if self._out:
-            self._out.append(_File(fd, offset, count, done))
-        else:
-            self._out = [_File(fd, offset, count, done)]
+        if self._out is _NO_OUTPUT:
+            self._out = []
+        self._out.append(_File(fd, offset, count, done))
         if not self._corked and not self._mask & WRITE:
             self._flush()
 
@@ -163,6 +161,11 @@ class SocketTransport(Transport):
 
     def is_closing(self) -> bool:
         return self._closing
+
+    def shed(self) -> None:
+        """Idle: let go of the (empty) output list until the next write."""
+        if not self._out:
+            self._out = _NO_OUTPUT
 
     def get_write_buffer_size(self) -> int:
         return self._buffered
@@ -260,8 +263,6 @@ class SocketTransport(Transport):
             del out[0]
         if self._conn_lost:
             return
-        if not out:
-            self._out = _NO_OUTPUT
         if self._writing_paused and self._buffered <= self._low:
             self._writing_paused = False
             self._protocol.resume_writing()
