@@ -170,6 +170,7 @@ class RouteSpec:
     websocket: str | None = None  # "module:function", an async handler taking a WebSocket
     websocket_options: WebSocketOptionsSpec = WebSocketOptionsSpec()
     compress: CompressSpec | None = None  # None: the server's
+    max_body_bytes: int | None = None  # None: the server's
     where: Where = NOWHERE
 
     @property

@@ -30,6 +30,7 @@ class ConnContext:
         "answer_wait",
         "app",
         "bodies",
+        "body_limits",
         "crowded",
         "forget",
         "loop",
@@ -72,6 +73,7 @@ class ConnContext:
         self.parser_limits = parser_limits
         self.parsers: list[RequestParser] = []  # at rest, for connections that get bytes
         self.crowded = False  # over CROWDED connections: idle ones give their parser back
+        self.body_limits: dict[str, int] | None = None  # route label -> its max_body_bytes
         self.bodies = BodyBudget(1 << 30)  # request bodies being received; [server] body_budget
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set

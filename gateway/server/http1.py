@@ -22,7 +22,7 @@ from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
 from gateway.server.transport import Protocol, Transport
-from gateway.server.uploads import Channel, handler_call_at_head
+from gateway.server.uploads import Channel, body_limit_at_head, handler_call_at_head, too_large
 from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
@@ -89,6 +89,7 @@ class HttpProtocol(Protocol):
         "_files",
         "_head",
         "_last",
+        "_limit",
         "_peer_done",
         "_pending_id",
         "_proxy",
@@ -118,6 +119,7 @@ class HttpProtocol(Protocol):
         self._files: list[FileBody] | None = None  # made by the first file; idle: dropped
         self._stream: Stream | None = None
         self._upload: Channel | None = None  # a body a pooled handler reads as it arrives
+        self._limit = 0  # the request's route's own max_body_bytes (ctx.body_limits), if any
         self._waiting: Any = None  # (request, call, keep_alive, pool key) while HANDLING
         self._pending_id = 0
         self._started = ctx.loop.now  # the current request's first byte (metrics latency)
@@ -318,6 +320,8 @@ class HttpProtocol(Protocol):
                 self._head = event  # type: ignore[assignment]
                 self._body = None
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
+                if self.ctx.body_limits is not None and self._over_route_limit(event):  # type: ignore[arg-type]
+                    return
                 if self.ctx.app.upstream_specs and self._proxy_at_head(event):  # type: ignore[arg-type]
                     return
                 if (event.chunked or event.content_length) and self._handler_at_head(event):  # type: ignore[union-attr,arg-type]
@@ -370,8 +374,21 @@ class HttpProtocol(Protocol):
             body = self._body = BodyReader(self._started, self.ctx.bodies)
         try:
             body.add(data, self.ctx.loop.now, self.ctx.app.config.server)
+            if self._limit and body.size > self._limit:
+                raise too_large(self._limit)
         except HTTPError as exc:  # 408 too slow, 503 over the body budget
             self._error_answer(exc, self._head)  # the state leaves READING: _process stops
+
+    def _over_route_limit(self, head: RequestHead) -> bool:
+        """Some route has its own max_body_bytes: hold this body to its route's limit;
+        True when its Content-Length is over it already (413 sent)."""
+        if not (head.chunked or head.content_length):
+            return False
+        self._limit = limit = body_limit_at_head(self.ctx, head, self.client)
+        if head.content_length and head.content_length > limit:
+            self._error_answer(too_large(limit), head)
+            return True
+        return False
 
     def _continue(self) -> None:
         """Expect: 100-continue. The next event says whether the body is welcome: a body
@@ -517,6 +534,13 @@ class HttpProtocol(Protocol):
                 self._error_answer(exc, self._head)
                 return
             kind = type(event)
+            if kind is Data and self._limit and channel.size + len(event.data) > self._limit:  # type: ignore[union-attr]
+                error = too_large(self._limit)
+                self._upload = None
+                channel.fail(error)
+                self._abandon_call()
+                self._error_answer(error, self._head)
+                return
             if kind is Data:
                 self.deadline = ctx.loop.now + ctx.timeouts.handler  # bytes move: not stuck
                 if channel.feed(event.data):  # type: ignore[union-attr]

@@ -30,6 +30,7 @@ from gateway.server.pool import HandlerPool
 from gateway.server.responses import ResponseCache
 from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol
+from gateway.server.uploads import body_limits
 
 if TYPE_CHECKING:
     from gateway.app import App
@@ -142,11 +143,15 @@ class Server:
     def _apply_limits(self, app: App) -> None:
         spec = app.config.server
         self.timeouts: TimeoutsSpec = spec.timeouts
+        # Routes with a max_body_bytes of their own: the parser takes the largest of all,
+        # and each connection holds a body to its route's (ctx.body_limits, uploads.py).
+        route_limits = body_limits(app.config.routes)
         self.parser_limits = {
             "max_header_bytes": spec.max_header_bytes,
             "max_headers": spec.max_headers,
-            "max_body_bytes": spec.max_body_bytes,
+            "max_body_bytes": max([spec.max_body_bytes, *route_limits.values()]),
         }
+        self.ctx.body_limits = route_limits or None
         self.max_connections = spec.max_connections
         self.ctx.app = app
         if self.ctx.upstreams is not None:  # keeps unchanged upstreams' pools and health

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from gateway.aio.body import AsyncBody
@@ -149,6 +149,34 @@ class AsyncChannel:
 
 
 Channel = BodyChannel | AsyncChannel
+
+
+def body_limits(routes: Iterable[Any]) -> dict[str, int]:
+    """The routes with a `max_body_bytes` of their own, by their label (Target.route:
+    the host, if any, then the path)."""
+    return {
+        (route.host or "") + (route.path or "/"): route.max_body_bytes
+        for route in routes
+        if route.max_body_bytes is not None
+    }
+
+
+def body_limit_at_head(ctx: Any, head: RequestHead, client: tuple[str, int]) -> int:
+    """The most body bytes this request's route takes (its own max_body_bytes, else the
+    server's); only asked when some route has its own."""
+    default: int = ctx.app.config.server.max_body_bytes
+    try:
+        probe = build_request(head, b"", client, "")
+        match = ctx.app.router.match(probe.host, probe.method, probe.segments)
+    except (HTTPError, NoMatch):
+        return default
+    assert ctx.body_limits is not None
+    limit: int = ctx.body_limits.get(match.target.route, default)
+    return limit
+
+
+def too_large(limit: int) -> HTTPError:
+    return HTTPError(413, f"request body over this route's limit of {limit} bytes")
 
 
 def handler_call_at_head(
