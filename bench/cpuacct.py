@@ -48,7 +48,10 @@ def snapshot(server_pgid: int | None) -> Snapshot:
     tasks, irq, steal = _machine()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return Snapshot(
-        wall=time.monotonic(), tasks=tasks, irq=irq, steal=steal,
+        wall=time.monotonic(),
+        tasks=tasks,
+        irq=irq,
+        steal=steal,
         server=_group(server_pgid) if server_pgid is not None else 0.0,
         wrk=children.ru_utime + children.ru_stime,
     )
@@ -59,6 +62,13 @@ def usage(before: Snapshot, after: Snapshot) -> dict[str, float]:
     wall = (after.wall - before.wall) or 1.0
     server, wrk = after.server - before.server, after.wrk - before.wrk
     other = max(0.0, after.tasks - before.tasks - server - wrk)
-    return {name: round(100.0 * secs / wall, 1) for name, secs in
-            (("server", server), ("wrk", wrk), ("other", other),
-             ("irq", after.irq - before.irq), ("steal", after.steal - before.steal))}
+    return {
+        name: round(100.0 * secs / wall, 1)
+        for name, secs in (
+            ("server", server),
+            ("wrk", wrk),
+            ("other", other),
+            ("irq", after.irq - before.irq),
+            ("steal", after.steal - before.steal),
+        )
+    }

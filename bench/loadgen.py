@@ -78,12 +78,21 @@ def write_lua(path: Path, pipeline: int = 0) -> Path:
     return path
 
 
-def run_wrk(url: str, seconds: int, settings: WrkSettings,
-            server_pgid: int | None = None) -> Figures:
+def run_wrk(
+    url: str, seconds: int, settings: WrkSettings, server_pgid: int | None = None
+) -> Figures:
     """Run wrk once; raise RuntimeError with its output when it fails or says nothing.
     The CPU the server's process group, wrk and the rest of the machine used is kept too."""
-    argv = ["taskset", "-c", settings.cpu, "wrk", f"-t{settings.threads}",
-            f"-c{settings.connections}", f"-d{seconds}s", "--latency"]
+    argv = [
+        "taskset",
+        "-c",
+        settings.cpu,
+        "wrk",
+        f"-t{settings.threads}",
+        f"-c{settings.connections}",
+        f"-d{seconds}s",
+        "--latency",
+    ]
     if settings.lua is not None:
         argv += ["-s", str(settings.lua)]
     for header in settings.headers:
@@ -108,14 +117,18 @@ def _from_lua(stdout: str) -> Figures | None:
     line = next((ln for ln in stdout.splitlines() if ln.startswith(MARK)), None)
     if line is None:
         return None
-    d = json.loads(line[len(MARK):])
+    d = json.loads(line[len(MARK) :])
     seconds = d["duration_us"] / 1e6
     requests = int(d["requests"])
     errors = sum(int(d[k]) for k in ("connect", "read", "write", "status", "timeout"))
     return Figures(
-        rps=requests / seconds, mbps=d["bytes"] / seconds / 1e6,
-        p50_ms=d["p50_us"] / 1e3, p99_ms=d["p99_us"] / 1e3, requests=requests,
-        errors=errors, bytes_per_req=d["bytes"] / requests if requests else 0.0,
+        rps=requests / seconds,
+        mbps=d["bytes"] / seconds / 1e6,
+        p50_ms=d["p50_us"] / 1e3,
+        p99_ms=d["p99_us"] / 1e3,
+        requests=requests,
+        errors=errors,
+        bytes_per_req=d["bytes"] / requests if requests else 0.0,
     )
 
 
@@ -133,9 +146,11 @@ def _from_text(stdout: str) -> Figures | None:
     errors = sum(int(g) for g in sock.groups()) if sock else 0
     bytes_per_s = float(transfer[1]) * _SIZE_UNITS[transfer[2]]
     return Figures(
-        rps=float(rps[1]), mbps=bytes_per_s / 1e6,
+        rps=float(rps[1]),
+        mbps=bytes_per_s / 1e6,
         p50_ms=float(p50[1]) * _TIME_UNITS[p50[2]] / 1e3,
         p99_ms=float(p99[1]) * _TIME_UNITS[p99[2]] / 1e3,
-        requests=int(total[1]), errors=errors + (int(status[1]) if status else 0),
+        requests=int(total[1]),
+        errors=errors + (int(status[1]) if status else 0),
         bytes_per_req=bytes_per_s / float(rps[1]) if float(rps[1]) else 0.0,
     )

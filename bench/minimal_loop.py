@@ -22,14 +22,17 @@ def routes(public: str) -> dict[bytes, tuple[bytes, int, int]]:
     """path -> (head bytes before Date, fd or -1, length); bodies of fixed routes follow the
     head. The head is completed with the current Date when sent."""
     table: dict[bytes, tuple[bytes, int, int]] = {}
-    fixed = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-             b"content-length: %d\r\n" % len(JSON_BODY))
+    fixed = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(
+        JSON_BODY
+    )
     table[b"/json-fixed"] = (fixed, -1, 0)
     for name in os.listdir(public):
         fd = os.open(os.path.join(public, name), os.O_RDONLY)
         size = os.fstat(fd).st_size
-        head = (b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
-                b"content-length: %d\r\n" % size)
+        head = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+            b"content-length: %d\r\n" % size
+        )
         table[b"/" + name.encode()] = (head, fd, size)
     return table
 
@@ -72,8 +75,9 @@ def serve(port: int, public: str) -> None:
                 break
             path = buf[: buf.find(b"\r\n")].split(b" ")[1]
             buf = buf[end + 4 :]
-            head, fd, size = table.get(path, (b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n",
-                                              -1, 0))
+            head, fd, size = table.get(
+                path, (b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n", -1, 0)
+            )
             out.append(head + date_line[0])
             if fd < 0:
                 if path == b"/json-fixed":

@@ -68,14 +68,16 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(
-    name: str, argv: Sequence[str], port: int, cwd: Path, log: Path
-) -> Iterator[Server]:
+def running(name: str, argv: Sequence[str], port: int, cwd: Path, log: Path) -> Iterator[Server]:
     """Start `argv` (stdin closed, stdout+stderr to `log`) and always stop it on exit."""
     with log.open("wb") as out:
         popen = subprocess.Popen(
-            list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            list(argv),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = Server(name, port, popen, log)
     try:

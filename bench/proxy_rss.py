@@ -72,8 +72,10 @@ def main() -> int:
         conf = str(prefix / "nginx.conf")
         origin_argv = ["nginx", "-p", f"{prefix}/", "-c", conf, "-e", "stderr"]
         gateway_argv = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
-        with running("origin", origin_argv, up_port, root, root / "origin.log") as origin, \
-                running("gateway", gateway_argv, gw_port, REPO, root / "gateway.log") as gw:
+        with (
+            running("origin", origin_argv, up_port, root, root / "origin.log") as origin,
+            running("gateway", gateway_argv, gw_port, REPO, root / "gateway.log") as gw,
+        ):
             for server in (origin, gw):
                 if error := server.wait_ready(15):
                     print(f"{server.name}: {error}\n{tail(server.log)}", file=sys.stderr)

@@ -48,13 +48,17 @@ def _ms(value: float) -> str:
 
 def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
     unit = "MB/s" if scenario.headline == "mbps" else "req/s"
-    lines = [f"== {scenario.name}: {scenario.about}",
-             f"   {how}; ratios compare {unit}",
-             "   us/req: server CPU microseconds per request; "
-             "cpu s/w/o: % of one CPU used by the server, wrk and other processes; "
-             f"~ marks other > {NOISY:g}%: a shared machine, rerun"]
-    head = (f"{'target':<19}{'req/s':>10}{'MB/s':>9}{'p50':>9}{'p99':>9}{'B/req':>9}{'err':>6}"
-            f"{'us/req':>8}{'cpu s/w/o':>12}")
+    lines = [
+        f"== {scenario.name}: {scenario.about}",
+        f"   {how}; ratios compare {unit}",
+        "   us/req: server CPU microseconds per request; "
+        "cpu s/w/o: % of one CPU used by the server, wrk and other processes; "
+        f"~ marks other > {NOISY:g}%: a shared machine, rerun",
+    ]
+    head = (
+        f"{'target':<19}{'req/s':>10}{'MB/s':>9}{'p50':>9}{'p99':>9}{'B/req':>9}{'err':>6}"
+        f"{'us/req':>8}{'cpu s/w/o':>12}"
+    )
     head += "".join(f"  {'vs ' + p:>20}" for p in scenario.peers)
     lines += [head, "-" * len(head)]
     rel = ratios(scenario, outcomes)
@@ -65,12 +69,17 @@ def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
             why = o.detail.partition("\n")[0]
             lines.append(f"{o.target.label:<19}  {o.status}: {why}")
         else:
-            row = (f"{o.target.label:<19}{f.rps:>10.0f}{f.mbps:>9.1f}{_ms(f.p50_ms):>9}"
-                   f"{_ms(f.p99_ms):>9}{f.bytes_per_req:>9.0f}{f.errors:>6}"
-                   f"{f.cpu_us:>8.1f}{_cpu(f.cpu):>12}")
+            row = (
+                f"{o.target.label:<19}{f.rps:>10.0f}{f.mbps:>9.1f}{_ms(f.p50_ms):>9}"
+                f"{_ms(f.p99_ms):>9}{f.bytes_per_req:>9.0f}{f.errors:>6}"
+                f"{f.cpu_us:>8.1f}{_cpu(f.cpu):>12}"
+            )
             row += "".join(
-                f"  {rel[o.target.label][p]:>19.2f}x" if p in rel.get(o.target.label, {})
-                else f"  {'-':>20}" for p in scenario.peers)
+                f"  {rel[o.target.label][p]:>19.2f}x"
+                if p in rel.get(o.target.label, {})
+                else f"  {'-':>20}"
+                for p in scenario.peers
+            )
             noisy = f.cpu.get("other", 0.0) > NOISY
             lines.append(row + ("  !" if o.detail else "") + ("  ~" if noisy else ""))
         if o.detail:
@@ -78,7 +87,6 @@ def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
     for (status, detail), labels in notes.items():
         lines.append(f"-- {', '.join(labels)}: {status}\n{_indent(detail)}")
     return "\n".join(lines)
-
 
 
 def _cpu(cpu: dict[str, float]) -> str:
@@ -98,15 +106,29 @@ def _run(argv: list[str]) -> str:
 
 
 def host_info(python: str, repo: Path) -> dict[str, Any]:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
-                .splitlines() if ln.startswith("model name")), platform.processor())
-    versions = _run([python, "-c", "import importlib.metadata as m, json; print(json.dumps({p: "
-                     "m.version(p) for p in ('uvicorn', 'starlette', 'httptools', 'uvloop')}))"])
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    versions = _run(
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m, json; print(json.dumps({p: "
+            "m.version(p) for p in ('uvicorn', 'starlette', 'httptools', 'uvloop')}))",
+        ]
+    )
     commit = _run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
     dirty = bool(_run(["git", "-C", str(repo), "status", "--porcelain", "--", "gateway"]))
     wrk = _run(["wrk", "-v"]).splitlines()
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
         "python": _run([python, "-c", "import sys; print(sys.version.split()[0])"]),
         "peers": json.loads(versions) if versions.startswith("{") else versions,
         "nginx": _run(["nginx", "-v"]).removeprefix("nginx version: "),
@@ -116,19 +138,32 @@ def host_info(python: str, repo: Path) -> dict[str, Any]:
     }
 
 
-def record(settings: dict[str, Any], host: dict[str, Any],
-           results: list[tuple[Scenario, list[Outcome]]]) -> dict[str, Any]:
+def record(
+    settings: dict[str, Any], host: dict[str, Any], results: list[tuple[Scenario, list[Outcome]]]
+) -> dict[str, Any]:
     scenarios = []
     for scenario, outcomes in results:
         rel = ratios(scenario, outcomes)
-        scenarios.append({
-            "name": scenario.name, "about": scenario.about, "headline": scenario.headline,
-            "peers": list(scenario.peers),
-            "results": [{
-                "label": o.target.label, "server": o.target.server, "url": o.url,
-                "status": o.status, "detail": o.detail, "check": o.check,
-                "figures": o.figures.as_dict() if o.figures else None, "rounds": o.rounds,
-                "ratios": rel.get(o.target.label, {}),
-            } for o in outcomes],
-        })
+        scenarios.append(
+            {
+                "name": scenario.name,
+                "about": scenario.about,
+                "headline": scenario.headline,
+                "peers": list(scenario.peers),
+                "results": [
+                    {
+                        "label": o.target.label,
+                        "server": o.target.server,
+                        "url": o.url,
+                        "status": o.status,
+                        "detail": o.detail,
+                        "check": o.check,
+                        "figures": o.figures.as_dict() if o.figures else None,
+                        "rounds": o.rounds,
+                        "ratios": rel.get(o.target.label, {}),
+                    }
+                    for o in outcomes
+                ],
+            }
+        )
     return {"settings": settings, "host": host, "scenarios": scenarios}

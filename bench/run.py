@@ -39,27 +39,52 @@ def _at_least_one(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", default=",".join(SCENARIOS),
-                   help=f"comma-separated scenarios (default: all of {', '.join(SCENARIOS)})")
+    p.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios (default: all of {', '.join(SCENARIOS)})",
+    )
     p.add_argument("--duration", type=_at_least_one, default=10, help="seconds per measured run")
     p.add_argument("--quick", action="store_true", help="3s runs, 1s warm-ups")
     p.add_argument("--warmup", type=_at_least_one, default=None, help="warm-up seconds (default 2)")
-    p.add_argument("--rounds", type=_at_least_one, default=1, metavar="N",
-                   help="run each scenario N times, servers alternating; report each "
-                   "target's median round")
-    p.add_argument("--metrics", action="store_true",
-                   help="also measure gateway targets with [server] metrics on (+metrics rows)")
-    p.add_argument("--targets", default="", metavar="WORDS",
-                   help="comma-separated words: measure only targets whose label has one "
-                   "(e.g. 'gateway,nginx'); ratios need their peers kept")
+    p.add_argument(
+        "--rounds",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="run each scenario N times, servers alternating; report each target's median round",
+    )
+    p.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also measure gateway targets with [server] metrics on (+metrics rows)",
+    )
+    p.add_argument(
+        "--targets",
+        default="",
+        metavar="WORDS",
+        help="comma-separated words: measure only targets whose label has one "
+        "(e.g. 'gateway,nginx'); ratios need their peers kept",
+    )
     p.add_argument("--workers", type=int, default=1, help="gateway worker processes")
-    p.add_argument("--server-cpus", default=SERVER_CPU, metavar="LIST",
-                   help="taskset CPU list for the servers (default 0; '0,1' lets --workers 2 "
-                   "spread over both cores, sharing CPU 1 with wrk)")
-    p.add_argument("--startup-timeout", type=float, default=15.0,
-                   help="seconds a server gets to accept connections")
-    p.add_argument("--python", default=None, help="interpreter for gateway and uvicorn "
-                   "(default: the repository's .venv)")
+    p.add_argument(
+        "--server-cpus",
+        default=SERVER_CPU,
+        metavar="LIST",
+        help="taskset CPU list for the servers (default 0; '0,1' lets --workers 2 "
+        "spread over both cores, sharing CPU 1 with wrk)",
+    )
+    p.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=15.0,
+        help="seconds a server gets to accept connections",
+    )
+    p.add_argument(
+        "--python",
+        default=None,
+        help="interpreter for gateway and uvicorn (default: the repository's .venv)",
+    )
     args = p.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(args.only) - set(SCENARIOS)
@@ -76,12 +101,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def fetch(port: int, path: str, scheme: str = "http",
-          headers: tuple[str, ...] = ()) -> tuple[int, list[tuple[str, str]], bytes]:
+def fetch(
+    port: int, path: str, scheme: str = "http", headers: tuple[str, ...] = ()
+) -> tuple[int, list[tuple[str, str]], bytes]:
     if scheme == "https":  # the bench's own self-signed certificate
         unverified = ssl._create_unverified_context()
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            HOST, port, timeout=5, context=unverified)
+            HOST, port, timeout=5, context=unverified
+        )
     else:
         conn = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
@@ -92,16 +119,21 @@ def fetch(port: int, path: str, scheme: str = "http",
         conn.close()
 
 
-def measure(target: Target, scenario: Scenario, server: Server, args: argparse.Namespace,
-            wrk: WrkSettings) -> Outcome:
+def measure(
+    target: Target, scenario: Scenario, server: Server, args: argparse.Namespace, wrk: WrkSettings
+) -> Outcome:
     """Body check, warm-up, measured run; every failure becomes the Outcome's status."""
     out = Outcome(target, f"{scenario.scheme}://{HOST}:{server.port}{target.path}")
     try:
         status, headers, body = fetch(server.port, target.path, scenario.scheme)
     except (OSError, http.client.HTTPException) as exc:
         status, headers, body = 0, [], repr(exc).encode()
-    out.check = {"status": status, "headers": headers, "body_len": len(body),
-                 "body_matches": body == scenario.body}
+    out.check = {
+        "status": status,
+        "headers": headers,
+        "body_len": len(body),
+        "body_matches": body == scenario.body,
+    }
     if status != 200:
         out.status, out.detail = "check failed", f"GET {target.path} -> {status}: {body[:200]!r}"
         return out
@@ -122,8 +154,9 @@ def measure(target: Target, scenario: Scenario, server: Server, args: argparse.N
     return out
 
 
-def run_scenario(scenario: Scenario, ws: Workspace, args: argparse.Namespace,
-                 wrk: WrkSettings) -> list[Outcome]:
+def run_scenario(
+    scenario: Scenario, ws: Workspace, args: argparse.Namespace, wrk: WrkSettings
+) -> list[Outcome]:
     """`args.rounds` times over, so a drifting machine hits every server alike; each
     target keeps its median round by the scenario's headline figure."""
     if scenario.pipeline > 1:
@@ -151,8 +184,9 @@ def _origin(ws: Workspace, args: argparse.Namespace) -> Iterator[None]:
 
 
 def _median(scenario: Scenario, tries: list[Outcome]) -> Outcome:
-    measured = sorted((o for o in tries if o.figures),
-                      key=lambda o: getattr(o.figures, scenario.headline))
+    measured = sorted(
+        (o for o in tries if o.figures), key=lambda o: getattr(o.figures, scenario.headline)
+    )
     chosen = measured[(len(measured) - 1) // 2] if measured else tries[-1]
     chosen.rounds = [o.figures.as_dict() if o.figures else o.status for o in tries]
     if measured and len(measured) < len(tries):
@@ -162,8 +196,9 @@ def _median(scenario: Scenario, tries: list[Outcome]) -> Outcome:
     return chosen
 
 
-def _one_round(scenario: Scenario, ws: Workspace, args: argparse.Namespace,
-               wrk: WrkSettings, n: int) -> list[Outcome]:
+def _one_round(
+    scenario: Scenario, ws: Workspace, args: argparse.Namespace, wrk: WrkSettings, n: int
+) -> list[Outcome]:
     """One server process at a time: start it, measure its targets, stop it."""
     outcomes: dict[str, Outcome] = {}
     for name in dict.fromkeys(t.server for t in scenario.targets):
@@ -174,8 +209,12 @@ def _one_round(scenario: Scenario, ws: Workspace, args: argparse.Namespace,
             error = server.wait_ready(args.startup_timeout)
             for target in (t for t in scenario.targets if t.server == name):
                 if error:
-                    out = Outcome(target, f"http://{HOST}:{port}{target.path}",
-                                  "failed to start", f"{error}\n{tail(log)}".rstrip())
+                    out = Outcome(
+                        target,
+                        f"http://{HOST}:{port}{target.path}",
+                        "failed to start",
+                        f"{error}\n{tail(log)}".rstrip(),
+                    )
                 else:
                     out = measure(target, scenario, server, args, wrk)
                 _progress(scenario, out, n)
@@ -188,8 +227,11 @@ def _progress(scenario: Scenario, out: Outcome, n: int) -> None:
     said = f"{f.rps:.0f} req/s, {f.mbps:.1f} MB/s, {f.cpu_us:.1f} us/req" if f else out.status
     if f and "encoded_len" in out.check:
         said += f", {out.check['encoded_len']} B {out.check['content_encoding']}"
-    print(f"  [{n + 1}] {scenario.name:<10} {out.target.label:<19} {said}",
-          file=sys.stderr, flush=True)
+    print(
+        f"  [{n + 1}] {scenario.name:<10} {out.target.label:<19} {said}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _kept(scenario: Scenario, words: str) -> Scenario:
@@ -220,16 +262,27 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
         ws = Workspace(Path(tmp), args.python, args.workers, args.server_cpus)
         ws.prepare()
-        wrk = WrkSettings(threads=1, connections=64, cpu=WRK_CPU,
-                          lua=write_lua(ws.root / "done.lua"))
+        wrk = WrkSettings(
+            threads=1, connections=64, cpu=WRK_CPU, lua=write_lua(ws.root / "done.lua")
+        )
         results = [(s, run_scenario(s, ws, args, wrk)) for s in scenarios]
-    how = (f"wrk -t{wrk.threads} -c{wrk.connections} -d{args.duration}s --latency "
-           f"(warm-up {args.warmup}s), median of {args.rounds} round(s); server on CPU "
-           f"{args.server_cpus}, wrk on CPU {WRK_CPU}; gateway workers={args.workers}")
+    how = (
+        f"wrk -t{wrk.threads} -c{wrk.connections} -d{args.duration}s --latency "
+        f"(warm-up {args.warmup}s), median of {args.rounds} round(s); server on CPU "
+        f"{args.server_cpus}, wrk on CPU {WRK_CPU}; gateway workers={args.workers}"
+    )
     print("\n\n".join(table(s, outcomes, how) for s, outcomes in results))
-    settings = {"started": started, "duration": args.duration, "warmup": args.warmup,
-                "rounds": args.rounds, "threads": wrk.threads, "connections": wrk.connections,
-                "workers": args.workers, "server_cpu": args.server_cpus, "wrk_cpu": WRK_CPU}
+    settings = {
+        "started": started,
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "rounds": args.rounds,
+        "threads": wrk.threads,
+        "connections": wrk.connections,
+        "workers": args.workers,
+        "server_cpu": args.server_cpus,
+        "wrk_cpu": WRK_CPU,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{started}.json"
     path.write_text(json.dumps(record(settings, host, results), indent=2) + "\n")

@@ -62,8 +62,19 @@ COMPRESS_PAGE = "100k.html"
 @dataclass(frozen=True)
 class Target:
     label: str
-    server: Literal["gateway", "gateway-metrics", "uvicorn", "starlette", "nginx", "minimal",
-                    "gateway-tls", "nginx-tls", "gateway-proxy", "nginx-proxy", "caddy"]
+    server: Literal[
+        "gateway",
+        "gateway-metrics",
+        "uvicorn",
+        "starlette",
+        "nginx",
+        "minimal",
+        "gateway-tls",
+        "nginx-tls",
+        "gateway-proxy",
+        "nginx-proxy",
+        "caddy",
+    ]
     path: str
 
 
@@ -92,22 +103,38 @@ MINIMAL = "minimal loop"  # bench/minimal_loop.py: the design limit, not a peer 
 def _static(name: str, file: str, headline: Literal["rps", "mbps"]) -> Scenario:
     size = STATIC_FILES[file]
     return Scenario(
-        name, f"a {size}-byte file from one folder: gateway [[static]] vs nginx, 1 worker",
+        name,
+        f"a {size}-byte file from one folder: gateway [[static]] vs nginx, 1 worker",
         static_bytes(size),
-        (Target("gateway static", "gateway", f"/{file}"), Target("nginx", "nginx", f"/{file}"),
-         Target(MINIMAL, "minimal", f"/{file}")),
-        ("nginx", MINIMAL), headline,
+        (
+            Target("gateway static", "gateway", f"/{file}"),
+            Target("nginx", "nginx", f"/{file}"),
+            Target(MINIMAL, "minimal", f"/{file}"),
+        ),
+        ("nginx", MINIMAL),
+        headline,
     )
 
 
-def _tls(name: str, file: str, headline: Literal["rps", "mbps"], about: str,
-         headers: tuple[str, ...] = ()) -> Scenario:
+def _tls(
+    name: str,
+    file: str,
+    headline: Literal["rps", "mbps"],
+    about: str,
+    headers: tuple[str, ...] = (),
+) -> Scenario:
     return Scenario(
-        name, f"{about}: gateway [tls] vs nginx ssl, 1 worker, the same ECDSA P-256 cert",
+        name,
+        f"{about}: gateway [tls] vs nginx ssl, 1 worker, the same ECDSA P-256 cert",
         static_bytes(STATIC_FILES[file]),
-        (Target("gateway tls", "gateway-tls", f"/{file}"),
-         Target("nginx tls", "nginx-tls", f"/{file}")),
-        ("nginx tls",), headline, scheme="https", headers=headers,
+        (
+            Target("gateway tls", "gateway-tls", f"/{file}"),
+            Target("nginx tls", "nginx-tls", f"/{file}"),
+        ),
+        ("nginx tls",),
+        headline,
+        scheme="https",
+        headers=headers,
     )
 
 
@@ -136,7 +163,9 @@ def _compress(coding: str) -> Scenario:
             Target("gateway fresh", "gateway", "/c/fresh"),
             *caddy,
         ),
-        ("caddy encode",) if caddy else (), "rps", headers=(f"Accept-Encoding: {coding}",),
+        ("caddy encode",) if caddy else (),
+        "rps",
+        headers=(f"Accept-Encoding: {coding}",),
     )
 
 
@@ -161,7 +190,8 @@ def _variants(coding: str) -> Scenario:
 
 SCENARIOS: dict[str, Scenario] = {
     "json": Scenario(
-        "json", f"{len(BODY)}-byte JSON {BODY.decode()}: gateway vs uvicorn (httptools, uvloop)",
+        "json",
+        f"{len(BODY)}-byte JSON {BODY.decode()}: gateway vs uvicorn (httptools, uvloop)",
         BODY,
         (
             Target("gateway handler", "gateway", "/json"),
@@ -174,10 +204,12 @@ SCENARIOS: dict[str, Scenario] = {
             Target("uvicorn starlette", "starlette", "/json"),
             Target(MINIMAL, "minimal", "/json-fixed"),
         ),
-        ("uvicorn raw ASGI", "uvicorn starlette"), "rps",
+        ("uvicorn raw ASGI", "uvicorn starlette"),
+        "rps",
     ),
     "pipelined": Scenario(
-        "pipelined", f"{len(BODY)}-byte JSON, 16 requests per write (HTTP/1.1 pipelining)",
+        "pipelined",
+        f"{len(BODY)}-byte JSON, 16 requests per write (HTTP/1.1 pipelining)",
         BODY,
         (
             Target("gateway respond", "gateway", "/json-fixed"),
@@ -185,29 +217,46 @@ SCENARIOS: dict[str, Scenario] = {
             Target("uvicorn raw ASGI", "uvicorn", "/json"),
             Target(MINIMAL, "minimal", "/json-fixed"),
         ),
-        ("uvicorn raw ASGI",), "rps", pipeline=16,
+        ("uvicorn raw ASGI",),
+        "rps",
+        pipeline=16,
     ),
     "static-1k": _static("static-1k", "1k.bin", "rps"),
     "proxy": Scenario(
-        "proxy", "a 1024-byte file from an nginx origin, through a reverse proxy with pooled"
+        "proxy",
+        "a 1024-byte file from an nginx origin, through a reverse proxy with pooled"
         " keep-alive upstream connections: gateway proxy vs nginx proxy_pass, 1 worker each",
         static_bytes(1024),
-        (Target("gateway proxy", "gateway-proxy", "/1k.bin"),
-         Target("nginx proxy_pass", "nginx-proxy", "/1k.bin")),
-        ("nginx proxy_pass",), "rps", upstream=True,
+        (
+            Target("gateway proxy", "gateway-proxy", "/1k.bin"),
+            Target("nginx proxy_pass", "nginx-proxy", "/1k.bin"),
+        ),
+        ("nginx proxy_pass",),
+        "rps",
+        upstream=True,
     ),
     "proxy-1m": Scenario(
-        "proxy-1m", "a 1 MiB file from the same nginx origin through each proxy; MB/s is the"
+        "proxy-1m",
+        "a 1 MiB file from the same nginx origin through each proxy; MB/s is the"
         " headline (gateway relays with recv/send: the splice relay is not wired yet)",
         static_bytes(1024 * 1024),
-        (Target("gateway proxy", "gateway-proxy", "/1m.bin"),
-         Target("nginx proxy_pass", "nginx-proxy", "/1m.bin")),
-        ("nginx proxy_pass",), "mbps", upstream=True,
+        (
+            Target("gateway proxy", "gateway-proxy", "/1m.bin"),
+            Target("nginx proxy_pass", "nginx-proxy", "/1m.bin"),
+        ),
+        ("nginx proxy_pass",),
+        "mbps",
+        upstream=True,
     ),
     "static-1m": _static("static-1m", "1m.bin", "mbps"),
     "tls-1k": _tls("tls-1k", "1k.bin", "rps", "1 KiB static over keep-alive TLS"),
-    "tls-new": _tls("tls-new", "1k.bin", "rps", "a new TLS connection per request (full "
-                    "handshake, one 1 KiB GET)", ("Connection: close",)),
+    "tls-new": _tls(
+        "tls-new",
+        "1k.bin",
+        "rps",
+        "a new TLS connection per request (full handshake, one 1 KiB GET)",
+        ("Connection: close",),
+    ),
     "tls-1m": _tls("tls-1m", "1m.bin", "mbps", "1 MiB static over keep-alive TLS"),
     "compress-gzip": _compress("gzip"),
     "compress-br": _compress("br"),
@@ -388,8 +437,13 @@ class Workspace:
 
     def prepare(self) -> None:
         self.root.chmod(0o755)  # nginx workers run as nobody when we are root
-        for d in (self.site / "public", self.site / "api", self.root / "peers",
-                  self.nginx, self.logs):
+        for d in (
+            self.site / "public",
+            self.site / "api",
+            self.root / "peers",
+            self.nginx,
+            self.logs,
+        ):
             d.mkdir(parents=True, exist_ok=True)
         for name, size in STATIC_FILES.items():
             (self.site / "public" / name).write_bytes(static_bytes(size))
@@ -432,20 +486,36 @@ class Workspace:
             config = self.site / "gateway.toml"
             plain = port if server == "gateway" else free_port()
             text = GATEWAY_TOML.format(
-                listen=_q(f"127.0.0.1:{plain}"), workers=self.workers, root=_q(self.site),
-                page=_q(page_bytes().decode()))
+                listen=_q(f"127.0.0.1:{plain}"),
+                workers=self.workers,
+                root=_q(self.site),
+                page=_q(page_bytes().decode()),
+            )
             if server == "gateway-tls":
                 self.make_cert()
-                text += TLS_TOML.format(listen=_q(f"127.0.0.1:{port}"), cert=_q(self.cert),
-                                        key=_q(self.key))
+                text += TLS_TOML.format(
+                    listen=_q(f"127.0.0.1:{port}"), cert=_q(self.cert), key=_q(self.key)
+                )
             config.write_text(text)
-            return [*self.pin, self.python, "-m", "gateway", "serve", "--config", str(config),
-                    "--listen", f"127.0.0.1:{plain}"], REPO
+            return [
+                *self.pin,
+                self.python,
+                "-m",
+                "gateway",
+                "serve",
+                "--config",
+                str(config),
+                "--listen",
+                f"127.0.0.1:{plain}",
+            ], REPO
         if server == "gateway-metrics":  # the same, with [server] metrics on (--metrics)
             argv, cwd = self.command("gateway", port)
             config = self.site / "gateway.toml"
-            config.write_text(config.read_text().replace(
-                'access_log = "off"\n', 'access_log = "off"\nmetrics = "/__gateway/metrics"\n'))
+            config.write_text(
+                config.read_text().replace(
+                    'access_log = "off"\n', 'access_log = "off"\nmetrics = "/__gateway/metrics"\n'
+                )
+            )
             return argv, cwd
         if server in ("nginx", "nginx-tls"):
             conf = self.nginx / "nginx.conf"
@@ -453,41 +523,93 @@ class Workspace:
             if server == "nginx-tls":
                 self.make_cert()
                 listen = f"        listen 127.0.0.1:{port};\n"
-                text = text.replace(listen, NGINX_TLS.format(port=port, cert=self.cert,
-                                                             key=self.key))
+                text = text.replace(
+                    listen, NGINX_TLS.format(port=port, cert=self.cert, key=self.key)
+                )
             conf.write_text(text)
             argv = [*self.pin, "nginx", "-p", f"{self.nginx}/", "-c", str(conf), "-e", "stderr"]
             return argv, self.root
         if server == "gateway-proxy":
             config = self.site / "gateway-proxy.toml"
-            config.write_text(GATEWAY_PROXY_TOML.format(
-                listen=_q(f"127.0.0.1:{port}"), workers=self.workers, upstream=self.upstream_port))
-            return [*self.pin, self.python, "-m", "gateway", "serve", "--config", str(config),
-                    "--listen", f"127.0.0.1:{port}"], REPO
+            config.write_text(
+                GATEWAY_PROXY_TOML.format(
+                    listen=_q(f"127.0.0.1:{port}"),
+                    workers=self.workers,
+                    upstream=self.upstream_port,
+                )
+            )
+            return [
+                *self.pin,
+                self.python,
+                "-m",
+                "gateway",
+                "serve",
+                "--config",
+                str(config),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ], REPO
         if server == "nginx-proxy":
             prefix = self.root / "nginx-proxy"
             prefix.mkdir(exist_ok=True)
             conf = prefix / "nginx.conf"
-            conf.write_text(NGINX_PROXY_CONF.format(nginx=prefix, port=port,
-                                                    upstream=self.upstream_port))
+            conf.write_text(
+                NGINX_PROXY_CONF.format(nginx=prefix, port=port, upstream=self.upstream_port)
+            )
             argv = [*self.pin, "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", "stderr"]
             return argv, self.root
         if server == "caddy":  # one OS thread runs Go code, as gateway's one worker runs Python
             conf = self.root / "Caddyfile"
             conf.write_text(CADDYFILE.format(port=port, public=self.site / "public"))
-            env = ["env", "GOMAXPROCS=1", f"XDG_DATA_HOME={self.root}/caddy",
-                   f"XDG_CONFIG_HOME={self.root}/caddy", f"HOME={self.root}"]
-            return [*self.pin, *env, "caddy", "run", "--config", str(conf),
-                    "--adapter", "caddyfile"], self.root
+            env = [
+                "env",
+                "GOMAXPROCS=1",
+                f"XDG_DATA_HOME={self.root}/caddy",
+                f"XDG_CONFIG_HOME={self.root}/caddy",
+                f"HOME={self.root}",
+            ]
+            return [
+                *self.pin,
+                *env,
+                "caddy",
+                "run",
+                "--config",
+                str(conf),
+                "--adapter",
+                "caddyfile",
+            ], self.root
         if server == "minimal":
-            return [*self.pin, self.python, str(BENCH_DIR / "minimal_loop.py"), str(port),
-                    str(self.site / "public")], self.root
-        app = {"uvicorn": ["peer_apps:raw_app"],
-               "starlette": ["peer_apps:make_starlette", "--factory"]}[server]
-        return [*self.pin, self.python, "-m", "uvicorn", *app,
-                "--app-dir", str(self.root / "peers"), "--host", "127.0.0.1", "--port", str(port),
-                "--http", "httptools", "--loop", "uvloop", "--no-access-log",
-                "--log-level", "warning"], self.root
+            return [
+                *self.pin,
+                self.python,
+                str(BENCH_DIR / "minimal_loop.py"),
+                str(port),
+                str(self.site / "public"),
+            ], self.root
+        app = {
+            "uvicorn": ["peer_apps:raw_app"],
+            "starlette": ["peer_apps:make_starlette", "--factory"],
+        }[server]
+        return [
+            *self.pin,
+            self.python,
+            "-m",
+            "uvicorn",
+            *app,
+            "--app-dir",
+            str(self.root / "peers"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ], self.root
 
     def make_cert(self) -> None:
         """One self-signed ECDSA P-256 certificate for localhost/127.0.0.1 (key 0600),
@@ -496,12 +618,32 @@ class Workspace:
             return
         self.cert.parent.mkdir(mode=0o700, exist_ok=True)
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-days", "7", "-subj", "/CN=localhost", "-addext",
-             "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(self.key),
-             "-out", str(self.cert)], check=True, capture_output=True)
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "7",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout",
+                str(self.key),
+                "-out",
+                str(self.cert),
+            ],
+            check=True,
+            capture_output=True,
+        )
         self.key.chmod(0o600)
         self.cert.parent.chmod(0o755)  # nginx reads the certificate; its master is root
+
 
 # --metrics: beside these gateway targets, the same with [server] metrics on (same run).
 METRICS_TWINS = {"gateway respond", "gateway static", "gateway inline"}

@@ -4,9 +4,9 @@ so request.py and forms.py both use them without importing each other."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 
 class MultiDict:
@@ -62,11 +62,53 @@ class MultiDict:
         return f"MultiDict({self._items!r})"
 
 
-@dataclass(frozen=True, slots=True)
 class UploadedFile:
-    filename: str
-    content_type: str
-    data: bytes
+    """A file part of a multipart form: `filename`, `content_type`, its bytes as `data`
+    (read on first use when the part was spooled), `len(file)`, and `file`: a binary file
+    object positioned at the start (a SpooledTemporaryFile past the spooling threshold,
+    like Starlette's UploadFile), to read a large upload without loading it whole."""
+
+    __slots__ = ("_data", "content_type", "file", "filename", "size")
+
+    def __init__(
+        self, filename: str, content_type: str, data: bytes = b"", file: IO[bytes] | None = None
+    ) -> None:
+        self.filename = filename
+        self.content_type = content_type
+        self._data: bytes | None = data if file is None else None
+        self.file: IO[bytes] = file if file is not None else io.BytesIO(data)
+        if file is not None:
+            file.seek(0, io.SEEK_END)
+            self.size = file.tell()
+            file.seek(0)
+        else:
+            self.size = len(data)
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            position = self.file.tell()
+            self.file.seek(0)
+            self._data = self.file.read()
+            self.file.seek(position)
+        return self._data
 
     def __len__(self) -> int:
-        return len(self.data)
+        return self.size
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UploadedFile):
+            return NotImplemented
+        return (self.filename, self.content_type, self.data) == (
+            other.filename,
+            other.content_type,
+            other.data,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"UploadedFile(filename={self.filename!r}, content_type={self.content_type!r}, "
+            f"size={self.size})"
+        )

@@ -1,11 +1,13 @@
 """Request: what a handler (and the app's static and CORS code) sees of one HTTP request.
 Built by the server from a parsed RequestHead and the whole body; query and form are
-parsed lazily, the first time they are asked for."""
+parsed lazily, the first time they are asked for. A body the server kept in a temporary
+file, or one still arriving, makes a BodyRequest: its `body` is read when asked for."""
 
 from __future__ import annotations
 
 import json as _json
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from gateway.datastructures import MultiDict
@@ -92,15 +94,93 @@ class Request:
             self._form = parse_form(self.headers.get("content-type") or "", self.body)
         return self._form
 
+    def stream(self) -> Iterator[bytes]:
+        """The body in pieces (`for chunk in request.stream()`): here it arrived whole."""
+        if self.body:
+            yield self.body
+
+    @property
+    def body_length(self) -> int:
+        """The body's size in bytes, without reading a body kept in a file."""
+        return len(self.body)
+
     def __repr__(self) -> str:
         return f"<Request {self.id} {self.method} {self.path}>"
 
 
+class BodySource(Protocol):
+    """A body kept outside the Request: a temporary file, or one still arriving."""
+
+    size: int  # bytes so far
+
+    def whole(self) -> bytes: ...  # all of it (waits for the rest, if it is arriving)
+
+    def chunks(self) -> Iterator[bytes]: ...  # its pieces, as they come
+
+    def close(self) -> None: ...
+
+
+class BodyRequest(Request):
+    """A Request whose body is a BodySource: `body` reads it whole on first use (from
+    the file, or waiting for the rest); `stream()` gives its pieces without holding the
+    whole body in memory. Either one, not both, for a body still arriving."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, *args: Any, source: BodySource, **kwargs: Any) -> None:
+        self._source = source
+        super().__init__(*args, **kwargs)
+
+    @property
+    def body(self) -> bytes:
+        data: bytes | None = _BODY_SLOT.__get__(self)
+        if data is None:
+            data = self._source.whole()
+            _BODY_SLOT.__set__(self, data)
+        return data
+
+    @body.setter
+    def body(self, value: bytes | None) -> None:
+        _BODY_SLOT.__set__(self, value or None)  # b"" (from __init__): not read yet
+
+    def stream(self) -> Iterator[bytes]:
+        data = _BODY_SLOT.__get__(self)
+        if data is not None:  # read whole already
+            if data:
+                yield data
+            return
+        yield from self._source.chunks()
+
+    @property
+    def body_length(self) -> int:
+        return self._source.size
+
+    @property
+    def async_body(self) -> Any:
+        """The body as an async handler reads it while it arrives (gateway.aio.AsyncBody),
+        or None."""
+        return getattr(self._source, "async_body", None)
+
+    def form(self) -> MultiDict:
+        """As Request.form(), read from the body's pieces: file parts over 1 MiB go to
+        temporary files instead of memory."""
+        if self._form is None:
+            self._form = parse_form(self.headers.get("content-type") or "", self.stream())
+        return self._form
+
+    def close(self) -> None:
+        """Let go of the file (the server calls this once the answer is sent)."""
+        self._source.close()
+
+
+_BODY_SLOT: Any = Request.__dict__["body"]  # the slot a BodyRequest's property stands for
+
+
 def build_request(
-    head: RequestHead, body: bytes, client: tuple[str, int], request_id: str
+    head: RequestHead, body: bytes | BodySource, client: tuple[str, int], request_id: str
 ) -> Request:
-    """A Request from a parsed head and its whole body. The path is decoded here, once,
-    per segment (HTTPError 400 for a path that cannot be decoded)."""
+    """A Request from a parsed head and its whole body (or its BodySource). The path is
+    decoded here, once, per segment (HTTPError 400 for a path that cannot be decoded)."""
     raw_path = head.path
     if raw_path == "*":
         segments: tuple[str, ...] = ()
@@ -108,6 +188,20 @@ def build_request(
     else:
         segments = split_path(raw_path)
         path = "/" + "/".join(segments)
+    if type(body) is not bytes:
+        return BodyRequest(
+            head.method,
+            path,
+            head.headers,
+            query_string=head.query,
+            raw_path=raw_path,
+            segments=segments,
+            client=client,
+            id=request_id,
+            http_version=head.http_version,
+            host=head.host,
+            source=body,  # type: ignore[arg-type]
+        )
     return Request(
         head.method,
         path,

@@ -46,6 +46,7 @@ ROUTE_KEYS = (
     "websocket",
     "websocket_options",
     "compress",
+    "max_body_bytes",
 )
 WEBSOCKET_KEYS = (
     "max_message",
@@ -124,6 +125,7 @@ def read_route(
         websocket=section.get("websocket", handler_ref, None),
         websocket_options=read_websocket_options(section),
         compress=read_compress(section),
+        max_body_bytes=section.get("max_body_bytes", v.size(0), None),
         where=section.where,
     )
     return spec if section.ok else None

@@ -53,6 +53,10 @@ class ServerSpec:
     handler_threads: int = 16
     handler_queue: int = 256  # requests waiting for a pool thread; past it -> 503
     inline_limit: float = 0.01  # a handler call on the loop past this moves it to the pool
+    min_body_rate: int = 240  # bytes/s a request body must average after the grace; 0: off
+    min_body_rate_grace: float = 5.0  # seconds from the request's first byte
+    body_buffer_size: int = 1 * MIB  # a larger request body goes to a temporary file
+    body_budget: int = 1024 * MIB  # request-body bytes a worker receives at once; past: 503
     access_log: Literal["off", "common", "combined", "json"] = "common"
     access_log_path: Path | None = None  # access_log = { path = ... }; None: stderr
     cors: str | None = None  # default policy name for every route and mount
@@ -169,6 +173,7 @@ class RouteSpec:
     websocket: str | None = None  # "module:function", an async handler taking a WebSocket
     websocket_options: WebSocketOptionsSpec = WebSocketOptionsSpec()
     compress: CompressSpec | None = None  # None: the server's
+    max_body_bytes: int | None = None  # None: the server's
     where: Where = NOWHERE
 
     @property

@@ -48,6 +48,24 @@ class RequestParser:
     CR/LF, 414, request-line syntax, header bytes, header count. Everything judged on the
     whole head (control characters, field syntax, Host, framing, 413, 417) comes after."""
 
+    # Slots: one parser per connection with a request arriving; a __dict__ would double it.
+    __slots__ = (
+        "_buf",
+        "_chunked",
+        "_error",
+        "_heads",
+        "_left",
+        "_line_end",
+        "_line_scanned",
+        "_pos",
+        "_read",
+        "_section",
+        "max_body_bytes",
+        "max_header_bytes",
+        "max_headers",
+        "max_request_line",
+    )
+
     def __init__(
         self,
         *,
@@ -93,6 +111,12 @@ class RequestParser:
         self._line_end = -1
         self._line_scanned = 0
         self._read = self._read_head
+
+    @property
+    def at_rest(self) -> bool:
+        """Between requests with nothing buffered: as good as new (start_next reset it),
+        so it may serve another connection."""
+        return not self._buf and self._read == self._read_head
 
     @property
     def buffered(self) -> bytes:

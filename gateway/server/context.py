@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gateway.metrics import Ops
+from gateway.server.bodies import BodyBudget
 
 if TYPE_CHECKING:
     from gateway.app import App
     from gateway.config.schema import TimeoutsSpec
+    from gateway.http.parser import RequestParser
     from gateway.http.writer import ResponseWriter
     from gateway.log import AccessLog
     from gateway.proxy.runtime import Upstreams
@@ -27,11 +29,15 @@ class ConnContext:
         "access_log",
         "answer_wait",
         "app",
+        "bodies",
+        "body_limits",
+        "crowded",
         "forget",
         "loop",
         "next_request_id",
         "ops",
         "parser_limits",
+        "parsers",
         "pool",
         "request_id_header",
         "responses",
@@ -65,6 +71,10 @@ class ConnContext:
         self.answer_wait = 0.0
         self.set_timeouts(timeouts)
         self.parser_limits = parser_limits
+        self.parsers: list[RequestParser] = []  # at rest, for connections that get bytes
+        self.crowded = False  # over CROWDED connections: idle ones give their parser back
+        self.body_limits: dict[str, int] | None = None  # route label -> its max_body_bytes
+        self.bodies = BodyBudget(1 << 30)  # request bodies being received; [server] body_budget
         self.next_request_id = next_request_id
         self.forget = forget  # the connection has closed: drop it from the server's set
         self.shutting_down = False

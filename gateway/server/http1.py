@@ -4,7 +4,6 @@ answers and the deadlines; the transport owns the socket. Bodies: output.py."""
 
 from __future__ import annotations
 
-import collections
 import enum
 import logging
 from typing import Any
@@ -18,10 +17,12 @@ from gateway.proxy.serving import ProxyDriver, proxy_call_at_head
 from gateway.request import Request, build_request
 from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
+from gateway.server.bodies import BodyReader
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
 from gateway.server.transport import Protocol, Transport
+from gateway.server.uploads import Channel, body_limit_at_head, handler_call_at_head, too_large
 from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
@@ -32,6 +33,13 @@ LOW_WATER = 0  # ... until all of it is sent
 # File bodies queued on one connection before it stops taking pipelined requests: each holds
 # an open fd (or a reference that keeps an evicted cached one open) until it is sent.
 MAX_QUEUED_FILES = 8
+# Parser events one connection may handle before it lets the others have the loop (it goes
+# on, via call_soon, after them): 4 MiB of pipelined requests cannot hold everyone up.
+TURN_EVENTS = 64
+# Parsers at rest kept for reuse (350 bytes each): a keep-alive connection gives its parser
+# back once it has been idle for the soonest of the header, idle and write timeouts, or at
+# once after each request while its worker holds many connections (ctx.crowded).
+SPARE_PARSERS = 256
 
 
 class State(enum.Enum):
@@ -81,11 +89,13 @@ class HttpProtocol(Protocol):
         "_files",
         "_head",
         "_last",
+        "_limit",
         "_peer_done",
         "_pending_id",
         "_proxy",
         "_started",
         "_stream",
+        "_upload",
         "_waiting",
         "_writing_paused",
         "client",
@@ -101,14 +111,16 @@ class HttpProtocol(Protocol):
     def __init__(self, ctx: ConnContext, client: tuple[str, int]) -> None:
         self.ctx = ctx
         self.client = client
-        self.parser = RequestParser(**ctx.parser_limits)
+        self.parser: RequestParser = RESTING  # a parser of its own from its first byte
         self.state = READING
         self.deadline = ctx.loop.now + ctx.timeouts.header
         self._head: RequestHead | None = None
-        self._body: list[bytes] = []
-        self._files: collections.deque[FileBody] = collections.deque()
+        self._body: BodyReader | None = None  # made at a body's first byte
+        self._files: list[FileBody] | None = None  # made by the first file; idle: dropped
         self._stream: Stream | None = None
-        self._waiting: Any = None  # (request, call, keep_alive) while HANDLING
+        self._upload: Channel | None = None  # a body a pooled handler reads as it arrives
+        self._limit = 0  # the request's route's own max_body_bytes (ctx.body_limits), if any
+        self._waiting: Any = None  # (request, call, keep_alive, pool key) while HANDLING
         self._pending_id = 0
         self._started = ctx.loop.now  # the current request's first byte (metrics latency)
         self._peer_done = False
@@ -129,7 +141,14 @@ class HttpProtocol(Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
+        if parser is RESTING:
+            spares = self.ctx.parsers
+            parser = self.parser = spares.pop() if spares else LimitedParser(self.ctx.parser_limits)
         if self.state is HANDLING:
+            if self._upload is not None:  # the handler reads the body as it arrives
+                parser.feed(data)
+                self._feed_upload()
+                return
             # Reading stays on while a handler runs (two epoll_ctl a request saved) until
             # bytes arrive meanwhile: then it stops, and they wait in the parser, read
             # once the answer is queued; the handler's deadline stands meanwhile.
@@ -165,12 +184,19 @@ class HttpProtocol(Protocol):
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.close()
+        if self._body is not None:
+            self._body.drop()
+            self._body = None
+        self._end_upload("the client closed the connection")
         if self._waiting is not None:
             self._pending_id += 1  # the late result will be dropped
             self._waiting[1].cancel()
+            if self._waiting[3]:  # a pooled call: a queued one never runs
+                self.ctx.pool.cancel(self._waiting[3])
             self._waiting = None
-        while self._files:  # done(False) normally closed them; this is the safety net
-            self._files.popleft().close()
+        files, self._files = self._files, None
+        while files:  # done(False) normally closed them; this is the safety net
+            files.pop(0).close()
         self.ctx.forget(self)
 
     def pause_writing(self) -> None:
@@ -222,10 +248,13 @@ class HttpProtocol(Protocol):
         now = ctx.loop.now
         state = self.state
         if state is HANDLING:
-            request, call, _keep_alive = self._waiting
+            request, call, _keep_alive, job = self._waiting
             self._waiting = None
+            self._end_upload("the handler timed out")
             self._pending_id += 1  # the late result will be dropped
-            call.cancel()  # an async handler stops; a pool thread cannot
+            call.cancel()  # an async handler stops; a pool thread cannot, but ...
+            if job:
+                ctx.pool.cancel(job)  # ... its slot is free now (a queued call never runs)
             self.state = READING
             log.error(
                 "handler timed out: request %s %s %s", request.id, request.method, request.path
@@ -258,6 +287,10 @@ class HttpProtocol(Protocol):
         due = self.transport.progress_at + (timeouts.header if in_message else timeouts.idle)
         if due > now:
             self.deadline = due
+            if not in_message and self.parser.at_rest:
+                # Idle between requests (its deadline came once the answer was sent): its
+                # parser goes back for reuse now rather than after every request (cheaper).
+                self._rest_parser(self.parser)
             return True
         return False
 
@@ -267,7 +300,12 @@ class HttpProtocol(Protocol):
         """Parse and dispatch every complete request in the buffer, in order, until one
         has to wait (for the pool, a streamed body, or an output backlog)."""
         parser = self.parser
+        turn = TURN_EVENTS
         while self.state is READING:
+            turn -= 1
+            if not turn:
+                self._yield_turn()
+                return
             if self._writing_paused or (self._files and len(self._files) >= MAX_QUEUED_FILES):
                 self.state = HELD  # resumed when the backlog drains
                 self.transport.pause_reading()
@@ -280,20 +318,77 @@ class HttpProtocol(Protocol):
             kind = type(event)
             if kind is RequestHead:
                 self._head = event  # type: ignore[assignment]
-                self._body = []
+                self._body = None
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
+                if self.ctx.body_limits is not None and self._over_route_limit(event):  # type: ignore[arg-type]
+                    return
                 if self.ctx.app.upstream_specs and self._proxy_at_head(event):  # type: ignore[arg-type]
+                    return
+                if (event.chunked or event.content_length) and self._handler_at_head(event):  # type: ignore[union-attr,arg-type]
                     return
                 if event.expect_continue:  # type: ignore[union-attr]
                     self._continue()
             elif kind is Data:
-                self._body.append(event.data)  # type: ignore[union-attr]
+                self._add_body(event.data)  # type: ignore[union-attr]
             elif kind is EndOfMessage:
                 self._dispatch()
             else:
-                if self._peer_done and event is NEED_DATA:
-                    self._drain()  # the peer has sent all it will send
+                if event is NEED_DATA:
+                    if self._peer_done:
+                        self._drain()  # the peer has sent all it will send
+                    elif self.ctx.crowded and parser.at_rest:
+                        self._rest_parser(parser)  # many connections: hold none while idle
                 return  # NEED_DATA, or PAUSED
+
+    def _rest_parser(self, parser: RequestParser) -> None:
+        """Between requests with nothing buffered: give the parser back for reuse, and
+        the (empty) lists of queued output and files."""
+        self.parser = RESTING
+        if not self._files:
+            self._files = None
+        shed = getattr(self.transport, "shed", None)
+        if shed is not None:
+            shed()
+        spares = self.ctx.parsers
+        if (
+            len(spares) < SPARE_PARSERS
+            and type(parser) is LimitedParser
+            and parser.limits is self.ctx.parser_limits
+        ):
+            spares.append(parser)
+
+    def _yield_turn(self) -> None:
+        """Let the other connections have the loop: go on after them (call_soon)."""
+        self.state = HELD
+        self.transport.pause_reading()
+        self.ctx.loop.call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        if self.state is HELD:  # else closed meanwhile, or a drained backlog resumed it
+            self._resume()
+
+    def _add_body(self, data: bytes) -> None:
+        """Keep a piece of the request body; 408 when it arrives too slowly."""
+        body = self._body
+        if body is None:
+            body = self._body = BodyReader(self._started, self.ctx.bodies)
+        try:
+            body.add(data, self.ctx.loop.now, self.ctx.app.config.server)
+            if self._limit and body.size > self._limit:
+                raise too_large(self._limit)
+        except HTTPError as exc:  # 408 too slow, 503 over the body budget
+            self._error_answer(exc, self._head)  # the state leaves READING: _process stops
+
+    def _over_route_limit(self, head: RequestHead) -> bool:
+        """Some route has its own max_body_bytes: hold this body to its route's limit;
+        True when its Content-Length is over it already (413 sent)."""
+        if not (head.chunked or head.content_length):
+            return False
+        self._limit = limit = body_limit_at_head(self.ctx, head, self.client)
+        if head.content_length and head.content_length > limit:
+            self._error_answer(too_large(limit), head)
+            return True
+        return False
 
     def _continue(self) -> None:
         """Expect: 100-continue. The next event says whether the body is welcome: a body
@@ -306,7 +401,7 @@ class HttpProtocol(Protocol):
             return
         self.transport.write(CONTINUE)
         if type(event) is Data:
-            self._body.append(event.data)
+            self._add_body(event.data)
         elif type(event) is EndOfMessage:
             self._dispatch()
         # NEED_DATA: the loop asks again and gets it again.
@@ -315,8 +410,8 @@ class HttpProtocol(Protocol):
         head = self._head
         assert head is not None
         self._head = None
-        body = b"".join(self._body) if self._body else b""
-        self._body = []
+        body = self._body.take() if self._body is not None else b""
+        self._body = None
         ctx = self.ctx
         cache = ctx.responses
         if cache is not None and (ctx.tls is not None and not self.secure):
@@ -350,14 +445,17 @@ class HttpProtocol(Protocol):
             self.send_response(request, result, keep_alive)
             return
         if isinstance(result, ProxyCall):
-            self._start_proxy(result, head, body, keep_alive)
+            whole = body if isinstance(body, bytes) else body.whole()  # (a spooled body)
+            self._start_proxy(result, head, whole, keep_alive)
             return
         self._pending_id += 1
         token = self._pending_id
+        pool = ctx.pool
+        pool.last = 0  # set by a call submitted to the pool (an async one is not)
         if not result.submit(ctx, lambda response: self._on_handler_done(token, response)):
             self.send_response(request, result.busy_response(), keep_alive)
             return
-        self._waiting = (request, result, keep_alive)
+        self._waiting = (request, result, keep_alive, pool.last)
         self.state = HANDLING
         if self.parser.in_message:  # pipelined bytes wait already: read no more for now
             self.transport.pause_reading()  # (else reading stays on: see data_received)
@@ -368,8 +466,11 @@ class HttpProtocol(Protocol):
             if response is not None:
                 response.close()  # the request timed out or the client left
             return
-        request, call, keep_alive = self._waiting
+        request, call, keep_alive, _job = self._waiting
         self._waiting = None
+        if self._upload is not None:  # answered before the whole body came: close after
+            self._end_upload("the handler answered before reading the whole body")
+            keep_alive = False
         self.state = READING
         if response is None:
             response = call.error_response()
@@ -380,6 +481,100 @@ class HttpProtocol(Protocol):
         if self.state is READING:
             transport.resume_reading()
         transport.uncork()
+
+    # -- request bodies a pooled handler reads as they arrive (uploads.py) ---------------
+
+    def _handler_at_head(self, head: RequestHead) -> bool:
+        """A large body for a pooled handler: start the call now, and feed it the body as
+        it arrives (`request.stream()`); False to read the body first, as usual."""
+        ctx = self.ctx
+        if not head.chunked and head.content_length <= ctx.app.config.server.body_buffer_size:  # type: ignore[operator]
+            return False  # a small body (the common case): read it first, as usual
+        if head.expect_continue or (ctx.tls is not None and not self.secure):
+            return False
+        loop = ctx.loop
+        made = handler_call_at_head(
+            ctx, head, self.client, lambda: loop.call_soon_threadsafe(self._resume_upload)
+        )
+        if made is None:
+            return False
+        request, result, channel = made
+        keep_alive = head.keep_alive
+        if isinstance(result, Response):  # answered without the handler: the body is unread
+            self.send_response(request, result, keep_alive=False)
+            return True
+        self._pending_id += 1
+        token = self._pending_id
+        pool = ctx.pool
+        pool.last = 0
+        if not result.submit(ctx, lambda response: self._on_handler_done(token, response)):
+            self.send_response(request, result.busy_response(), keep_alive=False)
+            return True
+        self._waiting = (request, result, keep_alive, pool.last)
+        self._upload = channel
+        self.state = HANDLING
+        self.deadline = loop.now + ctx.timeouts.handler
+        self._feed_upload()
+        return True
+
+    def _feed_upload(self) -> None:
+        """Pass what the parser has of the body to the handler; pause the client while
+        the handler has not read what waits."""
+        channel = self._upload
+        assert channel is not None
+        parser = self.parser
+        ctx = self.ctx
+        while True:
+            try:
+                event = parser.next_event()
+            except ProtocolError as exc:  # 413 past max_body_bytes, bad chunking
+                self._upload = None
+                channel.fail(exc)
+                self._abandon_call()
+                self._error_answer(exc, self._head)
+                return
+            kind = type(event)
+            if kind is Data and self._limit and channel.size + len(event.data) > self._limit:  # type: ignore[union-attr]
+                error = too_large(self._limit)
+                self._upload = None
+                channel.fail(error)
+                self._abandon_call()
+                self._error_answer(error, self._head)
+                return
+            if kind is Data:
+                self.deadline = ctx.loop.now + ctx.timeouts.handler  # bytes move: not stuck
+                if channel.feed(event.data):  # type: ignore[union-attr]
+                    self.transport.pause_reading()
+            elif kind is EndOfMessage:
+                self._upload = None
+                channel.end()
+                self._head = None
+                parser.start_next()
+                self.transport.pause_reading()  # pipelined requests wait for the answer
+                return
+            else:
+                return  # NEED_DATA
+
+    def _resume_upload(self) -> None:
+        """The handler has read what waited: read from the client again."""
+        if self._upload is not None and self.state is HANDLING:
+            self.transport.resume_reading()
+
+    def _end_upload(self, why: str) -> None:
+        channel, self._upload = self._upload, None
+        if channel is not None:
+            channel.fail(HTTPError(400, f"request body incomplete: {why}"))
+
+    def _abandon_call(self) -> None:
+        """Forget the pooled call of the request being answered otherwise."""
+        if self._waiting is not None:
+            _request, call, _keep_alive, job = self._waiting
+            self._waiting = None
+            self._pending_id += 1
+            call.cancel()
+            if job:
+                self.ctx.pool.cancel(job)
+        self.state = READING
 
     # -- proxied requests (gateway.proxy.serving drives the exchange) --------------------
 
@@ -501,7 +696,7 @@ class HttpProtocol(Protocol):
             request.method,
             response.status,
             ctx.loop.now - self._started,
-            len(request.body),
+            request.body_length,
             length or 0,
         )
         transport = self.transport
@@ -521,7 +716,10 @@ class HttpProtocol(Protocol):
                 transport.write(body)
         elif isinstance(body, FileBody):
             transport.write(head)
-            self._files.append(body)
+            if self._files is None:  # (inline: the hot path of static files)
+                self._files = [body]
+            else:
+                self._files.append(body)
             transport.write_file(body.fd, body.offset, body.length, self._file_done)
         else:
             transport.write(head)
@@ -549,7 +747,10 @@ class HttpProtocol(Protocol):
                 cache.drop(cached)
                 return False
             transport.write(data)
-            self._files.append(body)
+            if self._files is None:  # (inline: the hot path of static files)
+                self._files = [body]
+            else:
+                self._files.append(body)
             transport.write_file(body.fd, 0, body.length, self._file_done)
         self.parser.start_next()
         self.deadline = ctx.loop.now + ctx.answer_wait
@@ -561,6 +762,9 @@ class HttpProtocol(Protocol):
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
         """Answer a request that could not be read, then close: its framing is lost."""
+        if self._body is not None:
+            self._body.drop()  # its share of the body budget, its temp file
+            self._body = None
         buffered = getattr(self.parser, "buffered", b"")
         request, status, data, length = error_answer(self.ctx, exc, head, self.client, buffered)
         self.transport.write(data)
@@ -594,7 +798,9 @@ class HttpProtocol(Protocol):
         self.transport.close()
 
     def _file_done(self, ok: bool) -> None:
-        self._files.popleft().close()
+        files = self._files
+        assert files is not None
+        files.pop(0).close()
         if ok and self.state is HELD:
             self._resume()
 
@@ -657,3 +863,17 @@ class HttpProtocol(Protocol):
             self._drain()  # (an event stream that ended at shutdown: nothing follows it)
             return
         self._resume()
+
+
+class LimitedParser(RequestParser):
+    """A parser that knows the limits it was made with: one made before a reload changed
+    them is not reused."""
+
+    __slots__ = ("limits",)
+
+    def __init__(self, limits: dict[str, int]) -> None:
+        super().__init__(**limits)
+        self.limits = limits
+
+
+RESTING = RequestParser()  # what a connection holds between requests: never fed

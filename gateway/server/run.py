@@ -19,7 +19,7 @@ from gateway.app import App
 from gateway.asynccall import runner, stop_runner
 from gateway.metrics import SharedDir
 from gateway.reload import Reloader
-from gateway.server import signals
+from gateway.server import leftover, signals
 from gateway.server.serve import Server
 from gateway.server.stopping import dev_modes, stop_on_signals
 
@@ -106,8 +106,13 @@ def serve_single(
             pid_file.remove()
         run_shutdown(app.shutdown, _runner_for(app.shutdown), timeout)
         stop_runner(timeout)  # async handlers and hooks, if any ran
+    left = leftover.stragglers(server.shutdown_deadline)
+    if left:
+        leftover.report(left)
     if announce:
         print("gateway stopped", file=sys.stderr)
+    if left:  # threads a handler started would keep the process alive: not past shutdown
+        leftover.exit_now(0)
     return 0
 
 

@@ -30,6 +30,7 @@ from gateway.server.pool import HandlerPool
 from gateway.server.responses import ResponseCache
 from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol
+from gateway.server.uploads import body_limits
 
 if TYPE_CHECKING:
     from gateway.app import App
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.server")
 
 ACCEPT_PAUSE = 0.5  # after EMFILE, wait this long before accepting again
+# Open connections past which an idle one gives its parser back after every request (a
+# little work per request, for 350 bytes less per idle connection: see http1.py).
+CROWDED = 512
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 # accept(2) on Linux: errors of the pending connection itself, to be treated like EAGAIN.
 _CONNECTION_GONE = frozenset(
@@ -139,17 +143,23 @@ class Server:
     def _apply_limits(self, app: App) -> None:
         spec = app.config.server
         self.timeouts: TimeoutsSpec = spec.timeouts
+        # Routes with a max_body_bytes of their own: the parser takes the largest of all,
+        # and each connection holds a body to its route's (ctx.body_limits, uploads.py).
+        route_limits = body_limits(app.config.routes)
         self.parser_limits = {
             "max_header_bytes": spec.max_header_bytes,
             "max_headers": spec.max_headers,
-            "max_body_bytes": spec.max_body_bytes,
+            "max_body_bytes": max([spec.max_body_bytes, *route_limits.values()]),
         }
+        self.ctx.body_limits = route_limits or None
         self.max_connections = spec.max_connections
         self.ctx.app = app
         if self.ctx.upstreams is not None:  # keeps unchanged upstreams' pools and health
             self.ctx.upstreams.update(app.upstream_specs)
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
+        self.ctx.parsers = []  # made under the old limits
+        self.ctx.bodies.limit = spec.body_budget
         self.ctx.request_id_header = spec.request_id_header
         self.loop.tick_interval = self._tick_interval(spec.timeouts)
 
@@ -246,13 +256,16 @@ class Server:
                 raise
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            protocol = HttpProtocol(self.ctx, (addr[0], addr[1]))
+            # (an IPv6 address comes as a 4-tuple; the client is its host and port)
+            protocol = HttpProtocol(self.ctx, addr if len(addr) == 2 else (addr[0], addr[1]))
             outer: Protocol = protocol
             if self.wrap_protocol is not None:
                 outer = self.wrap_protocol(address_of(listener), protocol)
-            SocketTransport(self.loop, sock, outer, {"peername": addr})
+            SocketTransport(self.loop, sock, outer)  # peername: read from the socket if asked
             self.conns.add(protocol)
             self._pause_reason = ""
+            if len(self.conns) > CROWDED:
+                self.ctx.crowded = True  # (the tick sets it back)
         self._pause_accepting(f"connection limit {self.max_connections} reached")
 
     @property
@@ -291,6 +304,7 @@ class Server:
 
     def _tick(self) -> None:
         now = self.loop.now
+        self.ctx.crowded = len(self.conns) > CROWDED
         self.ops.tick(now)
         self.writer.set_date(time.time())
         if (
@@ -362,6 +376,11 @@ class Server:
 
     def _websockets_going_away(self) -> None:
         wsroute.going_away(self.loop)
+
+    @property
+    def shutdown_deadline(self) -> float:
+        """When (time.monotonic) a shutdown stops waiting for work: now if none began."""
+        return self._shutdown_deadline if self.shutting_down else time.monotonic()
 
     def _should_stop(self) -> bool:
         if not self.shutting_down:

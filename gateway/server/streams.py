@@ -1,7 +1,7 @@
-"""ThreadStream: a pooled handler's iterator body, pulled on the pool thread that ran the
-handler (a generator may block; the loop must not), and pushed to the loop a chunk at a
-time. A small window of chunks in flight is the backpressure: a slow client stops the
-producer instead of letting it buffer without bound."""
+"""ThreadStream: a pooled handler's iterator body, pulled on a pool thread (a generator may
+block; the loop must not) and pushed to the loop a chunk at a time. At most WINDOW chunks
+are in flight: when the client stops reading, the stream parks and gives its thread back
+to the pool; the connection taking chunks again resumes it on a pool thread."""
 
 from __future__ import annotations
 
@@ -18,49 +18,84 @@ WINDOW = 8  # chunks pushed but not yet taken by the connection
 
 
 class ThreadStream(PushBody):
-    __slots__ = ("_call_soon", "_cancelled", "_iterator", "_room")
+    __slots__ = (
+        "_call_soon",
+        "_cancelled",
+        "_in_flight",
+        "_iterator",
+        "_lock",
+        "_parked",
+        "_resume",
+    )
 
-    def __init__(self, iterator: Iterator[bytes], call_soon: Callable[[Callable[[], None]], None]):
+    def __init__(
+        self,
+        iterator: Iterator[bytes],
+        call_soon: Callable[[Callable[[], None]], None],
+        resume: Callable[[ThreadStream], None] | None = None,
+    ):
         super().__init__()
         self._iterator = iterator
         self._call_soon = call_soon
-        self._room = threading.Semaphore(WINDOW)
+        self._resume = resume  # on the loop: pump this again on a pool thread
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._parked = False
         self._cancelled = False
 
     def pump(self) -> None:
-        """On the pool thread: pull every item and hand it to the loop."""
+        """On a pool thread: pull items and hand them to the loop until the iterator
+        ends, the client leaves, or WINDOW chunks wait (then park: take() resumes)."""
         try:
-            for item in self._iterator:
-                data = _as_bytes(item)
-                if not self._wait_for_room():
-                    return
-                self._call_soon(functools.partial(self.push, data))
+            while True:
+                with self._lock:
+                    if self._cancelled:
+                        break
+                    if self._in_flight >= WINDOW:
+                        self._parked = True
+                        return  # the iterator stays open: it goes on when resumed
+                    self._in_flight += 1
+                try:
+                    item = next(self._iterator)
+                except StopIteration:
+                    self._call_soon(self.end)
+                    break
+                self._call_soon(functools.partial(self.push, _as_bytes(item)))
         except Exception:
             log.exception("streamed response body failed; closing the connection")
             self._call_soon(self.fail)
-        else:
-            self._call_soon(self.end)
-        finally:
-            close = getattr(self._iterator, "close", None)
-            if close is not None:
-                close()
+        self._close_iterator()
 
-    def _wait_for_room(self) -> bool:
-        while not self._room.acquire(timeout=1.0):
-            if self._cancelled:
-                return False
-        return not self._cancelled
+    def _close_iterator(self) -> None:
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()
 
     def take(self) -> bytes | None:
         taken = len(self._chunks)
         data = super().take()
         if taken:
-            self._room.release(taken)
+            with self._lock:
+                self._in_flight -= taken
+                resume = self._parked
+                self._parked = False
+            if resume:
+                self._wake_pump()
         return data
 
+    def _wake_pump(self) -> None:
+        if self._resume is not None:
+            self._resume(self)
+        else:  # no pool to resume on (tests): pull on, here
+            self.pump()
+
     def close(self) -> None:
-        self._cancelled = True  # the client left: stop pulling (the pump checks each second)
-        self._room.release(WINDOW)
+        with self._lock:
+            self._cancelled = True  # the client left: stop pulling
+            parked = self._parked
+            self._parked = False
+        if parked:
+            self._wake_pump()  # the pump sees _cancelled and closes the iterator
         super().close()
 
 
