@@ -155,6 +155,12 @@ class HttpProtocol(Protocol):
             parser.feed(data)
             self.transport.pause_reading()
             return
+        if self.state is PROXYING and not (self._proxy is not None and self._proxy.uploading):
+            # The same for a proxied request once its body is in: the bytes wait in the
+            # parser (and its deadline stays the exchange's) until the answer is done.
+            parser.feed(data)
+            self.transport.pause_reading()
+            return
         was_idle = not parser.in_message
         parser.feed(data)
         if was_idle and parser.in_message:
@@ -584,7 +590,8 @@ class HttpProtocol(Protocol):
         keep = keep and not self._peer_done and not self.ctx.shutting_down
         self.state = PROXYING
         if not uploading:
-            self.transport.pause_reading()
+            # Reading stays on (two epoll_ctl a request saved) until bytes arrive meanwhile:
+            # data_received pauses it then.
             self.deadline = float("inf")  # the exchange owns the upstream's timeouts
         self._proxy = driver = ProxyDriver(self, call, head, keep)
         driver.uploading = uploading
@@ -758,6 +765,8 @@ class HttpProtocol(Protocol):
         cache.hits += 1
         if cache.on_hit is not None:
             cache.on_hit(cached.status, cached.length)
+        if ctx.access_log.enabled:  # a common/combined log (see ResponseCache.serve_app)
+            ctx.access_log.hit(cached.head, cached.status, cached.length, self.client)
         return True
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:

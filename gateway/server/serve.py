@@ -134,11 +134,13 @@ class Server:
     # -- configuration that follows the app ----------------------------------------------
 
     def _serve_responses(self, app: App) -> None:
-        """The response cache starts afresh with each app (off when each request is logged
-        or counted: a cache hit skips the access log and the metrics)."""
+        """The response cache starts afresh with each app. Its hits are counted into
+        `self.ops` (configured for `app` before this is called) and logged by a common or
+        combined access log (HttpProtocol._send_cached); a json log, whose lines name each
+        request's id, turns it off."""
         if self.ctx.responses is not None:
-            counted = app.config.server.metrics is not None
-            self.ctx.responses.serve_app(app, self.access_log.enabled or counted)
+            log = self.access_log
+            self.ctx.responses.serve_app(app, log.enabled and not log.logs_hits, self.ops)
 
     def _apply_limits(self, app: App) -> None:
         spec = app.config.server
