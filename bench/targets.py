@@ -238,7 +238,7 @@ SCENARIOS: dict[str, Scenario] = {
     "proxy-1m": Scenario(
         "proxy-1m",
         "a 1 MiB file from the same nginx origin through each proxy; MB/s is the"
-        " headline (gateway relays with recv/send: the splice relay is not wired yet)",
+        " headline (gateway splices bodies of 256 KiB and more kernel to kernel)",
         static_bytes(1024 * 1024),
         (
             Target("gateway proxy", "gateway-proxy", "/1m.bin"),
