@@ -1,16 +1,19 @@
-"""The chunked transfer coding (RFC 9112 §7.1) read out of the parser's buffer.
-Owns chunk-size lines (extensions accepted and ignored), the CRLF after each chunk's data,
-the trailer section, and the running total against the body limit."""
+"""Message bodies read out of a parser's buffer: the chunked transfer coding (RFC 9112 §7.1:
+chunk-size lines, extensions ignored, the CRLF after each chunk, trailers, the body limit)
+and BodyStates, the body-event states the request and the response parser share."""
 
 from __future__ import annotations
 
 import enum
 import re
 import struct
+from collections.abc import Callable
 from itertools import chain
+from typing import NoReturn
 
 from gateway.errors import ProtocolError
 from gateway.http import grammar
+from gateway.http.events import NEED_DATA, PAUSED, Data, EndOfMessage, Sentinel
 from gateway.http.fields import check_bytes, parse_fields
 from gateway.http.headers import Headers
 from gateway.http.scan import PartialSection
@@ -26,6 +29,10 @@ MAX_READ_CHUNKS = 4096
 # Runs of at least this many tiny identical chunks (the "1-byte chunks" flood) are decoded
 # with strided slices, in C, instead of one Python step per chunk.
 _RUN_MIN = 8
+# Consumed bytes are cut off the front of a parser's buffer once there are this many of
+# them (and always at start_next), so a long body does not keep a long buffer alive.
+_COMPACT_AT = 65536
+_END = EndOfMessage()
 
 
 # A whole chunk-size line, CRLF included, for the fast path (grammar.CHUNK_LINE + CRLF).
@@ -221,3 +228,91 @@ class ChunkedReader:
         items, index = parse_fields(lines)
         self.trailers = Headers.from_lowered(items, index)
         return end + 4
+
+
+BodyEvent = Data | EndOfMessage | Sentinel
+
+
+class BodyStates:
+    """The states a parser is in after a head: a Content-Length body, a chunked one, the
+    end, and the pause after EndOfMessage. A parser points `_read` at one of them; it keeps
+    the attributes below and may override `_fail` (the error it raises) and `_cut_short`
+    (the peer closed inside a body: only a parser that sets `_eof` meets it)."""
+
+    # Slots: the request parser is slotted (one per connection); the response parser is not.
+    __slots__ = ("_buf", "_chunked", "_error", "_left", "_pos", "_read")
+
+    _buf: bytearray
+    _pos: int
+    _left: int  # Content-Length bytes still to come
+    _chunked: ChunkedReader | None
+    _error: ProtocolError | None
+    _read: Callable[[], object]
+    _eof = False
+
+    def _read_length(self) -> BodyEvent:
+        buf, pos = self._buf, self._pos
+        end = min(len(buf), pos + self._left)
+        if end == pos:
+            if self._eof:
+                return self._cut_short(f"with {self._left} bytes to come")
+            return NEED_DATA
+        data = copy_bytes(buf, pos, end)
+        self._left -= end - pos
+        self._consume(end)
+        if not self._left:
+            self._read = self._read_end
+        return Data(data)
+
+    def _read_chunked(self) -> BodyEvent:
+        reader = self._chunked
+        assert reader is not None
+        try:
+            data, pos = reader.read(self._buf, self._pos)
+        except ProtocolError as error:
+            return self._fail(error)
+        self._consume(pos)
+        if data:
+            return Data(data)
+        if reader.done:
+            self._chunked = None
+            self._read = self._paused
+            return EndOfMessage(reader.trailers) if reader.trailers is not None else _END
+        if self._eof:
+            return self._cut_short("in a chunked body")
+        return NEED_DATA
+
+    def _read_end(self) -> BodyEvent:
+        self._read = self._paused
+        return _END
+
+    def _paused(self) -> BodyEvent:
+        return PAUSED
+
+    def _consume(self, pos: int) -> None:
+        if pos >= _COMPACT_AT:
+            del self._buf[:pos]
+            pos = 0
+        self._pos = pos
+
+    def _fail(self, error: ProtocolError) -> NoReturn:
+        """Raise `error`, now and at every next_event() after."""
+        self._error = error
+        self._read = self._failed
+        raise error
+
+    def _failed(self) -> NoReturn:
+        assert self._error is not None
+        raise self._error
+
+    def _cut_short(self, where: str) -> NoReturn:
+        raise NotImplementedError(f"a parser that sets _eof says what closing {where} means")
+
+
+def copy_bytes(buf: bytearray, start: int, end: int) -> bytes:
+    """bytes of buf[start:end] in one copy (bytes(buf[start:end]) makes two); the view is
+    released at once, so the buffer can be compacted afterwards."""
+    if start == 0 and end == len(buf):
+        return bytes(buf)
+    with memoryview(buf) as view:
+        return view[start:end].tobytes()

@@ -8,16 +8,12 @@ from collections.abc import Callable
 
 from gateway.errors import ProtocolError
 from gateway.http import grammar
-from gateway.http.body import ChunkedReader
-from gateway.http.events import NEED_DATA, PAUSED, Data, EndOfMessage, Event, RequestHead
+from gateway.http.body import BodyStates, ChunkedReader
+from gateway.http.events import NEED_DATA, Event, RequestHead
 from gateway.http.fields import check_bytes
 from gateway.http.head import BodyOverLimit, parse_head, parse_request_line, split_target
 from gateway.http.scan import PartialSection
 
-_END = EndOfMessage()
-# Consumed bytes are cut off the front of the buffer once there are this many of them
-# (and always at start_next), so a long body does not keep a long buffer alive.
-_COMPACT_AT = 65536
 # Parsed heads by their exact bytes, one table per set of limits (a head valid under one is
 # not under another): clients repeat the same head, and a RequestHead is immutable, so a
 # repeat skips the parsing. Emptied when full: bounded, with no bookkeeping per hit.
@@ -25,7 +21,7 @@ _MAX_CACHED_HEADS = 256
 _HEADS: dict[tuple[int, int, int, int], dict[bytes, RequestHead]] = {}
 
 
-class RequestParser:
+class RequestParser(BodyStates):
     """Parses the requests of one connection, one after another:
     `p.feed(data); while (ev := p.next_event()) is not NEED_DATA: ...`.
     Raises ProtocolError(status, detail) for anything malformed or over a limit; after
@@ -48,17 +44,12 @@ class RequestParser:
     CR/LF, 414, request-line syntax, header bytes, header count. Everything judged on the
     whole head (control characters, field syntax, Host, framing, 413, 417) comes after."""
 
-    # Slots: one parser per connection with a request arriving; a __dict__ would double it.
+    # Slots (and BodyStates'): one parser per connection with a request arriving; a __dict__
+    # would double it.
     __slots__ = (
-        "_buf",
-        "_chunked",
-        "_error",
         "_heads",
-        "_left",
         "_line_end",
         "_line_scanned",
-        "_pos",
-        "_read",
         "_section",
         "max_body_bytes",
         "max_header_bytes",
@@ -238,57 +229,6 @@ class RequestParser:
         found = section.check(buf, pos, n, pos + self._line_end + 2, end)
         if found is not None:
             raise found[2]
-
-    def _read_length(self) -> Event:
-        buf = self._buf
-        pos = self._pos
-        end = min(len(buf), pos + self._left)
-        if end == pos:
-            return NEED_DATA
-        data = bytes(buf[pos:end])
-        self._left -= end - pos
-        self._consume(end)
-        if not self._left:
-            self._read = self._read_end
-        return Data(data)
-
-    def _read_chunked(self) -> Event:
-        reader = self._chunked
-        assert reader is not None
-        try:
-            data, pos = reader.read(self._buf, self._pos)
-        except ProtocolError as error:
-            return self._fail(error)
-        self._consume(pos)
-        if data:
-            return Data(data)
-        if reader.done:
-            self._chunked = None
-            self._read = self._paused
-            return EndOfMessage(reader.trailers) if reader.trailers is not None else _END
-        return NEED_DATA
-
-    def _read_end(self) -> Event:
-        self._read = self._paused
-        return _END
-
-    def _paused(self) -> Event:
-        return PAUSED
-
-    def _consume(self, pos: int) -> None:
-        if pos >= _COMPACT_AT:
-            del self._buf[:pos]
-            pos = 0
-        self._pos = pos
-
-    def _fail(self, error: ProtocolError) -> Event:
-        self._error = error
-        self._read = self._failed
-        raise error
-
-    def _failed(self) -> Event:
-        assert self._error is not None
-        raise self._error
 
 
 def _line_too_long(limit: int) -> ProtocolError:

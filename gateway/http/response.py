@@ -6,12 +6,12 @@ anything malformed is ProtocolError(502) and the connection must be closed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 from gateway.errors import ProtocolError
-from gateway.http.body import ChunkedReader
+from gateway.http.body import BodyStates, ChunkedReader, copy_bytes
 from gateway.http.events import (
     NEED_DATA,
-    PAUSED,
     Data,
     EndOfMessage,
     ResponseHead,
@@ -25,8 +25,6 @@ ResponseEvent = ResponseHead | Data | EndOfMessage | Sentinel
 
 __all__ = ["ResponseEvent", "ResponseHead", "ResponseParser"]
 
-_END = EndOfMessage()
-_COMPACT_AT = 65536
 _NO_LIMIT = 1 << 62
 # 1xx heads before the final one; more is an upstream looping, not informing.
 _MAX_INFORMATIONAL = 32
@@ -38,7 +36,7 @@ _CACHED_HEADS = 512
 _CACHED_HEAD_BYTES = 4096
 
 
-class ResponseParser:
+class ResponseParser(BodyStates):
     """Parses the responses of one upstream connection, one after another:
     `p.expect("GET"); p.feed(data); while (ev := p.next_event()) is not NEED_DATA: ...`.
 
@@ -212,46 +210,13 @@ class ResponseParser:
             heads[key] = head
         return head
 
-    def _read_length(self) -> ResponseEvent:
-        buf, pos = self._buf, self._pos
-        end = min(len(buf), pos + self._left)
-        if end == pos:
-            if self._eof:
-                left = self._left
-                return self._fail(bad(f"upstream closed the connection with {left} bytes to come"))
-            return NEED_DATA
-        data = _copy(buf, pos, end)
-        self._left -= end - pos
-        self._consume(end)
-        if not self._left:
-            self._read = self._read_end
-        return Data(data)
-
-    def _read_chunked(self) -> ResponseEvent:
-        reader = self._chunked
-        assert reader is not None
-        try:
-            data, pos = reader.read(self._buf, self._pos)
-        except ProtocolError as error:
-            return self._fail(error)
-        self._consume(pos)
-        if data:
-            return Data(data)
-        if reader.done:
-            self._chunked = None
-            self._read = self._paused
-            return EndOfMessage(reader.trailers) if reader.trailers is not None else _END
-        if self._eof:
-            return self._fail(bad("upstream closed the connection in a chunked body"))
-        return NEED_DATA
-
     def _read_until_close(self) -> ResponseEvent:
         buf, pos = self._buf, self._pos
         if pos == len(buf):
             if self._eof:
                 return self._read_end()
             return NEED_DATA
-        data = _copy(buf, pos, len(buf))
+        data = copy_bytes(buf, pos, len(buf))
         self._body_total += len(data)
         if self.max_body_bytes is not None and self._body_total > self.max_body_bytes:
             return self._fail(
@@ -260,35 +225,10 @@ class ResponseParser:
         self._consume(len(buf))
         return Data(data)
 
-    def _read_end(self) -> ResponseEvent:
-        self._read = self._paused
-        return _END
+    def _cut_short(self, where: str) -> NoReturn:
+        self._fail(bad(f"upstream closed the connection {where}"))
 
-    def _paused(self) -> ResponseEvent:
-        return PAUSED
-
-    def _consume(self, pos: int) -> None:
-        if pos >= _COMPACT_AT:
-            del self._buf[:pos]
-            pos = 0
-        self._pos = pos
-
-    def _fail(self, error: ProtocolError) -> ResponseEvent:
+    def _fail(self, error: ProtocolError) -> NoReturn:
         if error.status != 502:  # the shared readers speak for a server: 400, 413, 431
             error = bad(error.detail)
-        self._error = error
-        self._read = self._failed
-        raise error
-
-    def _failed(self) -> ResponseEvent:
-        assert self._error is not None
-        raise self._error
-
-
-def _copy(buf: bytearray, start: int, end: int) -> bytes:
-    """bytes of buf[start:end] in one copy (bytes(buf[start:end]) makes two); the view is
-    released at once, so the buffer can be compacted afterwards."""
-    if start == 0 and end == len(buf):
-        return bytes(buf)
-    with memoryview(buf) as view:
-        return view[start:end].tobytes()
+        super()._fail(error)
