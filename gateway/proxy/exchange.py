@@ -12,44 +12,38 @@ from gateway.proxy import zerocopy
 from gateway.proxy.connection import UpstreamConnection
 from gateway.proxy.deadlines import Deadlines
 from gateway.proxy.pool import Upstream
-from gateway.proxy.request import IDEMPOTENT, PENDING_LIMIT, SPENT, ProxyRequest, Sent
+from gateway.proxy.request import IDEMPOTENT, SPENT, ProxyRequest
 from gateway.proxy.seams import Downstream, Failure, LoopLike, ParserLike, ResponseHeadLike
 from gateway.proxy.spec import ProxySpec
 from gateway.proxy.splice import SPLICE_MIN
 from gateway.proxy.tunnel import Tunnel, open_tunnel
-from gateway.proxy.wire import BodyEncoder, request_head, strip_target
+from gateway.proxy.upload import RequestUpload
+from gateway.proxy.wire import request_head, strip_target
 from gateway.proxy.zerocopy import BodySplice
 
 
-class ProxyExchange:
-    """Drive with start(); feed the client's body with body()/end_body(); relay the client
-    side's backpressure with pause_response()/resume_response(); cancel() if the client
-    goes away. Results go to `downstream`."""
+class ProxyExchange(RequestUpload):
+    """Drive with start(); feed the client's body with body()/end_body() (RequestUpload);
+    relay the client side's backpressure with pause_response()/resume_response(); cancel()
+    if the client goes away. Results go to `downstream`."""
 
     __slots__ = (
         "began",
-        "body_done",
-        "body_paused",
         "client_timeout",
         "conn",
         "connected",
-        "deadline",
         "deadlines",
         "done",
         "downstream",
-        "encoder",
         "index",
         "keep_alive",
         "last_failure",
         "loop",
         "parser_factory",
-        "pending",
-        "pending_size",
         "request",
         "response_paused",
         "retries_left",
         "rules",
-        "sent",
         "server",
         "splice",
         "splice_seen",
@@ -60,7 +54,6 @@ class ProxyExchange:
         "tunnel",
         "upgrade",
         "upstream",
-        "upstream_full",
         "upstream_status",
         "upstream_time",
     )
@@ -80,6 +73,7 @@ class ProxyExchange:
         self.request = request
         self.downstream = downstream
         self.parser_factory = parser_factory
+        super().__init__(request.chunked, request.has_body)
         self.timeout = rules.timeout or upstream.spec.read_timeout
         # How long a client may take no bytes (the server's write timeout), where the
         # exchange writes around the client transport (zerocopy): set by the server side.
@@ -96,13 +90,6 @@ class ProxyExchange:
         self.index = -1
         self.conn: UpstreamConnection | None = None
         self.connected = False
-        self.encoder = BodyEncoder(request.chunked) if request.chunked else None
-        self.sent: Sent | None = None  # request body sent on this connection (for a replay)
-        self.pending: list[bytes] = []
-        self.pending_size = 0
-        self.body_done = not request.has_body
-        self.body_paused = False  # we paused the client's body
-        self.upstream_full = False
         self.response_paused = False
         self.started = False  # the response head went to the client
         self.keep_alive = False
@@ -129,27 +116,6 @@ class ProxyExchange:
 
     def start(self) -> None:
         self._attempt(fresh=False)
-
-    def body(self, data: bytes) -> None:
-        if self.done or not data:
-            return
-        encoded = data if self.encoder is None else self.encoder.data(data)
-        if self.connected and not self.upstream_full and not self.pending:
-            self._write_body(encoded)
-            return
-        self.pending.append(encoded)
-        self.pending_size += len(encoded)
-        if self.pending_size > PENDING_LIMIT and not self.body_paused:
-            self.body_paused = True
-            self.downstream.pause_body()
-
-    def end_body(self, trailers: list[tuple[str, str]] | None = None) -> None:
-        if self.done or self.body_done:
-            return
-        self.body_done = True
-        tail = None if self.encoder is None else self.encoder.end(trailers)
-        if tail:
-            self._queue_raw(tail)
 
     def pause_response(self) -> None:
         """The client's transport is over high water: stop reading the upstream."""
@@ -245,43 +211,7 @@ class ProxyExchange:
         if self.pending:
             self._flush_pending()
 
-    def _flush_pending(self) -> None:
-        if not self.connected or self.upstream_full:
-            return
-        pending, self.pending, self.pending_size = self.pending, [], 0
-        for piece in pending:
-            self._write_body(piece)
-        if self.body_paused and not self.upstream_full:
-            self.body_paused = False
-            self.downstream.resume_body()
-
-    def _queue_raw(self, data: bytes) -> None:
-        if self.connected and not self.upstream_full and not self.pending:
-            self._write_body(data)
-        else:
-            self.pending.append(data)
-            self.pending_size += len(data)
-
-    def _write_body(self, data: bytes) -> None:
-        assert self.conn is not None
-        sent = self.sent
-        if sent is None:
-            sent = self.sent = Sent()
-        sent.add(data)
-        self.conn.write(data)
-        self.deadline = self.loop.now + self.timeout
-
     # -- the upstream connection's reports ------------------------------------------------
-
-    def on_upstream_full(self) -> None:
-        self.upstream_full = True
-        if not self.body_paused and not self.body_done:
-            self.body_paused = True
-            self.downstream.pause_body()
-
-    def on_upstream_drained(self) -> None:
-        self.upstream_full = False
-        self._flush_pending()
 
     def on_head(self, head: ResponseHeadLike) -> None:
         self.deadline = self.loop.now + self.timeout
