@@ -10,7 +10,9 @@ from typing import Any
 
 
 class GatewayError(Exception):
-    """Base class of every error gateway raises on purpose."""
+    """Base class of every error gateway raises on purpose. One that callers may also catch
+    as a builtin keeps it as a second base: PatternError, config's Invalid and the writer's
+    HeaderError are ValueErrors too."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,16 @@ from typing import TypeVar
 
 from gateway.config.locate import KeyPath, Locator, Sources, format_key
 from gateway.config.schema import Where
-from gateway.errors import ConfigIssue
+from gateway.errors import ConfigIssue, GatewayError
 
 T = TypeVar("T")
 D = TypeVar("D")
 Convert = Callable[[object], T]
 
 
-class Invalid(ValueError):
-    """A converter's verdict: one or more (path below the key, message) problems."""
+class Invalid(GatewayError, ValueError):
+    """A converter's verdict: one or more (path below the key, message) problems. In the
+    error family, and a ValueError still (as PatternError), so no handler of either changes."""
 
     def __init__(self, message: str = "", at: KeyPath = ()) -> None:
         super().__init__(message)
