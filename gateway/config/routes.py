@@ -10,13 +10,14 @@ import json
 import re
 from collections.abc import Collection
 from pathlib import Path
-from typing import Literal
 
 from gateway.config import values as v
 from gateway.config.compression import read_compress
 from gateway.config.fields import Invalid, Section, close_match, expected
 from gateway.config.schema import (
+    DOTFILES,
     NOWHERE,
+    SYMLINKS,
     CacheRuleSpec,
     RedirectSpec,
     RespondSpec,
@@ -78,8 +79,6 @@ STATIC_KEYS = (
 )
 CACHE_KEYS = ("match", "control")
 ENCODINGS = ("br", "gzip", "zstd")
-DOTFILES: tuple[Literal["deny", "allow", "ignore"], ...] = ("deny", "allow", "ignore")
-SYMLINKS: tuple[Literal["inside", "follow", "deny"], ...] = ("inside", "follow", "deny")
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _HANDLER = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from gateway.config.where import NOWHERE as NOWHERE
 from gateway.config.where import Where as Where
@@ -109,6 +109,13 @@ class CacheRuleSpec:
 # cors on a route or mount: None = inherit [server] cors; False = off; str = a policy name.
 CorsRef = str | Literal[False] | None
 
+# A [static] mount's dotfile and symlink policies: their allowed values, the one place
+# (config reads the keys with them, gateway.static checks a spec built in code against them).
+DotfilePolicy = Literal["deny", "allow", "ignore"]
+SymlinkPolicy = Literal["inside", "follow", "deny"]
+DOTFILES: tuple[DotfilePolicy, ...] = get_args(DotfilePolicy)
+SYMLINKS: tuple[SymlinkPolicy, ...] = get_args(SymlinkPolicy)
+
 
 @dataclass(frozen=True, slots=True)
 class StaticSpec:
@@ -118,8 +125,8 @@ class StaticSpec:
     index: tuple[str, ...] = ("index.html",)
     fallback: str | None = None
     precompressed: tuple[str, ...] = ()
-    dotfiles: Literal["deny", "allow", "ignore"] = "deny"
-    symlinks: Literal["inside", "follow", "deny"] = "inside"
+    dotfiles: DotfilePolicy = "deny"
+    symlinks: SymlinkPolicy = "inside"
     listing: bool = False
     cache: tuple[CacheRuleSpec, ...] = ()
     mime: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
