@@ -7,24 +7,43 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import textwrap
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.proxy.support import balanced, serving
 from tests.proxy.upstream import BIG, Upstream, dead_port, upstream
-from tests.support import running_server, wait_for, write_site
+from tests.support import wait_for
 
 
 @contextmanager
 def gateway(tmp_path: Path, config: str, log: str = "off") -> Iterator[str]:
-    path = write_site(tmp_path, f'[server]\naccess_log = "{log}"\n' + textwrap.dedent(config))
-    with running_server(path) as running:
+    with serving(tmp_path, config, log) as running:
         yield running.url
+
+
+@contextmanager
+def to_upstream(
+    tmp_path: Path, server: str = "", every_method: bool = False, log: str = "off"
+) -> Iterator[tuple[Upstream, str]]:
+    """An echo upstream and a gateway proxying every path to it (`server`: a [server] line;
+    `every_method`: methods = ["*"]): yields (the upstream, the gateway's URL)."""
+    methods = 'methods = ["*"]' if every_method else ""
+    with upstream() as up:
+        config = f"""
+            {server}
+
+            [[route]]
+            path = "/{{rest:path}}"
+            {methods}
+            proxy = "http://127.0.0.1:{up.port}"
+            """
+        with gateway(tmp_path, config, log) as url:
+            yield up, url
 
 
 def echo(response: httpx.Response) -> dict[str, Any]:
@@ -117,17 +136,7 @@ def test_header_policy_hop_by_hop_and_forwarding(tmp_path: Path) -> None:
 
 def test_trusted_proxies_values_are_appended(tmp_path: Path) -> None:
     with (
-        upstream() as up,
-        gateway(
-            tmp_path,
-            f"""
-        trusted_proxies = ["127.0.0.0/8"]
-
-        [[route]]
-        path = "/{{rest:path}}"
-        proxy = "http://127.0.0.1:{up.port}"
-    """,
-        ) as url,
+        to_upstream(tmp_path, server='trusted_proxies = ["127.0.0.0/8"]') as (_, url),
     ):
         got = echo(httpx.get(url + "/", headers={"x-forwarded-for": "203.0.113.9"}))["fields"]
         assert got["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
@@ -135,15 +144,7 @@ def test_trusted_proxies_values_are_appended(tmp_path: Path) -> None:
 
 def test_keep_alive_connections_to_the_upstream_are_reused(tmp_path: Path) -> None:
     with (
-        upstream() as up,
-        gateway(
-            tmp_path,
-            f"""
-        [[route]]
-        path = "/{{rest:path}}"
-        proxy = "http://127.0.0.1:{up.port}"
-    """,
-        ) as url,
+        to_upstream(tmp_path) as (_, url),
     ):
         with httpx.Client(base_url=url) as client:
             ports = {echo(client.get(f"/{i}"))["peer_port"] for i in range(10)}
@@ -226,39 +227,18 @@ def test_retries_go_to_the_next_server_then_all_down_is_503(tmp_path: Path) -> N
 
 
 def test_round_robin_spreads_requests_over_the_wire(tmp_path: Path) -> None:
-    with ExitStack() as stack:
-        ups: list[Upstream] = [stack.enter_context(upstream(name)) for name in "abc"]
-        servers = ", ".join(f'"127.0.0.1:{u.port}"' for u in ups)
-        url = stack.enter_context(
-            gateway(
-                tmp_path,
-                f"""
-            [upstream.api]
-            servers = [{servers}]
-
-            [[route]]
-            path = "/{{rest:path}}"
-            proxy = {{ upstream = "api" }}
-        """,
-            )
-        )
-        with httpx.Client(base_url=url) as client:
-            names = [echo(client.get("/"))["server"] for _ in range(9)]
+    with (
+        balanced(tmp_path, "round_robin", count=3) as (url, ups),
+        httpx.Client(base_url=url) as client,
+    ):
+        names = [echo(client.get("/"))["server"] for _ in range(9)]
         assert sorted(names) == sorted("abc" * 3)
         assert [u.hits for u in ups] == [3, 3, 3]
 
 
 def test_server_sent_events_flush_at_once(tmp_path: Path) -> None:
     with (
-        upstream() as up,
-        gateway(
-            tmp_path,
-            f"""
-        [[route]]
-        path = "/{{rest:path}}"
-        proxy = "http://127.0.0.1:{up.port}"
-    """,
-        ) as url,
+        to_upstream(tmp_path) as (up, url),
         httpx.stream("GET", url + "/events", timeout=10) as response,
     ):
         assert response.headers["content-type"] == "text/event-stream"
@@ -272,16 +252,7 @@ def test_the_access_log_names_the_upstream(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with (
-        upstream() as up,
-        gateway(
-            tmp_path,
-            f"""
-        [[route]]
-        path = "/{{rest:path}}"
-        proxy = "http://127.0.0.1:{up.port}"
-    """,
-            log="common",
-        ) as url,
+        to_upstream(tmp_path, log="common") as (up, url),
     ):
         httpx.get(url + "/logged")
     line = next(x for x in capsys.readouterr().err.splitlines() if "/logged" in x)
@@ -291,16 +262,7 @@ def test_the_access_log_names_the_upstream(
 
 def test_request_with_bad_framing_is_not_sent_upstream(tmp_path: Path) -> None:
     with (
-        upstream() as up,
-        gateway(
-            tmp_path,
-            f"""
-        [[route]]
-        path = "/{{rest:path}}"
-        methods = ["*"]
-        proxy = "http://127.0.0.1:{up.port}"
-    """,
-        ) as url,
+        to_upstream(tmp_path, every_method=True) as (up, url),
     ):
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -343,17 +305,7 @@ def test_active_health_checks_take_a_server_out_and_back(tmp_path: Path) -> None
 
 def test_a_client_that_stops_reading_is_closed_after_the_write_timeout(tmp_path: Path) -> None:
     with (
-        upstream() as up,
-        gateway(
-            tmp_path,
-            f"""
-        timeouts = {{ write = "300ms" }}
-
-        [[route]]
-        path = "/{{rest:path}}"
-        proxy = "http://127.0.0.1:{up.port}"
-    """,
-        ) as url,
+        to_upstream(tmp_path, server='timeouts = { write = "300ms" }') as (up, url),
     ):
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -371,24 +323,10 @@ def test_a_client_that_stops_reading_is_closed_after_the_write_timeout(tmp_path:
 
 
 def test_keyed_balance_sends_one_key_to_one_server(tmp_path: Path) -> None:
-    with ExitStack() as stack:
-        ups = [stack.enter_context(upstream(name)) for name in "abc"]
-        servers = ", ".join(f'"127.0.0.1:{u.port}"' for u in ups)
-        url = stack.enter_context(
-            gateway(
-                tmp_path,
-                f"""
-            [upstream.api]
-            servers = [{servers}]
-            balance = "header:X-User"
-
-            [[route]]
-            path = "/{{rest:path}}"
-            proxy = {{ upstream = "api" }}
-        """,
-            )
-        )
-        client = stack.enter_context(httpx.Client(base_url=url))
+    with (
+        balanced(tmp_path, "header:X-User", count=3) as (url, _),
+        httpx.Client(base_url=url) as client,
+    ):
 
         def server_for(user: str) -> set[str]:
             return {echo(client.get("/", headers={"x-user": user}))["server"] for _ in range(3)}

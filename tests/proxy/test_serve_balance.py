@@ -8,40 +8,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.proxy.test_live import Origin, read_request
-from tests.proxy.upstream import Upstream, upstream
-from tests.support import running_server, wait_for, write_site
-
-
-@contextmanager
-def balanced(tmp_path: Path, policy: str, count: int = 2) -> Iterator[tuple[str, list[Upstream]]]:
-    with ExitStack() as stack:
-        ups = [stack.enter_context(upstream(name)) for name in "abcd"[:count]]
-        servers = ", ".join(f'"127.0.0.1:{u.port}"' for u in ups)
-        path = write_site(
-            tmp_path,
-            f"""
-            [server]
-            access_log = "off"
-
-            [upstream.api]
-            servers = [{servers}]
-            balance = "{policy}"
-
-            [[route]]
-            path = "/{{rest:path}}"
-            proxy = {{ upstream = "api" }}
-            """,
-        )
-        running = stack.enter_context(running_server(path))
-        yield running.url, ups
+from tests.proxy.support import balanced, serving
+from tests.proxy.upstream import Origin, read_request, upstream
+from tests.support import wait_for
 
 
 def names(client: httpx.Client, count: int) -> list[str]:
@@ -88,12 +62,7 @@ def test_a_slowloris_upstream_is_504_on_time_and_nothing_else_waits(tmp_path: Pa
     slow = Origin(dribble_head)
     try:
         with upstream() as fast:
-            path = write_site(
-                tmp_path,
-                f"""
-                [server]
-                access_log = "off"
-
+            config = f"""
                 [[route]]
                 path = "/slow"
                 proxy = {{ url = "http://127.0.0.1:{slow.port}", timeout = "500ms", retries = 0 }}
@@ -101,9 +70,8 @@ def test_a_slowloris_upstream_is_504_on_time_and_nothing_else_waits(tmp_path: Pa
                 [[route]]
                 path = "/fast"
                 proxy = "http://127.0.0.1:{fast.port}"
-                """,
-            )
-            with running_server(path) as running:
+                """
+            with serving(tmp_path, config) as running:
                 got: list[httpx.Response] = []
                 began = time.monotonic()
                 thread = threading.Thread(

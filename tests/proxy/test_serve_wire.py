@@ -8,42 +8,13 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.proxy.test_live import Origin, keep_alive_origin, read_request
-from tests.proxy.upstream import ws_echo
-from tests.support import running_server, write_site
-
-
-@contextmanager
-def proxied(
-    tmp_path: Path, handle: Callable[[socket.socket], None], server: str = ""
-) -> Iterator[tuple[int, Origin]]:
-    """gateway serving one catch-all proxy route to a raw origin running `handle`;
-    `server` adds [server] lines."""
-    origin = Origin(handle)
-    path = write_site(
-        tmp_path,
-        f"""
-        [server]
-        access_log = "off"
-        {server}
-
-        [[route]]
-        path = "/{{rest:path}}"
-        methods = ["*"]
-        proxy = "http://127.0.0.1:{origin.port}"
-        """,
-    )
-    try:
-        with running_server(path) as running:
-            yield running.port, origin
-    finally:
-        origin.close()
+from tests.proxy.support import origin_proxied
+from tests.proxy.upstream import keep_alive_origin, read_request, ws_echo
 
 
 def answer_once(response: bytes) -> Callable[[socket.socket], None]:
@@ -60,7 +31,7 @@ def test_websocket_conversation_through_the_proxy(tmp_path: Path) -> None:
     from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
 
     with (
-        proxied(tmp_path, ws_echo) as (port, _),
+        origin_proxied(tmp_path, ws_echo) as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
     ):
         client = WSConnection(ConnectionType.CLIENT)
@@ -85,7 +56,7 @@ def test_websocket_conversation_through_the_proxy(tmp_path: Path) -> None:
 
 
 def test_a_stale_pooled_connection_is_retried_on_a_fresh_one(tmp_path: Path) -> None:
-    with proxied(tmp_path, keep_alive_origin(close_after=1)) as (port, origin):
+    with origin_proxied(tmp_path, keep_alive_origin(close_after=1)) as (port, origin):
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             assert client.get("/").text == "got 0 bytes"
             # The origin closed the pooled connection; the POST goes out on a new one.
@@ -103,7 +74,7 @@ def test_a_stale_pooled_connection_is_retried_on_a_fresh_one(tmp_path: Path) -> 
     ids=["cl-and-te", "two-lengths", "bad-status-line"],
 )
 def test_bad_upstream_framing_is_502(tmp_path: Path, response: bytes) -> None:
-    with proxied(tmp_path, answer_once(response)) as (port, _):
+    with origin_proxied(tmp_path, answer_once(response)) as (port, _):
         got = httpx.get(f"http://127.0.0.1:{port}/")
         assert got.status_code == 502 and "request id" in got.text
 
@@ -118,14 +89,17 @@ def test_bad_upstream_framing_is_502(tmp_path: Path, response: bytes) -> None:
 )
 def test_a_body_cut_short_reaches_the_client_cut_short(tmp_path: Path, cut: bytes) -> None:
     # The head went out already: the client must see a truncated body, never a whole one.
-    with proxied(tmp_path, answer_once(cut)) as (port, _), pytest.raises(httpx.RemoteProtocolError):
+    with (
+        origin_proxied(tmp_path, answer_once(cut)) as (port, _),
+        pytest.raises(httpx.RemoteProtocolError),
+    ):
         httpx.get(f"http://127.0.0.1:{port}/")
 
 
 def test_bytes_past_the_content_length_are_not_passed_on(tmp_path: Path) -> None:
     extra = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\nsmuggled"
     with (
-        proxied(tmp_path, answer_once(extra)) as (port, _),
+        origin_proxied(tmp_path, answer_once(extra)) as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
     ):
         sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -154,7 +128,7 @@ def test_request_bodies_stream_upstream_as_they_arrive(tmp_path: Path) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
 
     with (
-        proxied(tmp_path, handle) as (port, _),
+        origin_proxied(tmp_path, handle) as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
     ):
         sock.sendall(b"POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nhello")
@@ -170,7 +144,7 @@ def test_max_body_bytes_still_holds_for_streamed_bodies(tmp_path: Path) -> None:
         while data := conn.recv(65536):
             got.extend(data)
 
-    with proxied(tmp_path, handle, "max_body_bytes = 100") as (port, _):
+    with origin_proxied(tmp_path, handle, server="max_body_bytes = 100") as (port, _):
         url = f"http://127.0.0.1:{port}"
         too_long = httpx.post(url + "/", content=b"x" * 101)
         assert too_long.status_code == 413
@@ -191,7 +165,7 @@ def test_a_proxied_200_keeps_its_headers_when_the_client_holds_its_etag(tmp_path
         b'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: "v1"\r\n'
         b"Content-Length: 5\r\n\r\nhello"
     )
-    with proxied(tmp_path, answer_once(ok)) as (port, _):
+    with origin_proxied(tmp_path, answer_once(ok)) as (port, _):
         got = httpx.get(f"http://127.0.0.1:{port}/", headers={"if-none-match": '"v1"'})
         assert (got.status_code, got.text) == (200, "hello")
         assert got.headers["content-type"] == "text/html" and got.headers["etag"] == '"v1"'
@@ -210,7 +184,7 @@ def test_requests_pipelined_behind_a_proxied_one_are_answered_after_it(tmp_path:
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path))
 
     with (
-        proxied(tmp_path, handle) as (port, _),
+        origin_proxied(tmp_path, handle) as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
     ):
         sock.sendall(b"GET /1 HTTP/1.1\r\nhost: x\r\n\r\n")

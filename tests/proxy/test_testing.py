@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from gateway.testing import ProxyRouteError, Transport
-from tests.proxy.test_live import Origin, read_request
-from tests.proxy.upstream import dead_port, upstream
+from tests.proxy.upstream import Origin, dead_port, read_request, upstream
 from tests.support import write_site
 
 

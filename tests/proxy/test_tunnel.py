@@ -12,10 +12,8 @@ import pytest
 
 from gateway.proxy.tunnel import Tunnel
 from tests.proxy.fakes import FakeLoop, FakeTransport
-from tests.proxy.support import read
-from tests.proxy.test_live import Origin
-from tests.proxy.upstream import ws_echo
-from tests.support import running_server, write_site
+from tests.proxy.support import read, serving
+from tests.proxy.upstream import Origin, ws_echo
 
 
 def test_a_quiet_tunnel_closes_after_the_idle_timeout_and_traffic_keeps_it() -> None:
@@ -70,20 +68,14 @@ def test_a_quiet_websocket_through_gateway_serve_is_closed(tmp_path: Path) -> No
     from wsproto.events import AcceptConnection, Request
 
     origin = Origin(ws_echo)
-    path = write_site(
-        tmp_path,
-        f"""
-        [server]
-        access_log = "off"
-
+    config = f"""
         [[route]]
         path = "/ws"
         proxy = {{ url = "http://127.0.0.1:{origin.port}", tunnel_idle_timeout = "300ms" }}
-        """,
-    )
+        """
     try:
         with (
-            running_server(path) as running,
+            serving(tmp_path, config) as running,
             socket.create_connection(("127.0.0.1", running.port), timeout=5) as sock,
         ):
             client = WSConnection(ConnectionType.CLIENT)

@@ -7,16 +7,15 @@ timeout; an upstream that closes mid-body cuts the client's body short."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.proxy import zerocopy
-from tests.proxy.test_live import Origin, read_request
-from tests.support import running_server, wait_for, write_site
+from tests.proxy.support import origin_proxied
+from tests.proxy.upstream import read_request
+from tests.support import wait_for
 
 SIZE = 3 * 1024 * 1024 + 17
 PATTERN = bytes(range(251)) * (SIZE // 251 + 1)  # 251: a prime, so no block repeats on a power of 2
@@ -38,28 +37,6 @@ def origin_handler(conn: socket.socket) -> None:
                 conn.sendall(PATTERN[: min(len(PATTERN), size - start)])
         except OSError:
             return  # the proxy gave up on this response
-
-
-@contextmanager
-def proxied(tmp_path: Path, route: str = "", server: str = "") -> Iterator[tuple[int, Origin]]:
-    origin = Origin(origin_handler)
-    path = write_site(
-        tmp_path,
-        f"""
-        [server]
-        access_log = "off"
-        {server}
-
-        [[route]]
-        path = "/{{rest:path}}"
-        proxy = {{ url = "http://127.0.0.1:{origin.port}"{route} }}
-        """,
-    )
-    try:
-        with running_server(path) as running:
-            yield running.port, origin
-    finally:
-        origin.close()
 
 
 @pytest.fixture
@@ -97,7 +74,7 @@ def test_a_large_body_is_spliced_whole_and_both_connections_stay(
     tmp_path: Path, splices: list[zerocopy.BodySplice]
 ) -> None:
     with (
-        proxied(tmp_path) as (port, origin),
+        origin_proxied(tmp_path, origin_handler) as (port, origin),
         socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
     ):
         for size in (SIZE, 1000, SIZE - 5):
@@ -113,13 +90,13 @@ def test_the_copy_fallback_and_splice_false(
 ) -> None:
     monkeypatch.setattr(zerocopy, "HAS_SPLICE", False)  # recv_into/send through one buffer
     with (
-        proxied(tmp_path) as (port, _),
+        origin_proxied(tmp_path, origin_handler) as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
     ):
         assert get(sock, f"/{SIZE}")[1] == PATTERN[:SIZE]
         assert len(splices) == 1 and not splices[0].relay.spliced
     with (
-        proxied(tmp_path / "off", route=", splice = false") as (port, _),
+        origin_proxied(tmp_path / "off", origin_handler, route=", splice = false") as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
     ):
         assert get(sock, f"/{SIZE}")[1] == PATTERN[:SIZE]
@@ -130,7 +107,7 @@ def test_an_upstream_that_closes_mid_body_cuts_the_client_short(
     tmp_path: Path, splices: list[zerocopy.BodySplice]
 ) -> None:
     with (
-        proxied(tmp_path) as (port, _),
+        origin_proxied(tmp_path, origin_handler) as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
     ):
         sock.sendall(b"GET /cut HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -145,7 +122,10 @@ def test_a_client_that_stops_reading_a_spliced_body_is_dropped(
 ) -> None:
     big = 64 * 1024 * 1024  # more than both sockets' buffers hold
     with (
-        proxied(tmp_path, server='timeouts = { write = "300ms" }') as (port, _),
+        origin_proxied(tmp_path, origin_handler, server='timeouts = { write = "300ms" }') as (
+            port,
+            _,
+        ),
         socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
     ):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -165,7 +145,7 @@ def test_pipelined_requests_behind_a_spliced_body_come_after_it(
     tmp_path: Path, splices: list[zerocopy.BodySplice]
 ) -> None:
     with (
-        proxied(tmp_path) as (port, _),
+        origin_proxied(tmp_path, origin_handler) as (port, _),
         socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
     ):
         sizes = (SIZE, 5000, SIZE - 1)

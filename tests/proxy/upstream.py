@@ -1,13 +1,14 @@
-"""A real upstream for the proxy's end-to-end tests: a threaded HTTP/1.1 server on
-127.0.0.1:0 that echoes what it got as JSON (method, path, headers, body, the peer port of
-the connection), streams server-sent events on /events, and stalls on /stall until told."""
+"""Real upstreams for the proxy's end-to-end tests: a threaded HTTP/1.1 server on 127.0.0.1:0
+that echoes what it got as JSON (method, path, headers, body, the peer port of the connection),
+streams server-sent events on /events, and stalls on /stall until told; and Origin, a raw
+socket server whose handler writes exactly the bytes a test wants (ws_echo, keep_alive_origin)."""
 
 from __future__ import annotations
 
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -139,3 +140,64 @@ def ws_echo(conn: socket.socket) -> None:
             elif isinstance(event, CloseConnection):
                 conn.sendall(ws.send(event.response()))
                 return
+
+
+class Origin:
+    """A raw upstream on 127.0.0.1:0: `handle(conn)` runs per accepted connection."""
+
+    def __init__(self, handle: Callable[[socket.socket], None]) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.handle = handle
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn: socket.socket) -> None:
+        with conn:
+            self.handle(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def read_request(conn: socket.socket, buf: bytearray) -> bytes | None:
+    """One request (head and Content-Length body) from conn; None at EOF."""
+    while b"\r\n\r\n" not in buf:
+        data = conn.recv(65536)
+        if not data:
+            return None
+        buf += data
+    end = buf.index(b"\r\n\r\n") + 4
+    head = bytes(buf[:end])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(buf) < end + length:
+        buf += conn.recv(65536)
+    body = bytes(buf[end : end + length])
+    del buf[: end + length]
+    return head + body
+
+
+def keep_alive_origin(close_after: int = 0) -> Callable[[socket.socket], None]:
+    def handle(conn: socket.socket) -> None:
+        buf = bytearray()
+        served = 0
+        while (request := read_request(conn, buf)) is not None:
+            body = b"got %d bytes" % (len(request) - request.index(b"\r\n\r\n") - 4)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            served += 1
+            if served == close_after:
+                return  # closes while the proxy thinks it is idle
+
+    return handle
