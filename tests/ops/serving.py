@@ -4,6 +4,7 @@ its stderr drained (and kept, for asserts), put load on it from threads, stop it
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -15,17 +16,47 @@ from pathlib import Path
 
 import httpx
 
-from tests.ops.test_configmap_reload import wait_for_url
+
+def wait_for_url(proc: subprocess.Popen, deadline: float) -> str:
+    """The URL from the 'serving ... at http://...' line on stderr."""
+    seen = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.1)
+        if not ready:
+            assert proc.poll() is None, "".join(seen)
+            continue
+        line = proc.stderr.readline()
+        seen.append(line)
+        if " at http://" in line:
+            return line.split(" at ", 1)[1].split()[0].rstrip("/")
+    raise AssertionError("gateway serve did not start:\n" + "".join(seen))
+
+
+def start_serve(config: Path, *args: str) -> subprocess.Popen[str]:
+    """`gateway serve --config config *args` as a process, its stderr a pipe (unbuffered)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config), *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def stop_serve(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM, up to 15 s to exit (then SIGKILL), and its stderr pipe closed."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    assert proc.stderr is not None
+    proc.stderr.close()
 
 
 class Gateway:
     def __init__(self, config: Path, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(config), *args],
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        self.proc = start_serve(config, *args)
         self.url = wait_for_url(self.proc, time.monotonic() + 20)
         self.lines: list[str] = []
         self._drain = threading.Thread(target=self._read, daemon=True)

@@ -4,16 +4,12 @@ subprocess, answers the new route without a restart."""
 
 from __future__ import annotations
 
-import os
-import select
-import signal
-import subprocess
-import sys
 import time
 
 import httpx
 
 from tests.ops.configmap import ConfigMapVolume
+from tests.ops.serving import start_serve, stop_serve, wait_for_url
 
 CONFIG = """
 [server]
@@ -36,31 +32,11 @@ respond = { status = 200, body = "two" }
 """
 
 
-def wait_for_url(proc: subprocess.Popen, deadline: float) -> str:
-    """The URL from the 'serving ... at http://...' line on stderr."""
-    seen = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stderr], [], [], 0.1)
-        if not ready:
-            assert proc.poll() is None, "".join(seen)
-            continue
-        line = proc.stderr.readline()
-        seen.append(line)
-        if " at http://" in line:
-            return line.split(" at ", 1)[1].split()[0].rstrip("/")
-    raise AssertionError("gateway serve did not start:\n" + "".join(seen))
-
-
 def test_a_configmap_symlink_swap_is_served_without_a_restart(tmp_path):
     volume = ConfigMapVolume(tmp_path / "config")
     first = volume.write({"gateway.toml": CONFIG.format(more="")})
     config = volume.path / "gateway.toml"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = start_serve(config)
     try:
         deadline = time.monotonic() + 20
         url = wait_for_url(proc, deadline)
@@ -76,10 +52,4 @@ def test_a_configmap_symlink_swap_is_served_without_a_restart(tmp_path):
             assert client.get("/one").text == "one"
         assert proc.poll() is None  # reloaded in place, not restarted
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+        stop_serve(proc)

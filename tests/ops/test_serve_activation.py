@@ -6,7 +6,6 @@ workers (each worker serves the handed socket)."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,8 +13,8 @@ import time
 
 import pytest
 
+from tests.ops.serving import stop_serve, wait_for_url
 from tests.ops.test_activation import SHIM
-from tests.ops.test_configmap_reload import wait_for_url
 from tests.support import write_site
 
 CONFIG = """
@@ -39,16 +38,6 @@ def start(sock: socket.socket, config) -> subprocess.Popen:
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stderr.close()
 
 
 def ask(conn: socket.socket) -> bytes:
@@ -75,7 +64,7 @@ def test_a_handed_socket_is_served_and_a_restart_refuses_nothing(tmp_path, worke
         with socket.create_connection(held.getsockname(), timeout=10) as conn:
             assert ask(conn).endswith(b"\r\n\r\na")
     finally:
-        stop(first)
+        stop_serve(first)
     # No gateway runs now: the kernel still completes the handshake into the backlog.
     waiting = socket.create_connection(held.getsockname(), timeout=10)
     second = start(held, config)
@@ -84,5 +73,5 @@ def test_a_handed_socket_is_served_and_a_restart_refuses_nothing(tmp_path, worke
         assert ask(waiting).endswith(b"\r\n\r\na")
     finally:
         waiting.close()
-        stop(second)
+        stop_serve(second)
         held.close()

@@ -4,8 +4,6 @@ answer."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ import pytest
 from gateway.config.load import load_config
 from gateway.errors import ConfigError
 from gateway.reload import Reloader
-from tests.ops.test_configmap_reload import wait_for_url
+from tests.ops.serving import start_serve, stop_serve, wait_for_url
 from tests.support import running_server, wait_for, write_site
 
 parser = pytest.importorskip("prometheus_client.parser", reason="prometheus-client parses")
@@ -69,12 +67,7 @@ def test_metrics_across_two_workers_match_the_requests_sent(tmp_path):
     )
     if check.returncode != 0 and "metrics" in check.stderr:
         pytest.skip("[server] metrics is not wired into the config loader yet")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = start_serve(config)
     try:
         deadline = time.monotonic() + 20
         url = wait_for_url(proc, deadline)
@@ -93,13 +86,7 @@ def test_metrics_across_two_workers_match_the_requests_sent(tmp_path):
             assert time.monotonic() < deadline, f"counts {got}, workers {workers(text)}"
             time.sleep(0.1)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+        stop_serve(proc)
     assert proc.returncode == 0
 
 
