@@ -153,12 +153,6 @@ def server(site):
     return site(GOOD, FILES)
 
 
-@pytest.fixture
-def client(server):
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
 def test_every_return_type_works_as_for_sync_handlers(client: httpx.Client) -> None:
     assert client.post("/r/json", json={"a": 1}).json() == {"got": {"a": 1}, "method": "POST"}
     assert client.post("/r/body", content=b"raw").content == b"raw"

@@ -4,14 +4,10 @@ route's headers and CORS; a handler's own content type is never wrapped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
-from gateway.testing import Transport
-from tests.support import write_site
+from tests.handlers.conftest import InProcess
 
 SITE = """
     [server]
@@ -44,10 +40,8 @@ JSON = {"accept": "application/json, text/plain, */*", "origin": "https://app.ex
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[httpx.Client]:
-    config = write_site(tmp_path, SITE, {"api/items.py": ITEMS})
-    with httpx.Client(transport=Transport(config), base_url="http://test") as client:
-        yield client
+def client(in_process: InProcess) -> httpx.Client:
+    return in_process(SITE, {"api/items.py": ITEMS})
 
 
 def test_no_route_is_json_for_a_client_that_asks_for_json(client: httpx.Client) -> None:

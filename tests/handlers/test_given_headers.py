@@ -4,7 +4,6 @@ marks as such gets the live-reload client. Through gateway.testing: no socket ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ from gateway.app import build_app
 from gateway.config.load import load_config
 from gateway.livereload import LiveReload
 from gateway.testing import Transport
+from tests.handlers.conftest import InProcess
 from tests.support import write_site
 
 SITE = """
@@ -50,11 +50,10 @@ GIVEN = """
 
 
 @pytest.fixture(params=["pooled", "inline"])
-def client(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
-    config = write_site(tmp_path, SITE, {"api/given.py": GIVEN})
-    with httpx.Client(transport=Transport(config), base_url="http://test") as client:
-        client.base_url = httpx.URL(f"http://test/{request.param}/")
-        yield client
+def client(in_process: InProcess, request: pytest.FixtureRequest) -> httpx.Client:
+    client = in_process(SITE, {"api/given.py": GIVEN})
+    client.base_url = httpx.URL(f"http://test/{request.param}/")
+    return client
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ import threading
 import httpx
 import pytest
 
-from gateway.testing import Transport
-from tests.support import wait_for, write_site
+from tests.support import wait_for
 
 SITE = """
     [server]
@@ -126,17 +125,9 @@ def server(site):
 
 
 @pytest.fixture
-def client(server):
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def local(tmp_path):
+def local(in_process):
     """The same site answered in process (gateway.testing): for what a socket adds nothing to."""
-    config = write_site(tmp_path, SITE, {"api/__init__.py": "", "api/kinds.py": KINDS})
-    with httpx.Client(transport=Transport(config), base_url="http://test") as client:
-        yield client
+    return in_process(SITE, {"api/__init__.py": "", "api/kinds.py": KINDS})
 
 
 @pytest.mark.parametrize("prefix", ["/r", "/inline"])

@@ -73,12 +73,6 @@ def server(site):
     return site(SITE, {"api/__init__.py": "", "api/where.py": WHERE})
 
 
-@pytest.fixture
-def client(server):
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
-
-
 def test_the_limit_is_read_from_the_config(server):
     from gateway.targets import HandlerTarget
 

@@ -6,15 +6,12 @@ meaning."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from gateway.response import Response
-from gateway.testing import Transport
-from tests.support import write_site
+from tests.handlers.conftest import InProcess
 
 SITE = """
     [server]
@@ -52,10 +49,8 @@ FILES = {
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[httpx.Client]:
-    config = write_site(tmp_path, SITE, FILES)
-    with httpx.Client(transport=Transport(str(config)), base_url="http://test") as client:
-        yield client
+def client(in_process: InProcess) -> httpx.Client:
+    return in_process(SITE, FILES)
 
 
 def test_small_answer_has_no_vary_but_still_answers_if_none_match(client: httpx.Client) -> None:

@@ -3,14 +3,10 @@ parser, the App and the writer with no socket, and come back as the wire would c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
-from gateway.testing import Transport
-from tests.support import write_site
+from tests.handlers.conftest import InProcess
 
 SITE = """
     [server]
@@ -57,10 +53,8 @@ FILES = {
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[httpx.Client]:
-    config = write_site(tmp_path, SITE, FILES)
-    with httpx.Client(transport=Transport(str(config)), base_url="http://test") as client:
-        yield client
+def client(in_process: InProcess) -> httpx.Client:
+    return in_process(SITE, FILES)
 
 
 def test_handlers_static_files_and_error_pages(client: httpx.Client) -> None:
