@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -221,3 +221,15 @@ class Section:
                 self.issues.add(path, f"expected a table, got {describe(item)}")
                 self.mark_failed()
         return found
+
+    def named(
+        self, kind: str, what: str, keys: Collection[str]
+    ) -> Iterator[tuple[str, dict[str, object]]]:
+        """The [kind.NAME] tables in this one, as (NAME, table); a NAME that is not a table is
+        reported (`what` is one, e.g. "an upstream"; a NAME among `keys` was meant as one)."""
+        for name, value in self.data.items():
+            if isinstance(value, dict):
+                yield name, value
+                continue
+            hint = f"put {name!r} under [{kind}.NAME]" if name in keys else f"write [{kind}.NAME]"
+            self.fail(name, f"{what} is a named table: {hint}")

@@ -210,17 +210,12 @@ def _dev_key(value: object) -> str:
 def read_cors(section: Section) -> tuple[list[str], dict[str, CorsSpec]]:
     """Every policy name declared (so references to a broken policy are not reported twice)
     and the policies that read cleanly."""
-    names, policies = [], {}
-    for name, value in section.data.items():
-        names.append(name)
-        if not isinstance(value, dict):
-            hint = f"put {name!r} under [cors.NAME]" if name in CORS_KEYS else "write [cors.NAME]"
-            section.fail(name, f"a cors policy is a named table: {hint}")
-            continue
+    policies = {}
+    for name, value in section.named("cors", "a cors policy", CORS_KEYS):
         policy = read_policy(Section(section.issues, (*section.path, name), value), name)
         if policy is not None:
             policies[name] = policy
-    return names, policies
+    return list(section.data), policies
 
 
 def read_policy(section: Section, name: str) -> CorsSpec | None:

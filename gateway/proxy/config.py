@@ -176,17 +176,12 @@ def upstream_ref(names: Collection[str]) -> Convert[str]:
 def read_upstreams(section: Section) -> tuple[list[str], dict[str, UpstreamSpec]]:
     """Every upstream name declared (so a route naming a broken one is not reported twice)
     and the upstreams that read cleanly."""
-    names, found = [], {}
-    for name, value in section.data.items():
-        names.append(name)
-        if not isinstance(value, dict):
-            hint = f"put {name!r} under [upstream.NAME]" if name in UPSTREAM_KEYS else ""
-            section.fail(name, f"an upstream is a named table: {hint or 'write [upstream.NAME]'}")
-            continue
+    found = {}
+    for name, value in section.named("upstream", "an upstream", UPSTREAM_KEYS):
         spec = read_upstream(Section(section.issues, (*section.path, name), value, section), name)
         if spec is not None:
             found[name] = spec
-    return names, found
+    return list(section.data), found
 
 
 def read_upstream(section: Section, name: str) -> UpstreamSpec | None:

@@ -198,6 +198,13 @@ CASES = {
             "put 'allow_origins' under [cors.NAME]"
         ],
     ),
+    "cors and upstream names that are not tables": (
+        "[cors]\nweb = 3\n\n[upstream]\nx = 1\n",
+        [
+            "gateway.toml:2: cors.web: a cors policy is a named table: write [cors.NAME]",
+            "gateway.toml:5: upstream.x: an upstream is a named table: write [upstream.NAME]",
+        ],
+    ),
     "cors policy keys and types": (
         """\
         [cors.app]
