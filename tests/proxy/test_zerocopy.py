@@ -7,6 +7,8 @@ timeout; an upstream that closes mid-body cuts the client's body short."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 
 from gateway.proxy import zerocopy
 from tests.proxy.support import origin_proxied
-from tests.proxy.upstream import read_request
+from tests.proxy.upstream import Origin, read_request
 from tests.support import wait_for
 
 SIZE = 3 * 1024 * 1024 + 17
@@ -52,6 +54,19 @@ def splices(monkeypatch: pytest.MonkeyPatch) -> list[zerocopy.BodySplice]:
     return made
 
 
+@contextmanager
+def client_of(
+    tmp_path: Path, route: str = "", server: str = ""
+) -> Iterator[tuple[socket.socket, Origin]]:
+    """A raw client connection to a gateway proxying every path to origin_handler (see
+    origin_proxied for `route` and `server`)."""
+    with (
+        origin_proxied(tmp_path, origin_handler, route, server) as (port, origin),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        yield sock, origin
+
+
 def get(sock: socket.socket, path: str) -> tuple[bytes, bytes]:
     """One GET on a keep-alive connection: (head, body), the body read to its length."""
     sock.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\n\r\n".encode())
@@ -73,10 +88,7 @@ def get(sock: socket.socket, path: str) -> tuple[bytes, bytes]:
 def test_a_large_body_is_spliced_whole_and_both_connections_stay(
     tmp_path: Path, splices: list[zerocopy.BodySplice]
 ) -> None:
-    with (
-        origin_proxied(tmp_path, origin_handler) as (port, origin),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
-    ):
+    with client_of(tmp_path) as (sock, origin):
         for size in (SIZE, 1000, SIZE - 5):
             head, body = get(sock, f"/{size}")
             assert head.startswith(b"HTTP/1.1 200") and body == PATTERN[:size]
@@ -89,16 +101,10 @@ def test_the_copy_fallback_and_splice_false(
     tmp_path: Path, splices: list[zerocopy.BodySplice], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(zerocopy, "HAS_SPLICE", False)  # recv_into/send through one buffer
-    with (
-        origin_proxied(tmp_path, origin_handler) as (port, _),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
-    ):
+    with client_of(tmp_path) as (sock, _):
         assert get(sock, f"/{SIZE}")[1] == PATTERN[:SIZE]
         assert len(splices) == 1 and not splices[0].relay.spliced
-    with (
-        origin_proxied(tmp_path / "off", origin_handler, route=", splice = false") as (port, _),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
-    ):
+    with client_of(tmp_path / "off", route=", splice = false") as (sock, _):
         assert get(sock, f"/{SIZE}")[1] == PATTERN[:SIZE]
         assert len(splices) == 1
 
@@ -106,10 +112,7 @@ def test_the_copy_fallback_and_splice_false(
 def test_an_upstream_that_closes_mid_body_cuts_the_client_short(
     tmp_path: Path, splices: list[zerocopy.BodySplice]
 ) -> None:
-    with (
-        origin_proxied(tmp_path, origin_handler) as (port, _),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
-    ):
+    with client_of(tmp_path) as (sock, _):
         sock.sendall(b"GET /cut HTTP/1.1\r\nhost: x\r\n\r\n")
         received = 0
         while data := sock.recv(1 << 20):
@@ -121,13 +124,7 @@ def test_a_client_that_stops_reading_a_spliced_body_is_dropped(
     tmp_path: Path, splices: list[zerocopy.BodySplice]
 ) -> None:
     big = 64 * 1024 * 1024  # more than both sockets' buffers hold
-    with (
-        origin_proxied(tmp_path, origin_handler, server='timeouts = { write = "300ms" }') as (
-            port,
-            _,
-        ),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
-    ):
+    with client_of(tmp_path, server='timeouts = { write = "300ms" }') as (sock, _):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         sock.sendall(f"GET /{big} HTTP/1.1\r\nhost: x\r\n\r\n".encode())
         assert sock.recv(100).startswith(b"HTTP/1.1 200")
@@ -144,10 +141,7 @@ def test_a_client_that_stops_reading_a_spliced_body_is_dropped(
 def test_pipelined_requests_behind_a_spliced_body_come_after_it(
     tmp_path: Path, splices: list[zerocopy.BodySplice]
 ) -> None:
-    with (
-        origin_proxied(tmp_path, origin_handler) as (port, _),
-        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
-    ):
+    with client_of(tmp_path) as (sock, _):
         sizes = (SIZE, 5000, SIZE - 1)
         sock.sendall(b"".join(f"GET /{n} HTTP/1.1\r\nhost: x\r\n\r\n".encode() for n in sizes))
         pending = b""
