@@ -10,6 +10,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import NoReturn
 
+from gateway.errors import GatewayError
 from gateway.http import grammar
 
 LAST_CHUNK = b"0\r\n\r\n"
@@ -37,7 +38,7 @@ _MAX_KNOWN_NAMES = 1024
 _MAX_CACHED_HEADS = 512
 
 
-class HeaderError(ValueError):
+class HeaderError(GatewayError, ValueError):
     """A response header that must not be written: a name that is not a token, or a value
     with CR, LF, NUL or a character outside latin-1 (header injection, or a bug)."""
 

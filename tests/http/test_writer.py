@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.errors import GatewayError
 from gateway.http.writer import (
     CONTINUE,
     LAST_CHUNK,
@@ -233,8 +234,9 @@ def test_injection_refused(writer: ResponseWriter, header: tuple[str, str]) -> N
         writer.head(200, [("ok", "1"), header], content_length=0, keep_alive=True)
 
 
-def test_header_error_is_a_value_error() -> None:
+def test_header_error_is_a_value_error_of_the_gateway_family() -> None:
     assert issubclass(HeaderError, ValueError)
+    assert issubclass(HeaderError, GatewayError)
 
 
 def test_bad_server_name_refused() -> None:
