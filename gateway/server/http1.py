@@ -21,6 +21,7 @@ from gateway.server.bodies import BodyReader
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
+from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol, Transport
 from gateway.server.uploads import Channel, body_limit_at_head, handler_call_at_head, too_large
 from gateway.tls import hooks as tls_hooks
@@ -141,6 +142,13 @@ class HttpProtocol(Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
+        if (
+            self.state is READING
+            and data.endswith(b"\r\n\r\n")
+            and (parser is RESTING or parser.at_rest)
+            and self._answer_at_rest(data)
+        ):
+            return  # a head seen before, answered from the response cache
         if parser is RESTING:
             spares = self.ctx.parsers
             parser = self.parser = spares.pop() if spares else LimitedParser(self.ctx.parser_limits)
@@ -425,6 +433,7 @@ class HttpProtocol(Protocol):
         if cache is not None and cache.enabled and not body:
             cached = cache.lookup(head)
             if cached is not None and self._send_cached(cache, cached, head.keep_alive):
+                self.parser.start_next()
                 return
         try:
             request = build_request(head, body, self.client, ctx.next_request_id())
@@ -735,9 +744,26 @@ class HttpProtocol(Protocol):
         if self._last:
             self._drain()
 
+    def _answer_at_rest(self, data: bytes) -> bool:
+        """`data` is one whole head and nothing waits before it: answer it from the
+        response cache without feeding the parser (the static and fixed hot path)."""
+        ctx = self.ctx
+        cache = ctx.responses
+        if (
+            cache is None
+            or not cache.enabled
+            or self._files
+            or self._writing_paused
+            or (ctx.tls is not None and not self.secure)
+        ):
+            return False
+        cached = cache.hit(data)
+        return cached is not None and self._send_cached(cache, cached, True)
+
     def _send_cached(self, cache: ResponseCache, cached: Cached, keep_alive: bool) -> bool:
         """Send a kept answer to a head seen before (see responses.py), as send_response
-        would have sent it; False (nothing sent) when it no longer applies."""
+        would have sent it; False (nothing sent) when it no longer applies. The caller
+        starts the parser's next request (if it fed it)."""
         ctx = self.ctx
         if not keep_alive or self._peer_done or ctx.shutting_down:
             return False  # the head would say "connection: close"
@@ -749,17 +775,24 @@ class HttpProtocol(Protocol):
         if mount is None:
             transport.write(data)
         else:
-            body = mount.reopen(cached.path, cached.identity)
-            if body is None:  # the file changed or went: the long way finds out how
+            found = mount.current(cached.path, cached.identity)  # one stat
+            if found is None:  # the file changed or went: the long way finds out how
                 cache.drop(cached)
                 return False
-            transport.write(data)
-            if self._files is None:  # (inline: the hot path of static files)
-                self._files = [body]
+            length = cached.length
+            if type(transport) is SocketTransport:
+                sent, done = transport.send_file_now(data, found.fd, length)
             else:
-                self._files.append(body)
-            transport.write_file(body.fd, 0, body.length, self._file_done)
-        self.parser.start_next()
+                sent = done = 0
+            if done < length:  # the rest waits in the transport's queue
+                if sent < len(data):
+                    transport.write(data[sent:] if sent else data)
+                body = FileBody(found.fd, 0, length, found.acquire())
+                if self._files is None:
+                    self._files = [body]
+                else:
+                    self._files.append(body)
+                transport.write_file(body.fd, done, length - done, self._file_done)
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
         cache.hits += 1

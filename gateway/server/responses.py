@@ -87,6 +87,7 @@ class ResponseCache:
         "_last",
         "_ops",
         "enabled",
+        "heads",
         "hits",
         "on_hit",
         "writer",
@@ -102,6 +103,9 @@ class ResponseCache:
         self._date = ""
         self._ops: Any = None
         self._last: Cached | None = None  # the entry lookup() gave last: the one sent
+        # The parser's table of parsed heads for the server's limits (set with them): a
+        # connection at rest whose bytes are one whole head finds it here (hit()).
+        self.heads: dict[bytes, RequestHead] = {}
 
     def serve_app(self, app: App, access_logged: bool, ops: Any = None) -> None:
         """A new app serves from now on: nothing kept for the old one is valid.
@@ -150,6 +154,22 @@ class ResponseCache:
             return entry
         return None
 
+    def hit(self, data: bytes) -> Cached | None:
+        """The entry for `data` when it is exactly one request head ending in its empty
+        line, seen before (so parsed and valid under the current limits) and answered
+        from here: what a connection at rest may send without feeding its parser. A head
+        kept here has no body (offer refuses any framing) and no Expect."""
+        if self.writer.date is not self._date:
+            return None  # lookup() drops the stale entries on the long way
+        head = self.heads.get(data[:-4])
+        if head is None:
+            return None
+        entry = self._entries.get(id(head))
+        if entry is not None and entry.head is head and entry.status:
+            self._last = entry
+            return entry
+        return None
+
     def _count(self, status: int, length: int) -> None:
         """on_hit while metrics are on: the connection sent the entry lookup() just gave.
         Its latency is 0: a hit is answered in the loop turn its head completed, which is
@@ -184,7 +204,7 @@ class ResponseCache:
             request.method == "GET"
             and response.status == 200
             and head.keep_alive
-            and not request.body
+            and not (head.content_length or head.chunked or head.expect_continue)
             and not head.headers.has_any(BYPASS)
             and self._app is not None
         ):

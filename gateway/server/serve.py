@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gateway import wsroute
+from gateway.http.parser import known_heads
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
 from gateway.logfiles import ErrorLog
@@ -160,6 +161,8 @@ class Server:
             self.ctx.upstreams.update(app.upstream_specs)
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
+        if self.ctx.responses is not None:  # a whole head seen before: the cache's hit()
+            self.ctx.responses.heads = known_heads(self.parser_limits)
         self.ctx.parsers = []  # made under the old limits
         self.ctx.bodies.limit = spec.body_budget
         self.ctx.request_id_header = spec.request_id_header

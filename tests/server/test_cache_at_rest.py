@@ -1,0 +1,86 @@
+"""The response cache's hot path (HttpProtocol._answer_at_rest): a connection at rest whose
+bytes are one whole head seen before is answered without feeding its parser, and the head
+and file go straight to the socket (SocketTransport.send_file_now). What the socket does
+not take at once is queued as usual; anything else goes the long way, with the same bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support import ResponseReader, connect
+
+SITE = """
+    [server]
+    listen = ["127.0.0.1:0"]
+    access_log = "off"
+
+    [[static]]
+    prefix = "/"
+    dir = "public"
+"""
+BIG = 5 * 1024 * 1024 + 7  # past one sendfile call (SENDFILE_CHUNK): the rest is queued
+HEAD = b"GET %s HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
+
+
+def _body(size: int) -> bytes:
+    return bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+
+
+@pytest.fixture
+def server(site):
+    return site(SITE, {"public/a.txt": "first version\n", "public/big.bin": _body(BIG)})
+
+
+def hits(server) -> int:
+    return server.server.ctx.responses.hits
+
+
+def test_a_file_larger_than_one_send_is_sent_whole_from_the_cache(server):
+    with connect(server.port) as sock:
+        reader = ResponseReader(sock)
+        answers = []
+        for _ in range(3):
+            sock.sendall(HEAD % b"/big.bin")
+            answers.append(reader.read())
+        sock.sendall(HEAD % b"/a.txt")  # the connection goes on after the queued rest
+        assert reader.read().body == b"first version\n"
+    assert hits(server) >= 1
+    assert {a.raw_head for a in answers} == {answers[0].raw_head}
+    assert all(a.body == _body(BIG) for a in answers)
+
+
+def test_a_head_in_pieces_or_with_a_pipelined_one_gets_the_same_bytes(server):
+    head = HEAD % b"/a.txt"
+    with connect(server.port) as sock:
+        reader = ResponseReader(sock)
+        sock.sendall(head)
+        first = reader.read()
+        sock.sendall(head)  # at rest, whole: from the cache
+        whole = reader.read()
+        sock.sendall(head[:10])
+        sock.sendall(head[10:])  # (may arrive in one read or two)
+        pieces = reader.read()
+        sock.sendall(head + head)  # two at once: the long way, in order
+        pipelined = [reader.read(), reader.read()]
+    for answer in (whole, pieces, *pipelined):
+        assert (answer.raw_head, answer.body) == (first.raw_head, first.body)
+
+
+def test_a_get_with_a_chunked_body_is_never_kept(server, tmp_path: Path):
+    """Its empty body's last chunk may come in a later read than its head: a kept answer
+    sent for the head alone would leave it to be read as the next request."""
+    head = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with connect(server.port) as sock:
+        reader = ResponseReader(sock)
+        for _ in range(3):
+            sock.sendall(head + b"0\r\n\r\n")
+            assert reader.read().body == b"first version\n"
+        before = hits(server)
+        sock.sendall(head)
+        sock.sendall(b"0\r\n\r\n")
+        sock.sendall(HEAD % b"/a.txt")
+        assert reader.read().body == b"first version\n"
+        assert reader.read().body == b"first version\n"
+    assert hits(server) == before
