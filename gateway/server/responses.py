@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from gateway.request import Request
     from gateway.static.files import StaticMount
 
-# Request headers whose answer needs per-request work (preconditions, ranges, CORS, content
-# negotiation): a head carrying any of them is answered the long way every time.
+# Request headers whose answer needs per-request work (preconditions, ranges, CORS): a head
+# carrying any of them is answered the long way every time.
 BYPASS = frozenset(
     (
         "if-match",
@@ -33,10 +33,14 @@ BYPASS = frozenset(
         "if-range",
         "range",
         "origin",
-        "accept-encoding",
         "access-control-request-method",
     )
 )
+# Accept-Encoding (every browser sends it) is kept when the answer cannot depend on it: an
+# answer that could be compressed says so with Vary (compress.apply.eligible, the static
+# on-the-fly variants), and a mount with precompressed siblings is never kept (a sibling
+# may appear at any time). The entry is keyed by the whole head, so a hit has the same
+# Accept-Encoding value as the answer it repeats.
 MAX_ENTRIES = 256  # emptied when full: clients choose the heads
 MAX_BODY = 16384  # a fixed body kept beside its head
 
@@ -207,6 +211,7 @@ class ResponseCache:
             and not (head.content_length or head.chunked or head.expect_continue)
             and not head.headers.has_any(BYPASS)
             and self._app is not None
+            and not (head.headers.get("accept-encoding") is not None and _negotiated(response))
         ):
             try:
                 match = self._app.router.match(request.host, "GET", request.segments)
@@ -248,3 +253,17 @@ class ResponseCache:
             http_version=request.http_version,
         )
         return data
+
+
+def _negotiated(response: Response) -> bool:
+    """Whether the answer depends on the request's Accept-Encoding: it is encoded, or its
+    Vary names Accept-Encoding (or everything)."""
+    for name, value in response.headers:
+        lowered = name.lower()
+        if lowered == "content-encoding":
+            return True
+        if lowered == "vary":
+            fields = value.lower()
+            if "accept-encoding" in fields or "*" in fields:
+                return True
+    return False
