@@ -758,30 +758,36 @@ class HttpProtocol(Protocol):
         ):
             return False
         cached = cache.hit(data)
-        return cached is not None and self._send_cached(cache, cached, True)
+        return cached is not None and self._send_cached(cache, cached, True, True)
 
-    def _send_cached(self, cache: ResponseCache, cached: Cached, keep_alive: bool) -> bool:
+    def _send_cached(
+        self, cache: ResponseCache, cached: Cached, keep_alive: bool, at_rest: bool = False
+    ) -> bool:
         """Send a kept answer to a head seen before (see responses.py), as send_response
-        would have sent it; False (nothing sent) when it no longer applies. The caller
-        starts the parser's next request (if it fed it)."""
+        would have sent it; False (nothing sent) when it no longer applies. At rest (one
+        head, nothing before it) it goes to the socket at once; otherwise it is queued, so
+        pipelined answers coalesce. The caller starts the parser's next request (if fed)."""
         ctx = self.ctx
         if not keep_alive or self._peer_done or ctx.shutting_down:
             return False  # the head would say "connection: close"
         transport = self.transport
+        direct = at_rest and type(transport) is SocketTransport
         mount = cached.mount
         data = cached.data
         if self.hsts:  # as send_response adds it: this connection's, after the head
             data = data[: cached.head_length - 2] + self.hsts + data[cached.head_length :]
         if mount is None:
-            transport.write(data)
+            sent = transport.send_now(data)[0] if direct else 0  # type: ignore[attr-defined]
+            if sent < len(data):
+                transport.write(data[sent:] if sent else data)
         else:
             found = mount.current(cached.path, cached.identity)  # one stat
             if found is None:  # the file changed or went: the long way finds out how
                 cache.drop(cached)
                 return False
             length = cached.length
-            if type(transport) is SocketTransport:
-                sent, done = transport.send_file_now(data, found.fd, length)
+            if direct:
+                sent, done = transport.send_now(data, found.fd, length)  # type: ignore[attr-defined]
             else:
                 sent = done = 0
             if done < length:  # the rest waits in the transport's queue

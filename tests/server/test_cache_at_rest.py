@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ResponseReader, connect
+from tests.support import ResponseReader, connect, wait_for
 
 SITE = """
     [server]
@@ -84,3 +84,44 @@ def test_a_get_with_a_chunked_body_is_never_kept(server, tmp_path: Path):
         assert reader.read().body == b"first version\n"
         assert reader.read().body == b"first version\n"
     assert hits(server) == before
+
+
+def test_an_idle_connection_after_a_hit_holds_no_output_list_or_bound_method(server):
+    """Issue 10, item 8: what an idle keep-alive connection keeps is small. A hit at rest
+    sends without the output list; the selector's key holds the transport itself; the
+    client's host string is shared by its connections."""
+    socks: list = []
+    try:
+        for _attempt in range(5):  # again if a new Date second sent one the long way
+            date = server.server.ctx.writer.date
+            socks = _three_idle_after_hits(server, socks)
+            if server.server.ctx.writer.date is date:
+                break
+        conns = list(server.server.conns)
+        assert len(conns) == 3
+        assert len({id(conn.client[0]) for conn in conns}) == 1
+        selector = server.server.loop.selector
+        for conn in conns:
+            transport = conn.transport
+            assert selector.get_key(transport._sock).data is transport
+            assert transport._out == ()  # the shared empty one, not a list of its own
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _three_idle_after_hits(server, old: list) -> list:
+    for sock in old:
+        sock.close()
+    head = HEAD % b"/a.txt"
+    with connect(server.port) as sock:  # the long way once: the answer is kept
+        sock.sendall(head)
+        ResponseReader(sock).read()
+    wait_for(lambda: not server.server.conns)
+    socks = [connect(server.port) for _ in range(3)]
+    for sock in socks:
+        reader = ResponseReader(sock)
+        for _ in range(2):
+            sock.sendall(head)
+            assert reader.read().body == b"first version\n"
+    return socks
