@@ -36,11 +36,13 @@ BYPASS = frozenset(
         "access-control-request-method",
     )
 )
-# Accept-Encoding (every browser sends it) is kept when the answer cannot depend on it: an
-# answer that could be compressed says so with Vary (compress.apply.eligible, the static
-# on-the-fly variants), and a mount with precompressed siblings is never kept (a sibling
-# may appear at any time). The entry is keyed by the whole head, so a hit has the same
-# Accept-Encoding value as the answer it repeats.
+# Accept-Encoding (every browser sends it) does not bypass: the entry is keyed by the whole
+# head, so a hit has the Accept-Encoding value of the answer it repeats. It is kept when the
+# answer cannot depend on it: no Vary (compress.apply.eligible and static on-the-fly
+# variants set it: a variant made in the background may appear), not encoded, and no
+# precompressed siblings on the mount (file_identity refuses those: a sibling may appear).
+# (A fixed route's compressed answer would be the same bytes every time too; it is left
+# to the compression memo, whose test counts its hits: tests/compress/test_memo.py.)
 MAX_ENTRIES = 256  # emptied when full: clients choose the heads
 MAX_BODY = 16384  # a fixed body kept beside its head
 

@@ -30,6 +30,10 @@ SITE = """
     [[route]]
     path = "/fixed"
     respond = { json = { hello = "w" } }
+
+    [[route]]
+    path = "/big"
+    respond = { body = "%s", content_type = "text/plain" }
 """
 BROWSER = (
     b"GET %s HTTP/1.1\r\nHost: x\r\n"
@@ -38,12 +42,13 @@ BROWSER = (
     b"Accept-Encoding: gzip, deflate, br, zstd\r\nConnection: keep-alive\r\n\r\n"
 )
 TEXT = "".join(f"line {i} of a compressible page\n" for i in range(200))  # ~6 KiB
+BIG = "a fixed answer worth compressing " * 100  # over min_size
 
 
 @pytest.fixture
 def server(site):
     return site(
-        SITE,
+        SITE % BIG,
         {
             "public/a.bin": b"\x00\x01" * 600,  # not a compressible type
             "public/small.txt": "tiny\n",  # under min_size
@@ -102,3 +107,15 @@ def test_a_precompressed_sibling_that_appears_later_is_picked_up(server, ask, tm
     answer = wait_for(lambda: (a := ask("/pre/app.js")).headers.get("content-encoding") and a)
     assert answer.headers["content-encoding"] == "gzip"
     assert gzip.decompress(answer.body) == plain
+
+
+def test_a_compressed_fixed_answer_is_negotiated_every_time(server, ask):
+    """A fixed route's compressed answer says Vary: Accept-Encoding: the long way each
+    time (its body is compressed once, by the compression memo), the same bytes."""
+    first = ask("/big")
+    assert first.headers["content-encoding"] in ("gzip", "br", "zstd")
+    assert "accept-encoding" in first.headers["vary"].lower()
+    before = hits(server)
+    again = [ask("/big") for _ in range(3)]
+    assert hits(server) == before
+    assert all(a.body == first.body for a in again)
