@@ -322,6 +322,11 @@ class SocketTransport(Transport):
 
     def _send_file(self, item: _File) -> bool:
         """One sendfile call; True when the file is done (the next item may go now)."""
+        if not item.count:  # an empty file: nothing to send, and 0 sent is no shrinking
+            del self._out[0]
+            if item.done is not None:
+                item.done(True)
+            return True
         try:
             sent = os.sendfile(
                 self._sock.fileno(), item.fd, item.offset, min(item.count, SENDFILE_CHUNK)
