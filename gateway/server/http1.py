@@ -24,6 +24,7 @@ from gateway.server.responses import Cached, ResponseCache
 from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol, Transport
 from gateway.server.uploads import Channel, body_limit_at_head, handler_call_at_head, too_large
+from gateway.static.fdcache import CachedFile
 from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
@@ -772,33 +773,21 @@ class HttpProtocol(Protocol):
             return False  # the head would say "connection: close"
         transport = self.transport
         direct = at_rest and type(transport) is SocketTransport
-        mount = cached.mount
         data = cached.data
         if self.hsts:  # as send_response adds it: this connection's, after the head
             data = data[: cached.head_length - 2] + self.hsts + data[cached.head_length :]
-        if mount is None:
-            sent = transport.send_now(data)[0] if direct else 0  # type: ignore[attr-defined]
-            if sent < len(data):
-                transport.write(data[sent:] if sent else data)
-        else:
-            found = mount.current(cached.path, cached.identity)  # one stat
+        found = None
+        if cached.mount is not None:
+            found = cached.mount.current(cached.path, cached.identity)  # one stat
             if found is None:  # the file changed or went: the long way finds out how
                 cache.drop(cached)
                 return False
-            length = cached.length
-            if direct:
-                sent, done = transport.send_now(data, found.fd, length)  # type: ignore[attr-defined]
-            else:
-                sent = done = 0
-            if done < length:  # the rest waits in the transport's queue
-                if sent < len(data):
-                    transport.write(data[sent:] if sent else data)
-                body = FileBody(found.fd, 0, length, found.acquire())
-                if self._files is None:
-                    self._files = [body]
-                else:
-                    self._files.append(body)
-                transport.write_file(body.fd, done, length - done, self._file_done)
+        if cached.whole:  # a fixed body, or a small file's bytes: one send
+            sent = transport.send_now(data)[0] if direct else 0  # type: ignore[attr-defined]
+            if sent < len(data):
+                transport.write(data[sent:] if sent else data)
+        elif found is not None:
+            self._send_file_cached(data, found, cached.length, direct)
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
         cache.hits += 1
@@ -807,6 +796,24 @@ class HttpProtocol(Protocol):
         if ctx.access_log.enabled:  # a common/combined log (see ResponseCache.serve_app)
             ctx.access_log.hit(cached.head, cached.status, cached.length, self.client)
         return True
+
+    def _send_file_cached(self, data: bytes, found: CachedFile, length: int, direct: bool) -> None:
+        """A kept head, then the whole of a cached open file: at once when `direct`,
+        what the socket does not take (or everything) queued behind earlier output."""
+        transport = self.transport
+        if direct:
+            sent, done = transport.send_now(data, found.fd, length)  # type: ignore[attr-defined]
+        else:
+            sent = done = 0
+        if done < length:  # the rest waits in the transport's queue
+            if sent < len(data):
+                transport.write(data[sent:] if sent else data)
+            body = FileBody(found.fd, 0, length, found.acquire())
+            if self._files is None:
+                self._files = [body]
+            else:
+                self._files.append(body)
+            transport.write_file(body.fd, done, length - done, self._file_done)
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
         """Answer a request that could not be read, then close: its framing is lost."""

@@ -8,6 +8,7 @@ must turn it off in serve_app; one that only counts answers is told of each hit:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ BYPASS = frozenset(
 # (A fixed route's compressed answer would be the same bytes every time too; it is left
 # to the compression memo, whose test counts its hits: tests/compress/test_memo.py.)
 MAX_ENTRIES = 256  # emptied when full: clients choose the heads
-MAX_BODY = 16384  # a fixed body kept beside its head
+MAX_BODY = 16384  # a fixed body, or a small file's bytes, kept beside its head
 
 
 class Cached:
@@ -63,6 +64,7 @@ class Cached:
         "path",
         "route",
         "status",
+        "whole",
     )
 
     def __init__(
@@ -78,6 +80,7 @@ class Cached:
         self.mount: StaticMount | None = None
         self.path = ""
         self.identity: object = None
+        self.whole = True  # `data` is the whole answer (else the file's bytes follow it)
 
 
 class ResponseCache:
@@ -239,8 +242,14 @@ class ResponseCache:
             if found is None:
                 return None
             data = self._head_bytes(request, response, body.length)
-            entry = Cached(head, data, 200, 0, request.route)
+            # A small file's bytes are kept with its head: a hit is one send (after the
+            # stat that checks the file is the same), not a send and a sendfile.
+            content = os.pread(body.fd, body.length, 0) if body.length <= MAX_BODY else b""
+            whole = len(content) == body.length
+            entry = Cached(head, data + content if whole else data, 200, 0, request.route)
             entry.length = body.length
+            entry.head_length = len(data)
+            entry.whole = whole
             entry.mount = target.mount
             entry.path, entry.identity = found
             return entry

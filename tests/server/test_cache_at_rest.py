@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.server.responses import MAX_BODY
 from tests.support import ResponseReader, connect, wait_for
 
 SITE = """
@@ -30,7 +31,10 @@ def _body(size: int) -> bytes:
 
 @pytest.fixture
 def server(site):
-    return site(SITE, {"public/a.txt": "first version\n", "public/big.bin": _body(BIG)})
+    files = {"public/a.txt": "first version\n", "public/big.bin": _body(BIG)}
+    for size in (0, MAX_BODY, MAX_BODY + 1):  # kept with its head up to MAX_BODY
+        files[f"public/{size}.bin"] = _body(size)
+    return site(SITE, files)
 
 
 def hits(server) -> int:
@@ -49,6 +53,21 @@ def test_a_file_larger_than_one_send_is_sent_whole_from_the_cache(server):
     assert hits(server) >= 1
     assert {a.raw_head for a in answers} == {answers[0].raw_head}
     assert all(a.body == _body(BIG) for a in answers)
+
+
+@pytest.mark.parametrize("size", [0, MAX_BODY, MAX_BODY + 1])
+def test_small_files_kept_with_their_head_and_larger_ones_sent_from_the_file(
+    server, tmp_path: Path, size
+):
+    path = tmp_path / "public" / f"{size}.bin"
+    with connect(server.port) as sock:
+        reader = ResponseReader(sock)
+        for _ in range(3):
+            sock.sendall(HEAD % f"/{size}.bin".encode())
+            assert reader.read().body == _body(size)
+        path.write_bytes(b"x" * (size + 1))  # a new size: seen at once
+        sock.sendall(HEAD % f"/{size}.bin".encode())
+        assert reader.read().body == b"x" * (size + 1)
 
 
 def test_a_head_in_pieces_or_with_a_pipelined_one_gets_the_same_bytes(server):
