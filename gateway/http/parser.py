@@ -21,6 +21,12 @@ _MAX_CACHED_HEADS = 256
 _HEADS: dict[tuple[int, int, int, int], dict[bytes, RequestHead]] = {}
 
 
+def known_heads(limits: dict[str, int]) -> dict[bytes, RequestHead]:
+    """The table of heads parsed under `limits` (RequestParser's keywords): a head's bytes,
+    without its final CRLF CRLF, -> its RequestHead. Read-only for its users."""
+    return RequestParser(**limits)._heads
+
+
 class RequestParser(BodyStates):
     """Parses the requests of one connection, one after another:
     `p.feed(data); while (ev := p.next_event()) is not NEED_DATA: ...`.

@@ -15,6 +15,8 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 # the number of series.
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
 UNMATCHED = "(unmatched)"  # the route label of requests no route or mount matched
+_FIRST = BUCKETS[0]
+_ZERO = [0, 0.0] + [0] * (len(BUCKETS) + 1)
 
 Sampler = Callable[[], dict[str, float]]
 
@@ -41,7 +43,9 @@ class Metrics:
         self.sample: Sampler | None = None
         # Called first by snapshot(): counts kept elsewhere (the response cache's hits,
         # counted on their entries for speed) are added here before anyone reads them.
-        self.folds: dict[str, Callable[[], None]] = {}
+        self.folds: dict[str, Callable[[], None]] = {"cells": self._fold_cells}
+        # (route, method, status) -> [count, seconds, count per bucket...] (observe)
+        self._cells: dict[tuple[str, str, int], list[Any]] = {}
         self.reloads = {"success": 0, "failure": 0}
         self.last_reload: tuple[float, bool] | None = None  # (unix time, succeeded)
         self.upstreams: dict[tuple[str, str], bool] = {}
@@ -56,22 +60,51 @@ class Metrics:
         bytes_out: int = 0,
     ) -> None:
         """Count one response: `route` is its route's label (UNMATCHED when none matched),
-        `seconds` from the request's first byte to the response being queued."""
-        try:
-            stats = self.routes[route]
-        except KeyError:
-            stats = self.routes[route] = RouteStats()
-        # The status class stays an int here (rendered "2xx"); a method no route can
-        # have is OTHER, so a client cannot add series.
-        key = (method if method in METHODS else "OTHER", status // 100)
-        try:
-            stats.requests[key] += 1
-        except KeyError:
-            stats.requests[key] = 1
-        stats.buckets[bisect_left(BUCKETS, seconds)] += 1
-        stats.seconds += seconds
+        `seconds` from the request's first byte to the response being queued. One dict
+        lookup: the counts go to a cell per (route, method, status), folded into `routes`
+        when a snapshot is taken (_fold_cells)."""
+        cell = self._cells.get((route, method, status))
+        if cell is None:
+            cell = self._cell(route, method, status)
+        cell[0] += 1
+        cell[1] += seconds
+        # Most answers take under the first bucket's bound: no bisect for them.
+        cell[2 if seconds <= _FIRST else 2 + bisect_left(BUCKETS, seconds)] += 1
         self.bytes_in += bytes_in
         self.bytes_out += bytes_out
+
+    def _cell(self, route: str, method: str, status: int) -> list[Any]:
+        """The cell for a new (route, method, status). A method no route can have is
+        OTHER and a status outside 100-599 counts as 599 (a server error), kept under
+        that key only, so a client cannot add cells."""
+        if method not in METHODS or not 100 <= status <= 599:
+            method = method if method in METHODS else "OTHER"
+            status = status if 100 <= status <= 599 else 599
+            cell = self._cells.get((route, method, status))
+            if cell is not None:
+                return cell
+        cell = [0, 0.0] + [0] * (len(BUCKETS) + 1)
+        self._cells[(route, method, status)] = cell
+        return cell
+
+    def _fold_cells(self) -> None:
+        """Add what the cells counted to `routes` (requests by method and status class,
+        the latency histogram) and start them again from zero."""
+        for (route, method, status), cell in self._cells.items():
+            count = cell[0]
+            if not count:
+                continue
+            try:
+                stats = self.routes[route]
+            except KeyError:
+                stats = self.routes[route] = RouteStats()
+            key = (method, status // 100)
+            stats.requests[key] = stats.requests.get(key, 0) + count
+            stats.seconds += cell[1]
+            buckets = stats.buckets
+            for i in range(len(buckets)):
+                buckets[i] += cell[2 + i]
+            cell[:] = _ZERO
 
     def add_answers(self, route: str, method: str, status: int, count: int, out: int) -> None:
         """Count `count` answers at once that each took no time (under the first bucket)

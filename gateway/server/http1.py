@@ -21,8 +21,10 @@ from gateway.server.bodies import BodyReader
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
+from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol, Transport
 from gateway.server.uploads import Channel, body_limit_at_head, handler_call_at_head, too_large
+from gateway.static.fdcache import CachedFile
 from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
@@ -141,6 +143,13 @@ class HttpProtocol(Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
+        if (
+            self.state is READING
+            and data.endswith(b"\r\n\r\n")
+            and (parser is RESTING or parser.at_rest)
+            and self._answer_at_rest(data)
+        ):
+            return  # a head seen before, answered from the response cache
         if parser is RESTING:
             spares = self.ctx.parsers
             parser = self.parser = spares.pop() if spares else LimitedParser(self.ctx.parser_limits)
@@ -425,6 +434,7 @@ class HttpProtocol(Protocol):
         if cache is not None and cache.enabled and not body:
             cached = cache.lookup(head)
             if cached is not None and self._send_cached(cache, cached, head.keep_alive):
+                self.parser.start_next()
                 return
         try:
             request = build_request(head, body, self.client, ctx.next_request_id())
@@ -735,31 +745,49 @@ class HttpProtocol(Protocol):
         if self._last:
             self._drain()
 
-    def _send_cached(self, cache: ResponseCache, cached: Cached, keep_alive: bool) -> bool:
+    def _answer_at_rest(self, data: bytes) -> bool:
+        """`data` is one whole head and nothing waits before it: answer it from the
+        response cache without feeding the parser (the static and fixed hot path)."""
+        ctx = self.ctx
+        cache = ctx.responses
+        if (
+            cache is None
+            or not cache.enabled
+            or self._files
+            or self._writing_paused
+            or (ctx.tls is not None and not self.secure)
+        ):
+            return False
+        cached = cache.hit(data)
+        return cached is not None and self._send_cached(cache, cached, True, True)
+
+    def _send_cached(
+        self, cache: ResponseCache, cached: Cached, keep_alive: bool, at_rest: bool = False
+    ) -> bool:
         """Send a kept answer to a head seen before (see responses.py), as send_response
-        would have sent it; False (nothing sent) when it no longer applies."""
+        would have sent it; False (nothing sent) when it no longer applies. At rest (one
+        head, nothing before it) it goes to the socket at once; otherwise it is queued, so
+        pipelined answers coalesce. The caller starts the parser's next request (if fed)."""
         ctx = self.ctx
         if not keep_alive or self._peer_done or ctx.shutting_down:
             return False  # the head would say "connection: close"
         transport = self.transport
-        mount = cached.mount
+        direct = at_rest and type(transport) is SocketTransport
         data = cached.data
         if self.hsts:  # as send_response adds it: this connection's, after the head
             data = data[: cached.head_length - 2] + self.hsts + data[cached.head_length :]
-        if mount is None:
-            transport.write(data)
-        else:
-            body = mount.reopen(cached.path, cached.identity)
-            if body is None:  # the file changed or went: the long way finds out how
+        found = None
+        if cached.mount is not None:
+            found = cached.mount.current(cached.path, cached.identity)  # one stat
+            if found is None:  # the file changed or went: the long way finds out how
                 cache.drop(cached)
                 return False
-            transport.write(data)
-            if self._files is None:  # (inline: the hot path of static files)
-                self._files = [body]
-            else:
-                self._files.append(body)
-            transport.write_file(body.fd, 0, body.length, self._file_done)
-        self.parser.start_next()
+        if cached.whole:  # a fixed body, or a small file's bytes: one send
+            sent = transport.send_now(data)[0] if direct else 0  # type: ignore[attr-defined]
+            if sent < len(data):
+                transport.write(data[sent:] if sent else data)
+        elif found is not None:
+            self._send_file_cached(data, found, cached.length, direct)
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
         cache.hits += 1
@@ -768,6 +796,24 @@ class HttpProtocol(Protocol):
         if ctx.access_log.enabled:  # a common/combined log (see ResponseCache.serve_app)
             ctx.access_log.hit(cached.head, cached.status, cached.length, self.client)
         return True
+
+    def _send_file_cached(self, data: bytes, found: CachedFile, length: int, direct: bool) -> None:
+        """A kept head, then the whole of a cached open file: at once when `direct`,
+        what the socket does not take (or everything) queued behind earlier output."""
+        transport = self.transport
+        if direct:
+            sent, done = transport.send_now(data, found.fd, length)  # type: ignore[attr-defined]
+        else:
+            sent = done = 0
+        if done < length:  # the rest waits in the transport's queue
+            if sent < len(data):
+                transport.write(data[sent:] if sent else data)
+            body = FileBody(found.fd, 0, length, found.acquire())
+            if self._files is None:
+                self._files = [body]
+            else:
+                self._files.append(body)
+            transport.write_file(body.fd, done, length - done, self._file_done)
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
         """Answer a request that could not be read, then close: its framing is lost."""

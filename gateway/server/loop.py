@@ -199,7 +199,7 @@ def _contain(callback: Callable[..., object]) -> None:
     """A bug in one callback must not end the loop: log it, and close the connection the
     callback belongs to (its state can no longer be trusted); the loop goes on."""
     log.exception("unexpected error in the server loop; closing the connection involved")
-    owner = getattr(callback, "__self__", None)
+    owner = getattr(callback, "__self__", callback)  # a bound method's, or a transport
     close = getattr(owner, "abort", None) or getattr(owner, "close", None)
     if callable(close):
         try:

@@ -8,6 +8,7 @@ must turn it off in serve_app; one that only counts answers is told of each hit:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     from gateway.request import Request
     from gateway.static.files import StaticMount
 
-# Request headers whose answer needs per-request work (preconditions, ranges, CORS, content
-# negotiation): a head carrying any of them is answered the long way every time.
+# Request headers whose answer needs per-request work (preconditions, ranges, CORS): a head
+# carrying any of them is answered the long way every time.
 BYPASS = frozenset(
     (
         "if-match",
@@ -33,12 +34,18 @@ BYPASS = frozenset(
         "if-range",
         "range",
         "origin",
-        "accept-encoding",
         "access-control-request-method",
     )
 )
+# Accept-Encoding (every browser sends it) does not bypass: the entry is keyed by the whole
+# head, so a hit has the Accept-Encoding value of the answer it repeats. It is kept when the
+# answer cannot depend on it: no Vary (compress.apply.eligible and static on-the-fly
+# variants set it: a variant made in the background may appear), not encoded, and no
+# precompressed siblings on the mount (file_identity refuses those: a sibling may appear).
+# (A fixed route's compressed answer would be the same bytes every time too; it is left
+# to the compression memo, whose test counts its hits: tests/compress/test_memo.py.)
 MAX_ENTRIES = 256  # emptied when full: clients choose the heads
-MAX_BODY = 16384  # a fixed body kept beside its head
+MAX_BODY = 16384  # a fixed body, or a small file's bytes, kept beside its head
 
 
 class Cached:
@@ -57,6 +64,7 @@ class Cached:
         "path",
         "route",
         "status",
+        "whole",
     )
 
     def __init__(
@@ -72,6 +80,7 @@ class Cached:
         self.mount: StaticMount | None = None
         self.path = ""
         self.identity: object = None
+        self.whole = True  # `data` is the whole answer (else the file's bytes follow it)
 
 
 class ResponseCache:
@@ -87,6 +96,7 @@ class ResponseCache:
         "_last",
         "_ops",
         "enabled",
+        "heads",
         "hits",
         "on_hit",
         "writer",
@@ -102,6 +112,9 @@ class ResponseCache:
         self._date = ""
         self._ops: Any = None
         self._last: Cached | None = None  # the entry lookup() gave last: the one sent
+        # The parser's table of parsed heads for the server's limits (set with them): a
+        # connection at rest whose bytes are one whole head finds it here (hit()).
+        self.heads: dict[bytes, RequestHead] = {}
 
     def serve_app(self, app: App, access_logged: bool, ops: Any = None) -> None:
         """A new app serves from now on: nothing kept for the old one is valid.
@@ -150,6 +163,22 @@ class ResponseCache:
             return entry
         return None
 
+    def hit(self, data: bytes) -> Cached | None:
+        """The entry for `data` when it is exactly one request head ending in its empty
+        line, seen before (so parsed and valid under the current limits) and answered
+        from here: what a connection at rest may send without feeding its parser. A head
+        kept here has no body (offer refuses any framing) and no Expect."""
+        if self.writer.date is not self._date:
+            return None  # lookup() drops the stale entries on the long way
+        head = self.heads.get(data[:-4])
+        if head is None:
+            return None
+        entry = self._entries.get(id(head))
+        if entry is not None and entry.head is head and entry.status:
+            self._last = entry
+            return entry
+        return None
+
     def _count(self, status: int, length: int) -> None:
         """on_hit while metrics are on: the connection sent the entry lookup() just gave.
         Its latency is 0: a hit is answered in the loop turn its head completed, which is
@@ -184,9 +213,10 @@ class ResponseCache:
             request.method == "GET"
             and response.status == 200
             and head.keep_alive
-            and not request.body
+            and not (head.content_length or head.chunked or head.expect_continue)
             and not head.headers.has_any(BYPASS)
             and self._app is not None
+            and not (head.headers.get("accept-encoding") is not None and _negotiated(response))
         ):
             try:
                 match = self._app.router.match(request.host, "GET", request.segments)
@@ -212,8 +242,14 @@ class ResponseCache:
             if found is None:
                 return None
             data = self._head_bytes(request, response, body.length)
-            entry = Cached(head, data, 200, 0, request.route)
+            # A small file's bytes are kept with its head: a hit is one send (after the
+            # stat that checks the file is the same), not a send and a sendfile.
+            content = os.pread(body.fd, body.length, 0) if body.length <= MAX_BODY else b""
+            whole = len(content) == body.length
+            entry = Cached(head, data + content if whole else data, 200, 0, request.route)
             entry.length = body.length
+            entry.head_length = len(data)
+            entry.whole = whole
             entry.mount = target.mount
             entry.path, entry.identity = found
             return entry
@@ -228,3 +264,17 @@ class ResponseCache:
             http_version=request.http_version,
         )
         return data
+
+
+def _negotiated(response: Response) -> bool:
+    """Whether the answer depends on the request's Accept-Encoding: it is encoded, or its
+    Vary names Accept-Encoding (or everything)."""
+    for name, value in response.headers:
+        lowered = name.lower()
+        if lowered == "content-encoding":
+            return True
+        if lowered == "vary":
+            fields = value.lower()
+            if "accept-encoding" in fields or "*" in fields:
+                return True
+    return False

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gateway import wsroute
+from gateway.http.parser import known_heads
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
 from gateway.logfiles import ErrorLog
@@ -42,6 +43,7 @@ ACCEPT_PAUSE = 0.5  # after EMFILE, wait this long before accepting again
 # Open connections past which an idle one gives its parser back after every request (a
 # little work per request, for 350 bytes less per idle connection: see http1.py).
 CROWDED = 512
+MAX_HOSTS = 4096  # client host strings kept for sharing (emptied when full)
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 # accept(2) on Linux: errors of the pending connection itself, to be treated like EAGAIN.
 _CONNECTION_GONE = frozenset(
@@ -102,6 +104,7 @@ class Server:
         self._accept_paused_until = 0.0
         self._pause_reason = ""
         self._reuse_port = reuse_port
+        self._hosts: dict[str, str] = {}  # client host strings, shared (see _accept)
         self._adopted = False  # serving sockets handed over (LISTEN_FDS): never rebind them
         self.ops = Ops(spec, metrics_dir)
         self.ops.set_sampler(self._gauges)
@@ -160,6 +163,8 @@ class Server:
             self.ctx.upstreams.update(app.upstream_specs)
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
+        if self.ctx.responses is not None:  # a whole head seen before: the cache's hit()
+            self.ctx.responses.heads = known_heads(self.parser_limits)
         self.ctx.parsers = []  # made under the old limits
         self.ctx.bodies.limit = spec.body_budget
         self.ctx.request_id_header = spec.request_id_header
@@ -244,6 +249,9 @@ class Server:
         return on_acceptable
 
     def _accept(self, listener: socket.socket) -> None:
+        hosts = self._hosts
+        if len(hosts) >= MAX_HOSTS:
+            hosts.clear()  # bounded: clients choose these
         while len(self.conns) < self.max_connections:
             try:
                 sock, addr = listener.accept()
@@ -258,8 +266,10 @@ class Server:
                 raise
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            # (an IPv6 address comes as a 4-tuple; the client is its host and port)
-            protocol = HttpProtocol(self.ctx, addr if len(addr) == 2 else (addr[0], addr[1]))
+            # (an IPv6 address comes as a 4-tuple; the client is its host and port). The
+            # host string is shared by the connections of one client (58 bytes each).
+            host = hosts.setdefault(addr[0], addr[0])
+            protocol = HttpProtocol(self.ctx, (host, addr[1]))
             outer: Protocol = protocol
             if self.wrap_protocol is not None:
                 outer = self.wrap_protocol(address_of(listener), protocol)

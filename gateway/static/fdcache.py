@@ -128,7 +128,14 @@ class OpenFiles:
         if entry is None:
             return None
         try:
-            same = _identity(os.stat(path)) == entry.identity
+            st = os.stat(path)  # _identity, inlined: this runs on every cached hit
+            same = (
+                st.st_dev,
+                st.st_ino,
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+            ) == entry.identity
         except OSError:
             same = False
         if not same:

@@ -26,7 +26,7 @@ from gateway.static.conditional import (
     range_applies,
     weak_match,
 )
-from gateway.static.fdcache import FdBudget
+from gateway.static.fdcache import CachedFile, FdBudget
 from gateway.static.listing import render_listing
 from gateway.static.mime import MimeTypes
 from gateway.static.negotiate import CODING_SUFFIX, accepted_codings, accepts_html
@@ -195,10 +195,19 @@ class StaticMount:
         """The whole file at `path` if it is still the file with `identity` (one stat, as
         every request to a cached file pays: an edit, a replacement, a truncation or a
         deletion is seen at once), else None."""
+        entry = self.current(path, identity)
+        if entry is None:
+            return None
+        return FileBody(entry.fd, 0, entry.st.st_size, entry.acquire())
+
+    def current(self, path: str, identity: object) -> CachedFile | None:
+        """The cached open file at `path` if it is still the file with `identity` (one
+        stat), else None. Its fd may be sent at once; to keep it past this loop turn,
+        take a reference (`acquire`), as reopen does."""
         entry = self._opener.files.get(path)
         if entry is None or entry.identity != identity:
             return None
-        return FileBody(entry.fd, 0, entry.st.st_size, entry.acquire())
+        return entry
 
     def answers(self, request: Request, rest: tuple[str, ...]) -> bool:
         """Whether serve(request, rest) gives content: not a miss, not a redirect, not out

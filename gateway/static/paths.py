@@ -7,10 +7,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from typing import Literal
 
-SymlinkPolicy = Literal["inside", "follow", "deny"]
-DotfilePolicy = Literal["deny", "allow", "ignore"]
+from gateway.config.schema import DotfilePolicy as DotfilePolicy
+from gateway.config.schema import SymlinkPolicy as SymlinkPolicy
 
 # The one dot-name every policy lets through: RFC 8615 puts ACME challenges, security.txt and
 # the like there, and hiding it would break certificate issuance behind this server.

@@ -4,7 +4,7 @@ is reported at its key."""
 
 from __future__ import annotations
 
-from gateway.config.schema import StaticSpec
+from gateway.config.schema import DOTFILES, SYMLINKS, StaticSpec
 from gateway.errors import ConfigIssue
 from gateway.static.negotiate import CODING_SUFFIX
 from gateway.static.paths import bad_segment
@@ -31,10 +31,9 @@ def check_spec(spec: StaticSpec) -> list[ConfigIssue]:
             known = ", ".join(repr(c) for c in CODING_SUFFIX)
             message = f"unknown coding {coding!r}: use {known}"
             issues.append(spec.where.issue(message, f"precompressed[{i}]"))
-    if spec.dotfiles not in ("deny", "allow", "ignore"):
-        message = f"{spec.dotfiles!r} is not one of 'deny', 'allow', 'ignore'"
-        issues.append(spec.where.issue(message, "dotfiles"))
-    if spec.symlinks not in ("inside", "follow", "deny"):
-        message = f"{spec.symlinks!r} is not one of 'inside', 'follow', 'deny'"
-        issues.append(spec.where.issue(message, "symlinks"))
+    policies = (("dotfiles", spec.dotfiles, DOTFILES), ("symlinks", spec.symlinks, SYMLINKS))
+    for key, value, allowed in policies:
+        if value not in allowed:
+            message = f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}"
+            issues.append(spec.where.issue(message, key))
     return issues

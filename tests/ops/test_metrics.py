@@ -152,3 +152,25 @@ def test_merge_sums_counters_and_live_gauges_only():
     assert value(s, "gateway_workers") == 2
     assert value(s, "gateway_last_reload_timestamp_seconds") == 60.0
     assert value(s, "gateway_upstream_up", upstream="api", server="s1") == 1
+
+
+def test_counts_between_snapshots_are_added_once_and_clients_add_no_cells():
+    """observe() counts into a cell per (route, method, status), folded into the routes at
+    each snapshot: nothing is counted twice, a latency on a bucket's bound is in that
+    bucket, and odd methods and statuses share one cell each."""
+    m = Metrics()
+    m.observe("/a", "GET", 200, BUCKETS[0], 5, 7)
+    first = scrape(m)
+    m.observe("/a", "GET", 200, 0.0)
+    for i in range(20):
+        m.observe("/a", f"M{i}", 200 + i, 0.0)
+    m.observe("/a", "GET", 1234, 0.0)
+    s = scrape(m)
+    name = "gateway_request_duration_seconds"
+    assert value(first, name + "_bucket", route="/a", le=str(BUCKETS[0])) == 1
+    assert value(s, name + "_bucket", route="/a", le=str(BUCKETS[0])) == 23
+    assert value(s, "gateway_requests_total", route="/a", method="GET", code="2xx") == 2
+    assert value(s, "gateway_requests_total", route="/a", method="OTHER", code="2xx") == 20
+    assert value(s, "gateway_requests_total", route="/a", method="GET", code="5xx") == 1
+    assert {method for _route, method, _status in m._cells} == {"GET", "OTHER"}
+    assert (m.bytes_in, m.bytes_out) == (5, 7)

@@ -155,6 +155,29 @@ def test_sendfile_resumes_where_a_full_socket_stopped_it(loop: Loop, tmp_path: P
     b.close()
 
 
+def test_an_empty_file_is_done_at_once_and_the_connection_goes_on(
+    loop: Loop, tmp_path: Path
+) -> None:
+    """sendfile sends 0 bytes of an empty file: that is not a file that shrank (which
+    closes the connection), so keep-alive goes on after an empty static file."""
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_RDONLY)
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    transport = SocketTransport(loop, a, Recorder())
+    finished: list[bool] = []
+    transport.write(b"HEAD\n")
+    transport.write_file(fd, 0, 0, finished.append)
+    transport.write(b"TAIL")
+    assert finished == [True]
+    assert not transport.is_closing()
+    assert b.recv(100) == b"HEAD\nTAIL"
+    os.close(fd)
+    transport.abort()
+    b.close()
+
+
 def test_a_file_still_queued_at_abort_is_reported_not_sent(loop: Loop, tmp_path: Path) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"y" * 1_000_000)
