@@ -154,7 +154,7 @@ class AsyncCall(CallAnswers):
 
         def finished(result: Any, exc: BaseException | None) -> None:  # on the async loop
             response = self._complete(result, exc, aio, call_soon)
-            call_soon(functools.partial(done, response))
+            aio.deliver(call_soon, functools.partial(done, response))  # one wake per batch
 
         # No timer per call: past timeouts.handler the connection answers 504 and cancel()s.
         # On a server loop the async loop is woken once per batch of events (_wake_after).

@@ -71,6 +71,9 @@ class AsyncRunner:
         self._lock = threading.Lock()
         self._incoming: list[tuple[CoroFactory, float | None, Done, Job]] = []
         self._wake_sent = False  # _start_batch is scheduled for what _incoming holds
+        # Results for other threads' loops, sent on by one _flush per async-loop turn
+        # (touched on the async loop's thread only, so no lock).
+        self._outbox: dict[Callable[[Callable[[], None]], None], list[Callable[[], None]]] = {}
 
     def start(self) -> None:
         if self._thread is not None:
@@ -152,6 +155,30 @@ class AsyncRunner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def deliver(
+        self, call_soon: Callable[[Callable[[], None]], None], callback: Callable[[], None]
+    ) -> None:
+        """Hand `callback` to another loop through its thread-safe `call_soon` (async loop's
+        thread only). What one turn of this loop finishes goes in one call_soon, after the
+        turn: the other loop wakes once per batch of results, and not while this thread
+        still holds the GIL to finish the rest of the batch."""
+        outbox = self._outbox
+        queued = outbox.get(call_soon)
+        if queued is not None:
+            queued.append(callback)
+            return
+        if not outbox:
+            self._loop().call_soon(self._flush)
+        outbox[call_soon] = [callback]
+
+    def _flush(self) -> None:
+        outbox, self._outbox = self._outbox, {}
+        for call_soon, callbacks in outbox.items():
+            try:
+                call_soon(callbacks[0] if len(callbacks) == 1 else _run_all(callbacks))
+            except Exception:
+                log.exception("async runner: handing results back failed")
+
     def run(self, factory: CoroFactory, timeout: float | None = None) -> Any:
         """Run `factory()` on the async loop and wait for it here (hooks, tests). Never call
         it from the async loop's own thread: that would wait forever."""
@@ -216,6 +243,17 @@ async def _guarded(factory: CoroFactory, timeout: float | None, done: Done) -> N
         _call_done(done, None, exc)
         return
     _call_done(done, result, None)
+
+
+def _run_all(callbacks: list[Callable[[], None]]) -> Callable[[], None]:
+    def run_all() -> None:
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # one result's bug must not lose the others
+                log.exception("async runner: a delivered callback raised")
+
+    return run_all
 
 
 def _call_done(done: Done, result: Any, exc: BaseException | None) -> None:

@@ -40,3 +40,31 @@ def test_a_woken_submit_starts_at_once(runner: AsyncRunner) -> None:
 
     runner.submit(answer, None, lambda result, exc: finished.set())
     assert finished.wait(5)
+
+
+def test_results_of_one_turn_go_back_in_one_call_soon(runner: AsyncRunner) -> None:
+    """deliver(): what one async-loop turn finishes reaches each other loop in one
+    call_soon (one wake-up), in order, and a raising callback loses none of the others."""
+    handed: dict[str, list[Any]] = {"a": [], "b": []}
+    ran: list[str] = []
+
+    def boom() -> None:
+        raise ValueError("a bug in one result")
+
+    def deliver_all() -> None:  # on the async loop: one turn
+        for name in ("a1", "a2"):
+            runner.deliver(handed["a"].append, lambda name=name: ran.append(name))
+        runner.deliver(handed["a"].append, boom)
+        runner.deliver(handed["a"].append, lambda: ran.append("a3"))
+        runner.deliver(handed["b"].append, lambda: ran.append("b1"))
+
+    runner.call_soon(deliver_all)
+    wait_for(lambda: handed["a"] and handed["b"])
+    assert len(handed["a"]) == 1 and len(handed["b"]) == 1
+    handed["a"][0]()
+    handed["b"][0]()
+    assert ran == ["a1", "a2", "a3", "b1"]
+    runner.call_soon(lambda: runner.deliver(handed["a"].append, lambda: ran.append("next")))
+    wait_for(lambda: len(handed["a"]) == 2)  # a later turn: a new batch
+    handed["a"][1]()
+    assert ran[-1] == "next"

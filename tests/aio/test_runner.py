@@ -109,6 +109,17 @@ def test_a_sync_function_is_a_clear_error(runner: AsyncRunner) -> None:
     assert isinstance(exc, TypeError) and "async def" in str(exc)
 
 
+def test_an_awaitable_that_is_not_a_coroutine_is_awaited(runner: AsyncRunner) -> None:
+    class Answer:  # an awaitable object (as a library's lazy query might be)
+        def __await__(self) -> Any:
+            return asyncio.sleep(0, "awaited").__await__()
+
+    for timeout in (None, 5.0):
+        done = Outcomes()
+        runner.submit(Answer, timeout, done)
+        assert done.one()[:2] == ("awaited", None)
+
+
 def test_a_raising_done_callback_does_not_break_the_loop(runner: AsyncRunner) -> None:
     async def handler() -> int:
         return 1
