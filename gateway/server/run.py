@@ -4,6 +4,7 @@ announce, start the reloader, install the signal handlers and serve until told t
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -98,6 +99,12 @@ def serve_single(
                 f"({dev_modes(app.config.dev, reload)})",
                 file=sys.stderr,
             )
+    # What is alive now (modules, the app, its routes) mostly lives as long as the process:
+    # leave it out of the collector's full passes. Without this a gen-2 pass walked it all a
+    # few times a second under load, each stalling the loop ~7 ms: most of the p99
+    # (docs/benchmarks.md). The price: after a reload, the startup app's cycles are never
+    # freed (one app version, once; later versions are not frozen).
+    gc.freeze()
     try:
         server.serve_forever()
     finally:
