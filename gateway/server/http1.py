@@ -791,8 +791,7 @@ class HttpProtocol(Protocol):
         self.deadline = ctx.loop.now + ctx.answer_wait
         self._answered = True
         cache.hits += 1
-        if cache.on_hit is not None:
-            cache.on_hit(cached.status, cached.length)
+        cached.hits += 1  # metrics (when on) add these up as the entry goes or is scraped
         if ctx.access_log.enabled:  # a common/combined log (see ResponseCache.serve_app)
             ctx.access_log.hit(cached.head, cached.status, cached.length, self.client)
         return True

@@ -9,10 +9,8 @@ must turn it off in serve_app; one that only counts answers is told of each hit:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gateway.metrics.counters import UNMATCHED
 from gateway.response import FileBody, Response
 from gateway.targets import RespondTarget, StaticTarget
 
@@ -86,19 +84,18 @@ class Cached:
 class ResponseCache:
     """Owned by the server, used by its connections on the loop thread. `enabled` is set
     when an app starts serving: off while anything must see every request (a json access
-    log, live reload). `on_hit(status, body_length)`, when set, is told of every answer
-    sent from here (for counters such as metrics: the long way is not taken)."""
+    log, live reload). A connection that sends an entry adds one to its `hits`; with
+    metrics on, those are added to the metrics when the entry goes or a snapshot is taken
+    (the long way, which counts answers, is not taken)."""
 
     __slots__ = (
         "_app",
         "_date",
         "_entries",
-        "_last",
         "_ops",
         "enabled",
         "heads",
         "hits",
-        "on_hit",
         "writer",
     )
 
@@ -106,12 +103,10 @@ class ResponseCache:
         self.writer = writer
         self.enabled = False
         self.hits = 0
-        self.on_hit: Callable[[int, int], None] | None = None
         self._entries: dict[int, Cached] = {}
         self._app: App | None = None
         self._date = ""
         self._ops: Any = None
-        self._last: Cached | None = None  # the entry lookup() gave last: the one sent
         # The parser's table of parsed heads for the server's limits (set with them): a
         # connection at rest whose bytes are one whole head finds it here (hit()).
         self.heads: dict[bytes, RequestHead] = {}
@@ -129,11 +124,15 @@ class ResponseCache:
         self._entries = {}
         self._app = app
         self.enabled = not access_logged and app.live is None
-        self._ops = ops
         counting = ops is not None and app.config.server.metrics is not None
-        self.on_hit = self._count if counting else None
+        self._ops = ops if counting else None  # else entries' hits are never added up
         if ops is not None:
             ops.metrics.folds["responses"] = self._fold
+
+    @property
+    def counting(self) -> bool:
+        """Whether hits are added to the metrics (metrics on for the serving app)."""
+        return self._ops is not None
 
     def _fold(self) -> None:
         """Add the hits counted on entries to the metrics (before they are dropped)."""
@@ -159,7 +158,6 @@ class ResponseCache:
             return None
         entry = self._entries.get(id(head))
         if entry is not None and entry.head is head and entry.status:
-            self._last = entry
             return entry
         return None
 
@@ -175,19 +173,8 @@ class ResponseCache:
             return None
         entry = self._entries.get(id(head))
         if entry is not None and entry.head is head and entry.status:
-            self._last = entry
             return entry
         return None
-
-    def _count(self, status: int, length: int) -> None:
-        """on_hit while metrics are on: the connection sent the entry lookup() just gave.
-        Its latency is 0: a hit is answered in the loop turn its head completed, which is
-        what the long way measures too for a head that arrived in one read."""
-        entry = self._last
-        if entry is not None:
-            entry.hits += 1
-        else:  # not reached: a hit always follows its lookup
-            self._ops.observe(UNMATCHED, "GET", status, 0.0, 0, length)
 
     def drop(self, entry: Cached) -> None:
         gone = self._entries.pop(id(entry.head), None)
