@@ -127,9 +127,11 @@ class BodyRequest(Request):
 
     __slots__ = ("_source",)
 
-    def __init__(self, *args: Any, source: BodySource, **kwargs: Any) -> None:
-        self._source = source
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, method: str, path: str, headers: Any, source: BodySource, **kwargs: Any
+    ) -> None:
+        self._source = source  # in the place Request takes its body bytes
+        super().__init__(method, path, headers, b"", **kwargs)
 
     @property
     def body(self) -> bytes:
@@ -188,25 +190,12 @@ def build_request(
     else:
         segments = split_path(raw_path)
         path = "/" + "/".join(segments)
-    if type(body) is not bytes:
-        return BodyRequest(
-            head.method,
-            path,
-            head.headers,
-            query_string=head.query,
-            raw_path=raw_path,
-            segments=segments,
-            client=client,
-            id=request_id,
-            http_version=head.http_version,
-            host=head.host,
-            source=body,  # type: ignore[arg-type]
-        )
-    return Request(
+    kind = Request if type(body) is bytes else BodyRequest  # a body still arriving or spooled
+    return kind(
         head.method,
         path,
         head.headers,
-        body,
+        body,  # type: ignore[arg-type]
         query_string=head.query,
         raw_path=raw_path,
         segments=segments,
