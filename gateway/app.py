@@ -133,14 +133,7 @@ class App:
             return AsyncCall(self, result)
         if result is MISS:
             return self._static_miss(request, target)
-        response = target.finish(request, result)
-        live = self.live  # the one response filter, as in finish() (inlined: hot path)
-        if live is not None:
-            response = live.inject(request, response)
-        policy = target.compress
-        if policy is None or _below_min_size(response, request, policy):
-            return response
-        return compress_for(request, response, policy)
+        return self.finish(request, target, result)
 
     def finish(self, request: Request, target: Target, response: Response) -> Response:
         """A target's answer as it goes out: the route's headers and CORS, then the one
