@@ -150,12 +150,8 @@ class Loop:
             self.now = time.monotonic()
             if self._timers and self._timers[0][0] <= self.now:
                 self._run_timers()
-            while ready:
-                callback = ready.popleft()
-                try:
-                    callback()
-                except Exception:
-                    _contain(callback)
+            if ready:
+                self.run_ready()
             for callback in self.after_batch:
                 callback()
             if self.now >= self._next_tick:
