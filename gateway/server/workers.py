@@ -6,6 +6,7 @@ shutting down (in the same slot: its queue waits for the replacement)."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import select
@@ -186,6 +187,7 @@ class _Master:
         renew = not self.renewer
         slot = self.free_slot()
         self.slots.ensure(slot + 1)
+        master = os.getpid()
         pid = os.fork()
         if pid:
             self.children[pid] = slot
@@ -194,6 +196,7 @@ class _Master:
         code = 1
         try:
             master_ops.reset_in_child()
+            stop_with_master(master)
             signal.set_wakeup_fd(-1)  # the master's: the worker sets its own
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             for fd in self.wake:
@@ -219,3 +222,18 @@ class _Master:
         finally:
             sys.stderr.flush()
             os._exit(code)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def stop_with_master(master: int) -> None:
+    """In a worker: a SIGTERM (a graceful stop) when the master dies, even by SIGKILL, which
+    it cannot forward: an orphan would go on serving its slot's port alone and old code.
+    Linux only (prctl); elsewhere a master killed that way leaves its workers to be stopped
+    by hand. The check after it: the master may have died before prctl ran."""
+    if sys.platform.startswith("linux"):  # the process's own symbols include libc's prctl
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != master:
+        os.kill(os.getpid(), signal.SIGTERM)
