@@ -123,6 +123,9 @@ class RequestUpload:
             splice.cancel()
 
     def _offer_splice(self) -> None:
+        side = self.client_body
+        if side is None or not side.splice:
+            return  # only a 100 Continue to send (splice = false), or no splice possible
         if not self.upload_due and self.upload_splice is None and not self.body_done:
             self.upload_due = True
             self.loop.call_soon(self._begin_splice)

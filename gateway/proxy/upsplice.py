@@ -66,8 +66,10 @@ def begin(ex: Any) -> None:  # a ProxyExchange (upload.RequestUpload is its base
         or ex.upgrade is not None
         or selector is None
         or conn is None
-        or zerocopy.plain_socket(conn.transport) is None  # TLS to the upstream: copied
     ):
+        return
+    if zerocopy.plain_socket(conn.transport) is None:
+        side.splice = False  # TLS to the upstream (every server of it): copied, not offered again
         return
     left = side.left()
     if left < MIN_LEFT:
