@@ -1,9 +1,11 @@
 """Bulk bodies through a reverse proxy: a 1 GiB download (nginx origin, a sparse file sent
 with sendfile) and a 1 GiB upload (a Python origin that reads and drops the body, then
-answers) through gateway with splice on, gateway with splice off, and nginx proxy_pass
-(1 worker each; nginx: proxy_buffering on as in bench/targets.py, proxy_request_buffering
-off so an upload streams as gateway's does). One client at a time in this process.
-Prints MB/s, the proxy's CPU seconds per GiB and its peak RSS. 127.0.0.1 only, bounded.
+answers) through gateway with splice on (both directions: responses by zerocopy.py, request
+bodies by upsplice.py), gateway with splice off, and nginx proxy_pass (1 worker each; nginx:
+proxy_buffering on as in bench/targets.py, proxy_request_buffering off so an upload streams
+as gateway's does). One client at a time in this process. Prints MB/s (and its ratio to
+nginx's in the same run), the proxy's CPU seconds per GiB and its peak RSS. 127.0.0.1
+only, bounded.
 
     .venv/bin/python bench/proxy_bulk.py [--size 1GiB] [--rounds 3] [--only download,upload]
 """
@@ -132,9 +134,12 @@ def main() -> int:
         rows = []
         for kind in kinds:
             rows += run_kind(root, kind, size, args.rounds)
-    print(f"\n{'transfer':10} {'proxy':18} {'MB/s':>8} {'CPU s/GiB':>10} {'peak RSS':>10}")
+    nginx = {kind: rate for kind, name, rate, _, _ in rows if name.startswith("nginx")}
+    head = f"{'transfer':10} {'proxy':18} {'MB/s':>8} {'x nginx':>8} {'CPU s/GiB':>10}"
+    print(f"\n{head} {'peak RSS':>10}")
     for kind, name, rate, cpu, rss in rows:
-        print(f"{kind:10} {name:18} {rate:8.0f} {cpu:10.2f} {rss / 1024:8.1f}Mi")
+        ratio = rate / nginx[kind] if nginx.get(kind) else 0.0
+        print(f"{kind:10} {name:18} {rate:8.0f} {ratio:7.2f}x {cpu:10.2f} {rss / 1024:8.1f}Mi")
     return 0
 
 

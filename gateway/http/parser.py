@@ -109,6 +109,22 @@ class RequestParser(BodyStates):
         self._line_scanned = 0
         self._read = self._read_head
 
+    def body_left(self) -> int:
+        """Bytes of a Content-Length body still to come when every byte received so far
+        was parsed (0 otherwise): what may go around the parser (a spliced upload)."""
+        if self._read == self._read_length and self._pos == len(self._buf):
+            return self._left
+        return 0
+
+    def body_skipped(self, count: int) -> None:
+        """`count` bytes of the body went from the socket elsewhere without feed() (a
+        splice); the body ends here (EndOfMessage next) when they were all that was left."""
+        if count > self.body_left():
+            raise RuntimeError(f"body_skipped({count}) past the {self._left} bytes left")
+        self._left -= count
+        if not self._left:
+            self._read = self._read_end
+
     @property
     def at_rest(self) -> bool:
         """Between requests with nothing buffered: as good as new (start_next reset it),

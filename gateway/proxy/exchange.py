@@ -210,6 +210,8 @@ class ProxyExchange(RequestUpload):
         self.deadline = self.loop.now + self.timeout
         if self.pending:
             self._flush_pending()
+        if self.client_body is not None:  # (upload.py) a 100 Continue, an upload splice
+            self.upload_ready()
 
     # -- the upstream connection's reports ------------------------------------------------
 
@@ -337,6 +339,7 @@ class ProxyExchange(RequestUpload):
     def _fail(self, failure: Failure) -> None:
         self.done = True
         self.deadlines.forget(self)
+        self.stop_upload()  # (upload.py) an upload splice stops
         if self.body_paused:
             self.body_paused = False
             self.downstream.resume_body()  # so the server can read (and drop) the rest
@@ -347,6 +350,7 @@ class ProxyExchange(RequestUpload):
             return
         self.done = True
         self.deadlines.forget(self)
+        self.stop_upload()  # (upload.py) an upload splice stops
         if self.index >= 0:
             self.upstream.pools[self.index].active -= 1
         if self.splice is not None:

@@ -28,8 +28,9 @@ class Want(enum.Enum):
 
 class Relay:
     """Moves exactly `count` bytes from `src` to `dst` (both non-blocking stream sockets);
-    bytes after them stay unread in `src`. `moved` counts bytes delivered to `dst`.
-    Raises EOFError when `src` ends early, OSError for socket errors. close() when done."""
+    bytes after them stay unread in `src`. `moved` counts bytes delivered to `dst`,
+    `received` bytes taken from `src`. Raises EOFError when `src` ends early, OSError for
+    socket errors; `broken` then says which side failed ("src" or "dst"). close() when done."""
 
     def __init__(
         self, src: socket.socket, dst: socket.socket, count: int, use_splice: bool = True
@@ -44,6 +45,7 @@ class Relay:
         self._buffer: memoryview | None = None
         self._held = 0  # bytes in the pipe or buffer, not yet sent
         self._start = 0  # offset of the held bytes in the buffer
+        self.broken = ""  # the side that failed: "src" (EOFError too) or "dst"
         if self.spliced:
             self._pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             # Over /proc/sys/fs/pipe-max-size this fails: the default 64 KiB pipe still works.
@@ -51,6 +53,10 @@ class Relay:
                 fcntl.fcntl(self._pipe[1], _F_SETPIPE_SZ, PIPE_SIZE)
         else:
             self._buffer = memoryview(bytearray(COPY_SIZE))
+
+    @property
+    def received(self) -> int:
+        return self._read
 
     def step(self) -> Want:
         """Move as much as possible now."""
@@ -75,7 +81,11 @@ class Relay:
                 self._start = 0
         except (BlockingIOError, InterruptedError):
             return False
+        except OSError:
+            self.broken = "src"
+            raise
         if n == 0:
+            self.broken = "src"
             raise EOFError(f"the source closed after {self._read} of {self.count} bytes")
         self._read += n
         self._held = n
@@ -91,6 +101,9 @@ class Relay:
                 self._start += n
         except (BlockingIOError, InterruptedError):
             return False
+        except OSError:
+            self.broken = "dst"
+            raise
         self._held -= n
         self.moved += n
         return True
@@ -110,17 +123,21 @@ class SpliceJob:
     """Runs a Relay on the loop's selector (whose keys carry their handler in `data`, as
     gateway.server.loop does): registers the socket the relay waits on, steps on readiness,
     and calls done(error) once: None when every byte arrived. The sockets must not be
-    registered by their transports meanwhile (the transports hand them over and back)."""
+    registered by their transports meanwhile (the transports hand them over and back).
+    `on_step()`, if given, runs after each step that left the relay waiting (the caller
+    moves its deadlines; it may cancel the job)."""
 
     def __init__(
         self,
         selector: selectors.BaseSelector,
         relay: Relay,
         done: Callable[[BaseException | None], None],
+        on_step: Callable[[], None] | None = None,
     ) -> None:
         self.selector = selector
         self.relay = relay
         self.done = done
+        self.on_step = on_step
         self._registered: socket.socket | None = None
         self.finished = False
 
@@ -149,9 +166,12 @@ class SpliceJob:
             if want is Want.READ
             else (self.relay.dst, selectors.EVENT_WRITE)
         )
-        self._unregister()
-        self.selector.register(sock, event, self._on_ready)
-        self._registered = sock
+        if sock is not self._registered:
+            self._unregister()
+            self.selector.register(sock, event, self._on_ready)
+            self._registered = sock
+        if self.on_step is not None:
+            self.on_step()
 
     def cancel(self) -> None:
         """Stop now (a connection closed, shutdown): done() is not called."""

@@ -1,29 +1,44 @@
 """RequestUpload: the client's request body on its way upstream (ProxyExchange's base): encoded,
-held while the upstream cannot take it (the client paused past PENDING_LIMIT), kept for a replay."""
+held while the upstream cannot take it (the client paused past PENDING_LIMIT), kept for a replay;
+a large one spliced socket to socket once the upstream takes it (gateway.proxy.upsplice)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from gateway.proxy import upsplice
 from gateway.proxy.connection import UpstreamConnection
 from gateway.proxy.request import PENDING_LIMIT, Sent
 from gateway.proxy.seams import Downstream, LoopLike
 from gateway.proxy.wire import BodyEncoder
+
+if TYPE_CHECKING:
+    from gateway.proxy.upsplice import ClientSide
+    from gateway.proxy.zerocopy import BodySplice
 
 
 class RequestUpload:
     """The request-body half of ProxyExchange (its base class): body() / end_body() from
     the client side, on_upstream_full() / on_upstream_drained() from the connection. The
     exchange provides the attributes annotated below and calls _flush_pending() once its
-    head is written."""
+    head is written, upload_ready() after that, and stop_upload() when it ends.
+
+    `client_body` is set by the client side when the body may go around it (a large
+    Content-Length from a plain-TCP client: gateway.server.proxybody); the exchange then
+    splices the rest once the upstream path is clear (upsplice.begin)."""
 
     # deadline is the exchange's (see there); here because every write moves it too
     __slots__ = (
         "body_done",
         "body_paused",
+        "client_body",
         "deadline",
         "encoder",
         "pending",
         "pending_size",
         "sent",
+        "upload_due",
+        "upload_splice",
         "upstream_full",
     )
 
@@ -32,7 +47,9 @@ class RequestUpload:
     done: bool
     downstream: Downstream
     loop: LoopLike
+    started: bool
     timeout: float
+    upgrade: str | None
 
     def __init__(self, chunked: bool, has_body: bool) -> None:
         self.encoder = BodyEncoder(chunked) if chunked else None
@@ -42,6 +59,9 @@ class RequestUpload:
         self.body_done = not has_body
         self.body_paused = False  # we paused the client's body
         self.upstream_full = False
+        self.client_body: ClientSide | None = None
+        self.upload_splice: BodySplice | None = None
+        self.upload_due = False  # upsplice.begin is scheduled (call_soon)
 
     def body(self, data: bytes) -> None:
         if self.done or not data:
@@ -49,6 +69,8 @@ class RequestUpload:
         encoded = data if self.encoder is None else self.encoder.data(data)
         if self.connected and not self.upstream_full and not self.pending:
             self._write_body(encoded)
+            if self.client_body is not None:
+                self._offer_splice()
             return
         self.pending.append(encoded)
         self.pending_size += len(encoded)
@@ -83,6 +105,34 @@ class RequestUpload:
         if self.body_paused and not self.upstream_full:
             self.body_paused = False
             self.downstream.resume_body()
+        if self.client_body is not None:
+            self._offer_splice()
+
+    def upload_ready(self) -> None:
+        """The upstream request head is written (the exchange's hook): a 100 Continue the
+        client waits for may go now, and a large body may be spliced."""
+        side = self.client_body
+        if side is not None and not self.done:
+            side.ready()
+            self._offer_splice()
+
+    def stop_upload(self) -> None:
+        """The exchange ended (answered, failed, cancelled): a splice in progress stops."""
+        splice, self.upload_splice = self.upload_splice, None
+        if splice is not None:
+            splice.cancel()
+
+    def _offer_splice(self) -> None:
+        side = self.client_body
+        if side is None or not side.splice:
+            return  # only a 100 Continue to send (splice = false), or no splice possible
+        if not self.upload_due and self.upload_splice is None and not self.body_done:
+            self.upload_due = True
+            self.loop.call_soon(self._begin_splice)
+
+    def _begin_splice(self) -> None:
+        self.upload_due = False
+        upsplice.begin(self)
 
     def _queue_raw(self, data: bytes) -> None:
         if self.connected and not self.upstream_full and not self.pending:

@@ -1,7 +1,8 @@
-"""BodySplice: the rest of a large Content-Length response body moved from the upstream's
-socket to the client's by gateway.proxy.splice (os.splice through a pipe; recv_into/send as
-the fallback), around both transports, on the loop's selector. It works on dup()s of the two
-sockets, so the selector never holds a descriptor a transport may close and the kernel reuse."""
+"""BodySplice: the rest of a large Content-Length body moved from one transport's socket to
+another's by gateway.proxy.splice (os.splice through a pipe; recv_into/send as the
+fallback), around both transports, on the loop's selector: responses here (offer), request
+bodies in gateway.proxy.upsplice. It works on dup()s of the two sockets, so the selector
+never holds a descriptor a transport may close and the kernel reuse."""
 
 from __future__ import annotations
 
@@ -35,32 +36,39 @@ def can_splice(length: int, client: Any, upstream: Any) -> bool:
 
 
 class BodySplice:
-    """Moves `count` bytes once started. `done(error, moved)` runs once, on the loop: error
-    None when every byte went, EOFError when the upstream closed early, OSError from either
-    socket. The upstream transport's reading must be paused meanwhile (the caller does it);
-    the client transport's queued output is let out first, so bytes stay in order."""
+    """Moves `count` bytes from the `src` transport's socket to the `dst` one's once
+    started: a response body upstream -> client (offer, below), a request body client ->
+    upstream (gateway.proxy.upsplice). `done(error, moved)` runs once, on the loop: error
+    None when every byte went, EOFError when the source closed early, OSError from either
+    socket; `broken` then names the side that failed ("src" or "dst"). The source
+    transport's reading must be paused meanwhile (the caller does it); the destination
+    transport's queued output is let out first, so bytes stay in order. `on_step()` runs
+    after each step that left it waiting (deadlines; it may cancel)."""
 
     def __init__(
         self,
         selector: selectors.BaseSelector,
-        client: TransportLike,
-        upstream: TransportLike,
+        dst: TransportLike,
+        src: TransportLike,
         count: int,
         done: Callable[[BaseException | None, int], None],
         use_splice: bool | None = None,  # None: os.splice where the platform has it
+        on_step: Callable[[], None] | None = None,
     ) -> None:
         self.selector = selector
-        self.client = client
+        self.dst = dst
         self.count = count
         self.done = done
-        client_sock, upstream_sock = plain_socket(client), plain_socket(upstream)
-        assert client_sock is not None and upstream_sock is not None
-        self._src = upstream_sock.dup()
-        self._dst = client_sock.dup()
+        self.on_step = on_step
+        dst_sock, src_sock = plain_socket(dst), plain_socket(src)
+        assert dst_sock is not None and src_sock is not None
+        self._src = src_sock.dup()
+        self._dst = dst_sock.dup()
         use = HAS_SPLICE if use_splice is None else use_splice
         self.relay = Relay(self._src, self._dst, count, use)
         self.job: SpliceJob | None = None
-        self._waiting = False  # registered for the client's output to drain
+        self._waiting = False  # registered for the destination's output to drain
+        self.broken = ""
         self.finished = False
 
     @property
@@ -69,31 +77,42 @@ class BodySplice:
 
     @property
     def waits_on_client(self) -> bool:
-        """Whether the bytes wait for the client to take them (not for the upstream)."""
+        """Whether the bytes wait for the destination (the client, for a response body)
+        to take them, rather than for the source to send them."""
         return self._waiting or (self.job is not None and self.job.waiting_on is self._dst)
 
+    @property
+    def waits_on_source(self) -> bool:
+        """Whether the bytes wait for the source to send them."""
+        return self.job is not None and self.job.waiting_on is self._src
+
     def start(self) -> None:
-        if self.client.get_write_buffer_size():
-            # The head and the first body bytes are still queued in the client transport
-            # (which is registered for writability on its own descriptor): wait them out.
+        if self.dst.get_write_buffer_size():
+            # Bytes written before (a response head, the first body bytes) are still queued
+            # in the destination transport (registered for writability on its own
+            # descriptor): wait them out.
             self._waiting = True
             self.selector.register(self._dst, selectors.EVENT_WRITE, self._on_writable)
+            if self.on_step is not None:
+                self.on_step()
             return
         self._run()
 
     def _on_writable(self, mask: int) -> None:
-        if self.client.get_write_buffer_size():
-            if self.client.is_closing():
-                self._finish(ConnectionResetError("the client connection closed"))
+        if self.dst.get_write_buffer_size():
+            if self.dst.is_closing():
+                self.broken = "dst"
+                self._finish(ConnectionResetError("the connection closed"))
             return  # the transport sends on this same readiness: look again next turn
         self._stop_waiting()
         self._run()
 
     def _run(self) -> None:
-        self.job = SpliceJob(self.selector, self.relay, self._on_done)
+        self.job = SpliceJob(self.selector, self.relay, self._on_done, self.on_step)
         self.job.start()
 
     def _on_done(self, error: BaseException | None) -> None:
+        self.broken = self.relay.broken
         self._finish(error)
 
     def _stop_waiting(self) -> None:

@@ -17,6 +17,7 @@ from gateway.proxy.serving import ProxyDriver, proxy_call_at_head
 from gateway.request import Request, build_request
 from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
+from gateway.server import proxybody
 from gateway.server.bodies import BodyReader
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
@@ -610,15 +611,32 @@ class HttpProtocol(Protocol):
     def _proxy_at_head(self, head: RequestHead) -> bool:
         """A request with a body for a proxy route: start the exchange now, so the body
         streams upstream as it arrives (the parser still enforces max_body_bytes)."""
-        if not (head.chunked or head.content_length) or head.expect_continue:
+        if not (head.chunked or head.content_length):
+            return False
+        if self.ctx.tls is not None and not self.secure:
+            return False  # [tls] on a plain connection: _dispatch answers (its redirect)
+        # A large Content-Length body from a plain-TCP client may be spliced upstream
+        # around the parser, its 100 Continue sent once the upstream has the head
+        # (proxybody); any other Expect: 100-continue body is read whole first.
+        large = proxybody.spliceable(self, head)
+        if head.expect_continue and not large:
             return False
         call = proxy_call_at_head(self.ctx, head, self.client)
         if call is None:
             return False
         self._start_proxy(call, head, b"", head.keep_alive, uploading=True)
+        if large and self._proxy is not None:
+            proxybody.attach(self, self._proxy, head)
         if self._proxy is not None:
             self._proxy_body()
         return True
+
+    def proxy_body_skipped(self, count: int) -> None:
+        """`count` bytes of the request body went upstream around the parser (spliced:
+        proxybody): the parser skips them, and what follows them is read as usual."""
+        self.parser.body_skipped(count)
+        if self._proxy is not None and self._proxy.uploading:
+            self._proxy_body()
 
     def _proxy_body(self) -> None:
         """Pass what the parser has of the request body to the exchange."""
