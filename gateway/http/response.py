@@ -6,7 +6,7 @@ anything malformed is ProtocolError(502) and the connection must be closed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from gateway.errors import ProtocolError
 from gateway.http.body import BodyStates, ChunkedReader, copy_bytes
@@ -106,6 +106,45 @@ class ResponseParser(BodyStates):
         self._informational = 0
         self._section.reset()
         self._read = self._read_head
+
+    def read_whole(self, data: bytes) -> tuple[ResponseHead, bytes] | None:
+        """The common case in one step: `data`, the first bytes of a response (nothing
+        buffered before them), is exactly one whole final response framed by its
+        Content-Length or without a body. Its head is parsed by the same code (and cache)
+        as next_event()'s; the parser is left as after its EndOfMessage, and the head and
+        body are returned. Anything else (a partial or longer response, a 1xx, chunked or
+        close-delimited framing, a malformed head) is None with nothing consumed: feed()
+        the bytes and read the events, which report it the usual way."""
+        if (
+            self._head is not None
+            or self._buf
+            or self._informational
+            or self._eof
+            or self._error is not None
+            or self._method == "CONNECT"
+        ):
+            return None
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        try:
+            head = self._parse_head(cast(bytearray, data), 0, end)  # only read, like bytes
+        except ProtocolError:
+            head = None
+        length = 0 if head is None else head.content_length or 0  # None: HEAD, 204, 304
+        if (
+            head is None
+            or head.status < 200
+            or head.chunked
+            or head.close_delimited
+            or len(data) != end + 4 + length
+            or (self.max_body_bytes is not None and length > self.max_body_bytes)
+        ):
+            self._section.reset()  # the event path checks the head again from its start
+            return None
+        self._head = head
+        self._read = self._paused
+        return head, data[end + 4 :]
 
     def body_left(self) -> int:
         """Bytes of a Content-Length body still to come when every byte received so far

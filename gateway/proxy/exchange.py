@@ -234,6 +234,36 @@ class ProxyExchange(RequestUpload):
         if length is not None and length >= SPLICE_MIN and self.rules.splice:
             zerocopy.offer(self, length)
 
+    takes_whole = True  # UpstreamConnection may call on_whole (see there)
+
+    def on_whole(self, head: ResponseHeadLike, body: bytes) -> None:
+        """The common case in one call: a final response (no 101: the parser leaves those
+        to on_head) whose head and whole body came in one read. What on_head, on_data and
+        on_end do, with one write to the client (Responder.whole_response)."""
+        now = self.loop.now
+        status = head.status
+        self.upstream_status = status
+        self.upstream_time = now - self.began
+        self.started = True
+        self.sent = SPENT
+        self.upstream.health.succeeded(self.index)
+        self.keep_alive = keep_alive = head.keep_alive
+        conn = self.conn
+        assert conn is not None
+        self._end()
+        if conn.finish(now, keep_alive and self.body_done and not self.pending):
+            self.upstream.pools[self.index].put(conn, now)
+        fields, length = policy.client_fields(head, self.rules)
+        downstream = self.downstream
+        whole = getattr(downstream, "whole_response", None)
+        if whole is not None:
+            whole(status, fields, length, body)
+            return
+        downstream.start_response(status, head.reason, list(fields))
+        if body:
+            downstream.response_data(body)
+        downstream.end_response(None)
+
     def on_data(self, data: bytes) -> None:
         self.deadline = self.loop.now + self.timeout
         self.downstream.response_data(data)

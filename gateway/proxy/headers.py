@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from gateway.http.headers import Headers
+from gateway.proxy.seams import ResponseHeadLike
 from gateway.proxy.spec import Network, ProxySpec, ServerAddress
 
 Fields = list[tuple[str, str]]
@@ -189,6 +190,32 @@ def response_fields(fields: Iterable[tuple[str, str]], rules: ProxySpec, upgrade
     if upgraded:
         out.append(("connection", "upgrade"))
     return apply_rules(out, rules.remove_response_headers, rules.response_headers)
+
+
+# client_fields' answers: per (parsed upstream head, route rules), both held (so their ids
+# stay theirs). The response parser hands out one ResponseHead per distinct head (its cache),
+# so a route answering the same head again reuses its fields. Bounded: emptied when full.
+_CLIENT_FIELDS: dict[
+    tuple[int, int], tuple[object, object, tuple[tuple[str, str], ...], int | None]
+] = {}
+_MAX_CLIENT_FIELDS = 256
+
+
+def client_fields(
+    head: ResponseHeadLike, rules: ProxySpec
+) -> tuple[tuple[tuple[str, str], ...], int | None]:
+    """response_fields of a final response head, as a tuple (never changed: shared), and
+    the Content-Length among them (None without one): what Responder.start_response reads."""
+    key = (id(head), id(rules))
+    found = _CLIENT_FIELDS.get(key)
+    if found is not None and found[0] is head and found[1] is rules:
+        return found[2], found[3]
+    fields = tuple(response_fields(head.headers.items(), rules, upgraded=False))
+    length = next((int(v) for n, v in fields if n == "content-length"), None)
+    if len(_CLIENT_FIELDS) >= _MAX_CLIENT_FIELDS:
+        _CLIENT_FIELDS.clear()
+    _CLIENT_FIELDS[key] = (head, rules, fields, length)
+    return fields, length
 
 
 def apply_rules(fields: Fields, remove: Sequence[str], put: Sequence[tuple[str, str]]) -> Fields:

@@ -5,7 +5,7 @@ and tells the protocol, through callbacks, what only it can do: errors, the end,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gateway.http.writer import LAST_CHUNK, Framing, ResponseWriter, chunk
 from gateway.proxy.seams import Failure, Fields, TransportLike
@@ -94,6 +94,38 @@ class Responder:
         if framing is Framing.CLOSE:
             self.keep_alive = False
         self._write(head)
+
+    def whole_response(
+        self, status: int, fields: Sequence[tuple[str, str]], length: int | None, body: bytes
+    ) -> None:
+        """start_response, response_data and end_response in one, for a response that came
+        whole: `length` is the Content-Length among `fields` (None: none). Head and body
+        leave in one write, before on_done."""
+        decorate = self.decorate
+        head, framing = self.writer.head(
+            status,
+            fields if decorate is None else decorate(list(fields)),
+            content_length=length,
+            keep_alive=self.keep_alive,
+            http_version=self.http_version,
+            head_request=self.method == "HEAD",
+        )
+        self.status = status
+        self.framing = framing
+        if framing is Framing.LENGTH:
+            self.sent = len(body)
+            self.transport.write(head + body if body else head)
+        elif framing is Framing.NONE:
+            self.transport.write(head)
+        else:  # a length-less answer with a body: chunked, or until the close (HTTP/1.0)
+            if framing is Framing.CLOSE:
+                self.keep_alive = False
+            self.cork()
+            self._write(head)
+            self.response_data(body)
+            self.end_response(None)
+            return
+        self.on_done(self.keep_alive)
 
     def response_data(self, data: bytes) -> None:
         framing = self.framing
