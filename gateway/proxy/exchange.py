@@ -84,7 +84,8 @@ class ProxyExchange(RequestUpload):
             if rules.upgrades and "upgrade" in headers
             else None
         )
-        self.target = strip_target(request.target, rules.strip_prefix)
+        prefix = rules.strip_prefix
+        self.target = strip_target(request.target, prefix) if prefix else request.target
         self.tried: list[int] = []
         self.retries_left = rules.retries
         self.index = -1
@@ -114,9 +115,6 @@ class ProxyExchange(RequestUpload):
 
     # -- the client side's calls ----------------------------------------------------------
 
-    def start(self) -> None:
-        self._attempt(fresh=False)
-
     def pause_response(self) -> None:
         """The client's transport is over high water: stop reading the upstream."""
         self.response_paused = True
@@ -145,7 +143,7 @@ class ProxyExchange(RequestUpload):
 
     # -- choosing and connecting ----------------------------------------------------------
 
-    def _attempt(self, fresh: bool) -> None:
+    def _attempt(self, fresh: bool = False) -> None:
         """Send the request to a server: the same one on a fresh connection (`fresh`, after
         a stale pooled one failed), else the next the balancer picks."""
         up, now = self.upstream, self.loop.now
@@ -177,6 +175,8 @@ class ProxyExchange(RequestUpload):
         self.deadlines.watch(self, self.timeout)
         self._send_head()
 
+    start = _attempt  # the first attempt (one call less than a wrapper)
+
     def _no_server(self) -> None:
         up = self.upstream
         if self.last_failure is not None:
@@ -196,14 +196,28 @@ class ProxyExchange(RequestUpload):
         conn = self.conn
         assert conn is not None
         request = self.request
-        fields = policy.upstream_fields(
-            request.headers, request.client, self.rules, conn.server, self.upgrade
+        head = (
+            policy.upstream_head(
+                request.method,
+                self.target,
+                request.headers,
+                request.client,
+                self.rules,
+                conn.server,
+            )
+            if request.content_length is None and not request.chunked and self.upgrade is None
+            else None
         )
-        if request.chunked:
-            fields.append(("transfer-encoding", "chunked"))
-        elif request.content_length is not None:  # 0 too: some servers want one on a POST
-            fields.append(("content-length", str(request.content_length)))
-        conn.write(request_head(request.method, self.target, fields))
+        if head is None:  # a body, an upgrade, or more than the common request's fields
+            fields = policy.upstream_fields(
+                request.headers, request.client, self.rules, conn.server, self.upgrade
+            )
+            if request.chunked:
+                fields.append(("transfer-encoding", "chunked"))
+            elif request.content_length is not None:  # 0 too: some servers want one on a POST
+                fields.append(("content-length", str(request.content_length)))
+            head = request_head(request.method, self.target, fields)
+        conn.write(head)
         if self.sent is not None:  # a retry replays what the failed attempt sent
             for piece in self.sent.pieces:
                 conn.write(piece)

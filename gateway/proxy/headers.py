@@ -142,6 +142,49 @@ def upstream_fields(
     return apply_rules(out, rules.remove_headers, rules.headers)
 
 
+# upstream_head's forwarding fields and Via, by (client Host, Client): a connection's
+# requests share them. Bounded: emptied when full.
+_TAILS: dict[tuple[str | None, Client], str] = {}
+_MAX_TAILS = 1024
+
+
+def upstream_head(
+    method: str,
+    target: str,
+    headers: Headers,
+    client: Client,
+    rules: ProxySpec,
+    server: ServerAddress,
+) -> bytes | None:
+    """The whole upstream request head of a body-less request that asks for no upgrade, in
+    one join (the forwarding fields of its Host and client kept from before): the bytes
+    wire.request_head makes of upstream_fields. None where that path has more to do (a
+    trusted peer, Connection or Via in the request, the route's header rules)."""
+    if client.trusted or rules.headers or rules.remove_headers or headers.has_any(_INVOLVED):
+        return None
+    host = headers.get("host")
+    tail = _TAILS.get((host, client))
+    if tail is None:
+        tail = _tail(host, client)
+    lines = [f"{n}: {v}\r\n" for n, v in headers.items() if n not in _DROPPED and n[:6] != "proxy-"]
+    upstream = host if host and rules.host is None else upstream_host(host, rules.host, server)
+    text = f"{method} {target} HTTP/1.1\r\nhost: {upstream}\r\n{''.join(lines)}{tail}"
+    return text.encode("latin-1")
+
+
+def _tail(host: str | None, client: Client) -> str:
+    fields = [("x-forwarded-for", client.ip)] if client.ip else []
+    fields.append(("x-forwarded-proto", client.scheme))
+    if host:
+        fields.append(("x-forwarded-host", host))
+    fields += [("forwarded", forwarded_element(client, host)), ("via", VIA)]
+    tail = "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
+    if len(_TAILS) >= _MAX_TAILS:
+        _TAILS.clear()
+    _TAILS[(host, client)] = tail
+    return tail
+
+
 def upstream_host(client_host: str | None, rule: str | None, server: ServerAddress) -> str:
     if rule is None:
         return client_host or server.host_header

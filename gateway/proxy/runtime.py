@@ -118,7 +118,7 @@ class ProxyRoute:
         downstream: Downstream,
     ) -> ProxyExchange:
         """A new exchange for one request (call start() on it)."""
-        client = Client(peer_ip, scheme, is_trusted(peer_ip, self.trusted))
+        client = Client(peer_ip, scheme, bool(self.trusted) and is_trusted(peer_ip, self.trusted))
         request = ProxyRequest(method, target, headers, client, content_length, chunked)
         return ProxyExchange(
             loop, self.upstream, self.rules, request, downstream, self.parser_factory

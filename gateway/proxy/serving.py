@@ -129,7 +129,8 @@ class ProxyDriver:
             return
         if body:
             exchange.body(body)
-        exchange.end_body()
+        if not exchange.body_done:  # (a body-less request's is done from the start)
+            exchange.end_body()
 
     def _decorate(self, fields: Fields) -> Fields:
         # The route's headers and CORS (Target.finish), not App.finish: a proxied body
@@ -150,9 +151,13 @@ class ProxyDriver:
         self.conn.proxy_failed(call.request, response, self.responder.keep_alive)
 
     def _on_done(self, keep_alive: bool) -> None:
-        self._log(self.responder.status or 502, self.responder.sent)
-        self._unlink()
-        self.conn.proxy_done(keep_alive)
+        responder, ex, conn = self.responder, self.exchange, self.conn
+        access_log = conn.ctx.access_log
+        # Read by the access log's line for this request, then forgotten.
+        access_log.upstream = (ex.server, ex.upstream_status, ex.upstream_time)
+        access_log(self.call.request, responder.status or 502, responder.sent, conn.client)
+        responder.decorate = responder.on_error = responder.on_done = _ignore  # see _unlink
+        conn.proxy_done(keep_alive)
 
     def _unlink(self) -> None:
         """Break the driver <-> responder cycle (its callbacks are our bound methods), so a
@@ -165,7 +170,3 @@ class ProxyDriver:
         ex = self.exchange
         # Read by the access log's next line (the one for this request), then forgotten.
         self.conn.ctx.access_log.upstream = (ex.server, ex.upstream_status, ex.upstream_time)
-
-    def _log(self, status: int, size: int) -> None:
-        self._log_upstream()
-        self.conn.ctx.access_log(self.call.request, status, size, self.conn.client)
