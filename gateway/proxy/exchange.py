@@ -155,7 +155,10 @@ class ProxyExchange(RequestUpload):
             self.tried.append(index)
             self.index = index
             self.server = up.names[index]
-            up.pools[index].active += 1
+            pool = up.pools[index]
+            pool.active += 1
+            if pool.active > pool.peak:
+                pool.peak = pool.active
         pool = up.pools[self.index]
         conn = None if fresh else pool.take(now)
         self.connected = conn is not None
