@@ -6,7 +6,7 @@ anything malformed is ProtocolError(502) and the connection must be closed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NoReturn, cast
+from typing import NoReturn
 
 from gateway.errors import ProtocolError
 from gateway.http.body import BodyStates, ChunkedReader, copy_bytes
@@ -127,10 +127,12 @@ class ResponseParser(BodyStates):
         end = data.find(b"\r\n\r\n")
         if end < 0:
             return None
-        try:
-            head = self._parse_head(cast(bytearray, data), 0, end)  # only read, like bytes
-        except ProtocolError:
-            head = None
+        head = self._heads.get((data[:end], self._method))  # _parse_head's cache, inline
+        if head is None:
+            try:
+                head = self._parse_head(data, 0, end)  # type: ignore[arg-type] # read only
+            except ProtocolError:  # the events report it (they parse the head again)
+                head = None
         length = 0 if head is None else head.content_length or 0  # None: HEAD, 204, 304
         if (
             head is None

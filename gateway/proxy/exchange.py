@@ -148,7 +148,10 @@ class ProxyExchange(RequestUpload):
         a stale pooled one failed), else the next the balancer picks."""
         up, now = self.upstream, self.loop.now
         if not fresh:
-            index = up.pick(now, self.tried, self.request.client.ip, self.request.headers)
+            if up.single:  # pick()'s first case, inline: the one server, if up and untried
+                index = None if self.tried or not up.health.is_up(0, now) else 0
+            else:
+                index = up.pick(now, self.tried, self.request.client.ip, self.request.headers)
             if index is None:
                 self._no_server()
                 return
@@ -220,7 +223,8 @@ class ProxyExchange(RequestUpload):
             elif request.content_length is not None:  # 0 too: some servers want one on a POST
                 fields.append(("content-length", str(request.content_length)))
             head = request_head(request.method, self.target, fields)
-        conn.write(head)
+        if conn.transport is not None:  # (conn.write, one call less)
+            conn.transport.write(head)
         if self.sent is not None:  # a retry replays what the failed attempt sent
             for piece in self.sent.pieces:
                 conn.write(piece)

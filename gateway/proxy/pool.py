@@ -92,6 +92,7 @@ class Upstream:
         self.spec = spec
         self.names = [str(server) for server in spec.servers]
         self.pools = [ServerPool(server, spec.keepalive) for server in spec.servers]
+        self.single = len(self.pools) == 1  # nothing to balance (the exchange skips pick())
         self.balancer = Balancer(spec.balance, self.names, rng)
         self.health = Health(len(spec.servers), spec.max_fails, spec.fail_timeout, spec.health)
         self.deadlines: Deadlines | None = None  # the exchanges' timeouts (made by the first)

@@ -107,7 +107,7 @@ class ProxyDriver:
         )
         upstreams: Upstreams = ctx.upstreams
         route = upstreams.route(target)
-        scheme = "https" if transport.get_extra_info("ssl_object") else "http"
+        scheme = "https" if conn.secure else "http"  # (over [tls]: its connection_facts)
         self.exchange: ProxyExchange = route.exchange(
             ctx.loop,
             request.method,
@@ -153,9 +153,10 @@ class ProxyDriver:
     def _on_done(self, keep_alive: bool) -> None:
         responder, ex, conn = self.responder, self.exchange, self.conn
         access_log = conn.ctx.access_log
-        # Read by the access log's line for this request, then forgotten.
-        access_log.upstream = (ex.server, ex.upstream_status, ex.upstream_time)
-        access_log(self.call.request, responder.status or 502, responder.sent, conn.client)
+        if access_log.enabled:
+            # Read by the access log's line for this request, then forgotten.
+            access_log.upstream = (ex.server, ex.upstream_status, ex.upstream_time)
+            access_log(self.call.request, responder.status or 502, responder.sent, conn.client)
         responder.decorate = responder.on_error = responder.on_done = _ignore  # see _unlink
         conn.proxy_done(keep_alive)
 
