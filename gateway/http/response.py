@@ -127,12 +127,10 @@ class ResponseParser(BodyStates):
         end = data.find(b"\r\n\r\n")
         if end < 0:
             return None
-        head = self._heads.get((data[:end], self._method))  # _parse_head's cache, inline
+        raw = data[:end]
+        head = self._heads.get((raw, self._method))  # _parse_head's cache, inline
         if head is None:
-            try:
-                head = self._parse_head(data, 0, end)  # type: ignore[arg-type] # read only
-            except ProtocolError:  # the events report it (they parse the head again)
-                head = None
+            head = self._parse_complete(raw)
         length = 0 if head is None else head.content_length or 0  # None: HEAD, 204, 304
         if (
             head is None
@@ -142,11 +140,32 @@ class ResponseParser(BodyStates):
             or len(data) != end + 4 + length
             or (self.max_body_bytes is not None and length > self.max_body_bytes)
         ):
-            self._section.reset()  # the event path checks the head again from its start
             return None
         self._head = head
         self._read = self._paused
         return head, data[end + 4 :]
+
+    def _parse_complete(self, raw: bytes) -> ResponseHead | None:
+        """read_whole's head not seen before, all there: _parse_head without the checks made
+        for a head still arriving (its limits are checked at once, and check_bytes finds any
+        bare CR or LF); None for anything wrong, which the events then find and report."""
+        crlfs = raw.count(b"\r\n")  # the status line's and one per field line but the last
+        if len(raw) + 4 > self.max_header_bytes or crlfs > self.max_headers:
+            return None
+        try:
+            check_bytes(raw, crlfs)
+            head = parse_response_head(raw.decode("latin-1").split("\r\n"), self._method)
+        except ProtocolError:
+            return None
+        self._keep(raw, head)
+        return head
+
+    def _keep(self, raw: bytes, head: ResponseHead) -> None:
+        if len(raw) <= _CACHED_HEAD_BYTES:
+            heads = self._heads
+            if len(heads) >= _CACHED_HEADS:
+                heads.clear()
+            heads[(raw, self._method)] = head
 
     def body_left(self) -> int:
         """Bytes of a Content-Length body still to come when every byte received so far
@@ -245,10 +264,7 @@ class ResponseParser(BodyStates):
         lines = raw.decode("latin-1").split("\r\n")
         check_bytes(raw, len(lines) - 1)
         head = parse_response_head(lines, self._method)
-        if len(raw) <= _CACHED_HEAD_BYTES:
-            if len(heads) >= _CACHED_HEADS:
-                heads.clear()
-            heads[key] = head
+        self._keep(raw, head)
         return head
 
     def _read_until_close(self) -> ResponseEvent:
