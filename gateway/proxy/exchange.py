@@ -36,6 +36,7 @@ class ProxyExchange(RequestUpload):
         "done",
         "downstream",
         "index",
+        "involved",
         "keep_alive",
         "last_failure",
         "loop",
@@ -73,15 +74,18 @@ class ProxyExchange(RequestUpload):
         self.request = request
         self.downstream = downstream
         self.parser_factory = parser_factory
-        super().__init__(request.chunked, request.has_body)
+        super().__init__(request.chunked, request.chunked or bool(request.content_length))
         self.timeout = rules.timeout or upstream.spec.read_timeout
         # How long a client may take no bytes (the server's write timeout), where the
         # exchange writes around the client transport (zerocopy): set by the server side.
         self.client_timeout = self.timeout
         headers = request.headers
+        # Connection or Via in the request: the general header path (an upgrade is asked for
+        # with Connection: upgrade, so none is without it).
+        self.involved = headers.has_any(policy.INVOLVED)
         self.upgrade = (
             policy.requested_upgrade(headers.items(), rules.upgrades)
-            if rules.upgrades and "upgrade" in headers
+            if self.involved and rules.upgrades
             else None
         )
         prefix = rules.strip_prefix
@@ -210,8 +214,9 @@ class ProxyExchange(RequestUpload):
                 request.client,
                 self.rules,
                 conn.server,
+                involved=False,
             )
-            if request.content_length is None and not request.chunked and self.upgrade is None
+            if request.content_length is None and not request.chunked and not self.involved
             else None
         )
         if head is None:  # a body, an upgrade, or more than the common request's fields

@@ -112,7 +112,7 @@ def request_fields(
 
 _DROPPED = HOP_BY_HOP | _REPLACED
 # With any of these in the request, or from a trusted peer, request_fields does the work.
-_INVOLVED = frozenset({"connection", "via"})
+INVOLVED = frozenset({"connection", "via"})
 
 
 def upstream_fields(
@@ -124,7 +124,7 @@ def upstream_fields(
 ) -> Fields:
     """request_fields for a parsed request's Headers, in one pass for the common request
     (no Connection or Via, an untrusted peer): the same fields in the same order."""
-    if client.trusted or headers.has_any(_INVOLVED):
+    if client.trusted or headers.has_any(INVOLVED):
         return request_fields(headers.items(), client, rules, server, upgrade)
     host = headers.get("host")
     out = [("host", upstream_host(host, rules.host, server))]
@@ -155,12 +155,16 @@ def upstream_head(
     client: Client,
     rules: ProxySpec,
     server: ServerAddress,
+    involved: bool | None = None,
 ) -> bytes | None:
     """The whole upstream request head of a body-less request that asks for no upgrade, in
     one join (the forwarding fields of its Host and client kept from before): the bytes
     wire.request_head makes of upstream_fields. None where that path has more to do (a
-    trusted peer, Connection or Via in the request, the route's header rules)."""
-    if client.trusted or rules.headers or rules.remove_headers or headers.has_any(_INVOLVED):
+    trusted peer, Connection or Via in the request, the route's header rules). `involved`:
+    whether the request has Connection or Via, when the caller knows it already."""
+    if involved is None:
+        involved = headers.has_any(INVOLVED)
+    if involved or client.trusted or rules.headers or rules.remove_headers:
         return None
     host = headers.get("host")
     tail = _TAILS.get((host, client))
