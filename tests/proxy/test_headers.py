@@ -7,9 +7,12 @@ import ipaddress
 
 import pytest
 
+from gateway.http.events import NEED_DATA, PAUSED, ResponseHead
 from gateway.http.headers import Headers
+from gateway.http.response import ResponseParser
 from gateway.proxy.headers import (
     Client,
+    client_fields,
     is_trusted,
     request_fields,
     requested_upgrade,
@@ -20,6 +23,7 @@ from gateway.proxy.headers import (
 )
 from gateway.proxy.spec import ProxySpec, ServerAddress
 from gateway.proxy.wire import request_head
+from tests.http.response_vectors import VALID, Valid
 
 SERVER = ServerAddress("10.0.0.5", 9001)
 PLAIN = ProxySpec(upstream="api")
@@ -291,3 +295,30 @@ def test_the_one_join_request_head_is_the_general_one(
     involved = any(n in ("connection", "via") for n, _ in fields)
     plain = not client.trusted and not rules.headers and not involved
     assert (head is not None) is plain
+
+
+@pytest.mark.parametrize("vector", VALID, ids=[v.name for v in VALID])
+@pytest.mark.parametrize(
+    "rules",
+    [
+        PLAIN,
+        ProxySpec(upstream="a", remove_response_headers=("server", "content-length")),
+        ProxySpec(upstream="a", response_headers=(("Content-Length", "7"), ("X-A", "1"))),
+    ],
+)
+def test_client_fields_are_response_fields(vector: Valid, rules: ProxySpec) -> None:
+    """client_fields (what whole_response writes) against response_fields and the length
+    Responder.start_response would read from them, for every final head of the vectors."""
+    parser = ResponseParser(**vector.limits)
+    parser.expect(vector.method)
+    parser.feed(vector.raw)
+    heads = []
+    while (event := parser.next_event()) not in (NEED_DATA, PAUSED):
+        if isinstance(event, ResponseHead) and event.status >= 200:
+            heads.append(event)
+    for head in heads:
+        for _ in range(2):  # the second time from its cache
+            fields, length = client_fields(head, rules)
+            expected = response_fields(head.headers.items(), rules, upgraded=False)
+            assert list(fields) == expected
+            assert length == next((int(v) for n, v in expected if n == "content-length"), None)
