@@ -3,7 +3,8 @@ request with a fixed 1 KiB response; gateway proxies to it in this process under
 loop's thread only) while client threads send N keep-alive GETs. Prints calls per request,
 loop-thread CPU us per request (without the profiler, a second run) and the top functions.
 127.0.0.1 only, bounded by N. Usage:
-    python bench/profile_proxy.py [-n 20000] [--clients 4] [--top 25] [--no-profile]"""
+    python bench/profile_proxy.py [-n 20000] [--clients 4] [--top 25] [--no-profile]
+                                  [--max-idle 0]"""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ access_log = "off"
 
 [upstream.origin]
 servers = ["127.0.0.1:{port}"]
+keepalive = {{ max_idle = {max_idle} }}
 
 [[route]]
 path = "/{{rest:path}}"
@@ -108,6 +110,12 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", help="pstats sort key (e.g. ncalls)")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--max-idle",
+        type=int,
+        default=32,
+        help="the upstream's keepalive max_idle (0: a new connection per request)",
+    )
     parser.add_argument("--callers", default="", help="print the callers of these functions")
     args = parser.parse_args()
     origin = subprocess.Popen([sys.executable, "-c", ORIGIN], stdout=subprocess.PIPE, text=True)
@@ -116,7 +124,9 @@ def main() -> None:
         origin_port = int(origin.stdout.readline())
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            (root / "gateway.toml").write_text(SITE.format(port=origin_port))
+            (root / "gateway.toml").write_text(
+                SITE.format(port=origin_port, max_idle=args.max_idle)
+            )
             app = build_app(load_config(root / "gateway.toml"))
 
             def fresh() -> tuple[Server, int]:

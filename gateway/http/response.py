@@ -107,6 +107,66 @@ class ResponseParser(BodyStates):
         self._section.reset()
         self._read = self._read_head
 
+    def read_whole(self, data: bytes) -> tuple[ResponseHead, bytes] | None:
+        """The common case in one step: `data`, the first bytes of a response (nothing
+        buffered before them), is exactly one whole final response framed by its
+        Content-Length or without a body. Its head is parsed by the same code (and cache)
+        as next_event()'s; the parser is left as after its EndOfMessage, and the head and
+        body are returned. Anything else (a partial or longer response, a 1xx, chunked or
+        close-delimited framing, a malformed head) is None with nothing consumed: feed()
+        the bytes and read the events, which report it the usual way."""
+        if (
+            self._head is not None
+            or self._buf
+            or self._informational
+            or self._eof
+            or self._error is not None
+            or self._method == "CONNECT"
+        ):
+            return None
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        raw = data[:end]
+        head = self._heads.get((raw, self._method))  # _parse_head's cache, inline
+        if head is None:
+            head = self._parse_complete(raw)
+        length = 0 if head is None else head.content_length or 0  # None: HEAD, 204, 304
+        if (
+            head is None
+            or head.status < 200
+            or head.chunked
+            or head.close_delimited
+            or len(data) != end + 4 + length
+            or (self.max_body_bytes is not None and length > self.max_body_bytes)
+        ):
+            return None
+        self._head = head
+        self._read = self._paused
+        return head, data[end + 4 :]
+
+    def _parse_complete(self, raw: bytes) -> ResponseHead | None:
+        """read_whole's head not seen before, all there: _parse_head without the checks made
+        for a head still arriving (its limits are checked at once, and check_bytes finds any
+        bare CR or LF); None for anything wrong, which the events then find and report."""
+        crlfs = raw.count(b"\r\n")  # the status line's and one per field line but the last
+        if len(raw) + 4 > self.max_header_bytes or crlfs > self.max_headers:
+            return None
+        try:
+            check_bytes(raw, crlfs)
+            head = parse_response_head(raw.decode("latin-1").split("\r\n"), self._method)
+        except ProtocolError:
+            return None
+        self._keep(raw, head)
+        return head
+
+    def _keep(self, raw: bytes, head: ResponseHead) -> None:
+        if len(raw) <= _CACHED_HEAD_BYTES:
+            heads = self._heads
+            if len(heads) >= _CACHED_HEADS:
+                heads.clear()
+            heads[(raw, self._method)] = head
+
     def body_left(self) -> int:
         """Bytes of a Content-Length body still to come when every byte received so far
         was parsed (0 otherwise): what may go around the parser (zero-copy, body_skipped)."""
@@ -204,10 +264,7 @@ class ResponseParser(BodyStates):
         lines = raw.decode("latin-1").split("\r\n")
         check_bytes(raw, len(lines) - 1)
         head = parse_response_head(lines, self._method)
-        if len(raw) <= _CACHED_HEAD_BYTES:
-            if len(heads) >= _CACHED_HEADS:
-                heads.clear()
-            heads[key] = head
+        self._keep(raw, head)
         return head
 
     def _read_until_close(self) -> ResponseEvent:

@@ -30,6 +30,8 @@ class Listener(Protocol):
     def on_data(self, data: bytes) -> None: ...
     def on_end(self, trailers: list[tuple[str, str]] | None) -> None: ...
     def on_broken(self, what: str, bad_response: bool = False) -> None: ...
+    # A listener whose class sets `takes_whole = True` also has on_whole(head, body): a
+    # whole response in one read, instead of on_head, on_data and on_end.
     def on_upstream_full(self) -> None: ...
     def on_upstream_drained(self) -> None: ...
 
@@ -42,6 +44,10 @@ class UpstreamConnection:
     def __init__(self, server: ServerAddress, parser: ParserLike) -> None:
         self.server = server
         self.parser = parser
+        # The parser's one-step read of a response that came whole in one recv (the
+        # common case of a small answer), when it has one; the general events otherwise.
+        self._read_whole = getattr(parser, "read_whole", None)
+        self._whole = False  # the current listener takes on_whole
         self.transport: TransportLike | None = None
         self.dialing: TransportLike | None = None  # from Loop.connect, until connection_made
         self.state = State.CONNECTING
@@ -61,6 +67,7 @@ class UpstreamConnection:
     def begin(self, listener: Listener, method: str, hold: Any = None) -> None:
         self.listener = listener
         self.hold = hold if hasattr(hold, "cork") else None
+        self._whole = self._read_whole is not None and getattr(listener, "takes_whole", False)
         self.requests += 1
         self.response_bytes = 0
         self.parser.expect(method)
@@ -102,9 +109,16 @@ class UpstreamConnection:
             self.listener.on_connected()
 
     def data_received(self, data: bytes) -> None:
-        if self.listener is None:
+        listener = self.listener
+        if listener is None:
             self.close()  # bytes nobody asked for: the next response could not be trusted
             return
+        if self._whole and not self.response_bytes:
+            whole = self._read_whole(data)  # type: ignore[misc]
+            if whole is not None:
+                self.response_bytes = len(data)
+                listener.on_whole(*whole)  # type: ignore[attr-defined]
+                return
         self.response_bytes += len(data)
         self.parser.feed(data)
         hold = self.hold

@@ -36,6 +36,7 @@ class ProxyExchange(RequestUpload):
         "done",
         "downstream",
         "index",
+        "involved",
         "keep_alive",
         "last_failure",
         "loop",
@@ -73,18 +74,22 @@ class ProxyExchange(RequestUpload):
         self.request = request
         self.downstream = downstream
         self.parser_factory = parser_factory
-        super().__init__(request.chunked, request.has_body)
+        super().__init__(request.chunked, request.chunked or bool(request.content_length))
         self.timeout = rules.timeout or upstream.spec.read_timeout
         # How long a client may take no bytes (the server's write timeout), where the
         # exchange writes around the client transport (zerocopy): set by the server side.
         self.client_timeout = self.timeout
         headers = request.headers
+        # Connection or Via in the request: the general header path (an upgrade is asked for
+        # with Connection: upgrade, so none is without it).
+        self.involved = headers.has_any(policy.INVOLVED)
         self.upgrade = (
             policy.requested_upgrade(headers.items(), rules.upgrades)
-            if rules.upgrades and "upgrade" in headers
+            if self.involved and rules.upgrades
             else None
         )
-        self.target = strip_target(request.target, rules.strip_prefix)
+        prefix = rules.strip_prefix
+        self.target = strip_target(request.target, prefix) if prefix else request.target
         self.tried: list[int] = []
         self.retries_left = rules.retries
         self.index = -1
@@ -114,9 +119,6 @@ class ProxyExchange(RequestUpload):
 
     # -- the client side's calls ----------------------------------------------------------
 
-    def start(self) -> None:
-        self._attempt(fresh=False)
-
     def pause_response(self) -> None:
         """The client's transport is over high water: stop reading the upstream."""
         self.response_paused = True
@@ -145,19 +147,25 @@ class ProxyExchange(RequestUpload):
 
     # -- choosing and connecting ----------------------------------------------------------
 
-    def _attempt(self, fresh: bool) -> None:
+    def _attempt(self, fresh: bool = False) -> None:
         """Send the request to a server: the same one on a fresh connection (`fresh`, after
         a stale pooled one failed), else the next the balancer picks."""
         up, now = self.upstream, self.loop.now
         if not fresh:
-            index = up.pick(now, self.tried, self.request.client.ip, self.request.headers)
+            if up.single:  # pick()'s first case, inline: the one server, if up and untried
+                index = None if self.tried or not up.health.is_up(0, now) else 0
+            else:
+                index = up.pick(now, self.tried, self.request.client.ip, self.request.headers)
             if index is None:
                 self._no_server()
                 return
             self.tried.append(index)
             self.index = index
             self.server = up.names[index]
-            up.pools[index].active += 1
+            pool = up.pools[index]
+            pool.active += 1
+            if pool.active > pool.peak:
+                pool.peak = pool.active
         pool = up.pools[self.index]
         conn = None if fresh else pool.take(now)
         self.connected = conn is not None
@@ -176,6 +184,8 @@ class ProxyExchange(RequestUpload):
         self.conn = conn
         self.deadlines.watch(self, self.timeout)
         self._send_head()
+
+    start = _attempt  # the first attempt (one call less than a wrapper)
 
     def _no_server(self) -> None:
         up = self.upstream
@@ -196,14 +206,30 @@ class ProxyExchange(RequestUpload):
         conn = self.conn
         assert conn is not None
         request = self.request
-        fields = policy.upstream_fields(
-            request.headers, request.client, self.rules, conn.server, self.upgrade
+        head = (
+            policy.upstream_head(
+                request.method,
+                self.target,
+                request.headers,
+                request.client,
+                self.rules,
+                conn.server,
+                involved=False,
+            )
+            if request.content_length is None and not request.chunked and not self.involved
+            else None
         )
-        if request.chunked:
-            fields.append(("transfer-encoding", "chunked"))
-        elif request.content_length is not None:  # 0 too: some servers want one on a POST
-            fields.append(("content-length", str(request.content_length)))
-        conn.write(request_head(request.method, self.target, fields))
+        if head is None:  # a body, an upgrade, or more than the common request's fields
+            fields = policy.upstream_fields(
+                request.headers, request.client, self.rules, conn.server, self.upgrade
+            )
+            if request.chunked:
+                fields.append(("transfer-encoding", "chunked"))
+            elif request.content_length is not None:  # 0 too: some servers want one on a POST
+                fields.append(("content-length", str(request.content_length)))
+            head = request_head(request.method, self.target, fields)
+        if conn.transport is not None:  # (conn.write, one call less)
+            conn.transport.write(head)
         if self.sent is not None:  # a retry replays what the failed attempt sent
             for piece in self.sent.pieces:
                 conn.write(piece)
@@ -235,6 +261,36 @@ class ProxyExchange(RequestUpload):
         length = head.content_length
         if length is not None and length >= SPLICE_MIN and self.rules.splice:
             zerocopy.offer(self, length)
+
+    takes_whole = True  # UpstreamConnection may call on_whole (see there)
+
+    def on_whole(self, head: ResponseHeadLike, body: bytes) -> None:
+        """The common case in one call: a final response (no 101: the parser leaves those
+        to on_head) whose head and whole body came in one read. What on_head, on_data and
+        on_end do, with one write to the client (Responder.whole_response)."""
+        now = self.loop.now
+        status = head.status
+        self.upstream_status = status
+        self.upstream_time = now - self.began
+        self.started = True
+        self.sent = SPENT
+        self.upstream.health.succeeded(self.index)
+        self.keep_alive = keep_alive = head.keep_alive
+        conn = self.conn
+        assert conn is not None
+        self._end()
+        if conn.finish(now, keep_alive and self.body_done and not self.pending):
+            self.upstream.pools[self.index].put(conn, now)
+        fields, length = policy.client_fields(head, self.rules)
+        downstream = self.downstream
+        whole = getattr(downstream, "whole_response", None)
+        if whole is not None:
+            whole(status, fields, length, body)
+            return
+        downstream.start_response(status, head.reason, list(fields))
+        if body:
+            downstream.response_data(body)
+        downstream.end_response(None)
 
     def on_data(self, data: bytes) -> None:
         self.deadline = self.loop.now + self.timeout

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from gateway.http.headers import Headers
+from gateway.proxy.seams import ResponseHeadLike
 from gateway.proxy.spec import Network, ProxySpec, ServerAddress
 
 Fields = list[tuple[str, str]]
@@ -111,7 +112,7 @@ def request_fields(
 
 _DROPPED = HOP_BY_HOP | _REPLACED
 # With any of these in the request, or from a trusted peer, request_fields does the work.
-_INVOLVED = frozenset({"connection", "via"})
+INVOLVED = frozenset({"connection", "via"})
 
 
 def upstream_fields(
@@ -123,7 +124,7 @@ def upstream_fields(
 ) -> Fields:
     """request_fields for a parsed request's Headers, in one pass for the common request
     (no Connection or Via, an untrusted peer): the same fields in the same order."""
-    if client.trusted or headers.has_any(_INVOLVED):
+    if client.trusted or headers.has_any(INVOLVED):
         return request_fields(headers.items(), client, rules, server, upgrade)
     host = headers.get("host")
     out = [("host", upstream_host(host, rules.host, server))]
@@ -139,6 +140,53 @@ def upstream_fields(
     if upgrade is not None:
         out += [("connection", "upgrade"), ("upgrade", upgrade)]
     return apply_rules(out, rules.remove_headers, rules.headers)
+
+
+# upstream_head's forwarding fields and Via, by (client Host, Client): a connection's
+# requests share them. Bounded: emptied when full.
+_TAILS: dict[tuple[str | None, Client], str] = {}
+_MAX_TAILS = 1024
+
+
+def upstream_head(
+    method: str,
+    target: str,
+    headers: Headers,
+    client: Client,
+    rules: ProxySpec,
+    server: ServerAddress,
+    involved: bool | None = None,
+) -> bytes | None:
+    """The whole upstream request head of a body-less request that asks for no upgrade, in
+    one join (the forwarding fields of its Host and client kept from before): the bytes
+    wire.request_head makes of upstream_fields. None where that path has more to do (a
+    trusted peer, Connection or Via in the request, the route's header rules). `involved`:
+    whether the request has Connection or Via, when the caller knows it already."""
+    if involved is None:
+        involved = headers.has_any(INVOLVED)
+    if involved or client.trusted or rules.headers or rules.remove_headers:
+        return None
+    host = headers.get("host")
+    tail = _TAILS.get((host, client))
+    if tail is None:
+        tail = _tail(host, client)
+    lines = [f"{n}: {v}\r\n" for n, v in headers.items() if n not in _DROPPED and n[:6] != "proxy-"]
+    upstream = host if host and rules.host is None else upstream_host(host, rules.host, server)
+    text = f"{method} {target} HTTP/1.1\r\nhost: {upstream}\r\n{''.join(lines)}{tail}"
+    return text.encode("latin-1")
+
+
+def _tail(host: str | None, client: Client) -> str:
+    fields = [("x-forwarded-for", client.ip)] if client.ip else []
+    fields.append(("x-forwarded-proto", client.scheme))
+    if host:
+        fields.append(("x-forwarded-host", host))
+    fields += [("forwarded", forwarded_element(client, host)), ("via", VIA)]
+    tail = "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
+    if len(_TAILS) >= _MAX_TAILS:
+        _TAILS.clear()
+    _TAILS[(host, client)] = tail
+    return tail
 
 
 def upstream_host(client_host: str | None, rule: str | None, server: ServerAddress) -> str:
@@ -189,6 +237,41 @@ def response_fields(fields: Iterable[tuple[str, str]], rules: ProxySpec, upgrade
     if upgraded:
         out.append(("connection", "upgrade"))
     return apply_rules(out, rules.remove_response_headers, rules.response_headers)
+
+
+# client_fields' answers: per (parsed upstream head, route rules), both held (so their ids
+# stay theirs). The response parser hands out one ResponseHead per distinct head (its cache),
+# so a route answering the same head again reuses its fields. Bounded: emptied when full.
+_CLIENT_FIELDS: dict[
+    tuple[int, int], tuple[object, object, tuple[tuple[str, str], ...], int | None]
+] = {}
+_MAX_CLIENT_FIELDS = 256
+
+
+def client_fields(
+    head: ResponseHeadLike, rules: ProxySpec
+) -> tuple[tuple[tuple[str, str], ...], int | None]:
+    """response_fields of a final response head, as a tuple (never changed: shared), and
+    the Content-Length among them (None without one): what Responder.start_response reads."""
+    key = (id(head), id(rules))
+    found = _CLIENT_FIELDS.get(key)
+    if found is not None and found[0] is head and found[1] is rules:
+        return found[2], found[3]
+    headers = head.headers
+    options = headers.get_all("connection")  # usually ["keep-alive"] or none
+    tokens = {t.strip().lower() for v in options for t in v.split(",")} - {""}
+    drop = HOP_BY_HOP if tokens <= HOP_BY_HOP else HOP_BY_HOP | tokens
+    fields = tuple([f for f in headers.items() if f[0] not in drop and f[0][:6] != "proxy-"])
+    remove, put = rules.remove_response_headers, rules.response_headers
+    if remove or put:
+        fields = tuple(apply_rules(list(fields), remove, put))
+    length = head.content_length  # (checked by the parser), unless a rule changed it, or
+    if length is None or remove or put:  # HEAD, 204, 304: the field says what GET would get
+        length = next((int(v) for n, v in fields if n == "content-length"), None)
+    if len(_CLIENT_FIELDS) >= _MAX_CLIENT_FIELDS:
+        _CLIENT_FIELDS.clear()
+    _CLIENT_FIELDS[key] = (head, rules, fields, length)
+    return fields, length
 
 
 def apply_rules(fields: Fields, remove: Sequence[str], put: Sequence[tuple[str, str]]) -> Fields:

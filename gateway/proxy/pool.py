@@ -1,6 +1,7 @@
 """Keep-alive pools: the idle connections to each upstream server, reused newest first,
-bounded by max_idle, closed after idle_timeout or max_requests; and Upstream, the runtime of
-one [upstream.NAME] (its servers' pools, balancer and health) that exchanges share."""
+bounded by max_idle (or by the requests in flight at once lately, when more), closed after
+idle_timeout or max_requests; and Upstream, the runtime of one [upstream.NAME] (its servers'
+pools, balancer and health) that exchanges share."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ class ServerPool:
         self.keepalive = keepalive
         self.idle: collections.deque[UpstreamConnection] = collections.deque()
         self.active = 0  # requests (and tunnels) in flight: least_conn and random_two read it
+        # The most requests in flight at once since the last sweep (the exchange raises it).
+        # While the load needs more connections than max_idle, that many stay pooled: closing
+        # the ones over max_idle as each response ends would only open new ones for the next
+        # requests (a connect, a handshake and a close each, on both sides). Like HAProxy's
+        # pool-purge-delay, the sweep trims the pool back once the load has gone.
+        self.peak = 0
         self.closed = False
 
     def take(self, now: float) -> UpstreamConnection | None:
@@ -48,7 +55,8 @@ class ServerPool:
             self.closed
             or conn.state is not State.IDLE
             or conn.requests >= keep.max_requests
-            or len(self.idle) >= keep.max_idle
+            or keep.max_idle == 0  # reuse is off
+            or (len(self.idle) >= keep.max_idle and len(self.idle) >= self.peak)
         ):
             conn.close()
             return
@@ -56,12 +64,17 @@ class ServerPool:
         self.idle.append(conn)
 
     def sweep(self, now: float) -> None:
-        """Close idle connections past idle_timeout and forget closed ones (oldest first)."""
+        """Close idle connections past idle_timeout and forget closed ones (oldest first),
+        then those over max_idle, or over the peak in flight since the last sweep when more
+        (a load that has gone: its connections are closed by the second sweep after it)."""
         timeout = self.keepalive.idle_timeout
-        while self.idle and (
-            self.idle[0].state is not State.IDLE or now - self.idle[0].idle_since >= timeout
-        ):
-            self.idle.popleft().close()
+        idle = self.idle
+        while idle and (idle[0].state is not State.IDLE or now - idle[0].idle_since >= timeout):
+            idle.popleft().close()
+        keep = max(self.keepalive.max_idle, self.peak)
+        while len(idle) > keep:
+            idle.popleft().close()
+        self.peak = self.active
 
     def close(self) -> None:
         """Close every idle connection; connections still in use close when they finish."""
@@ -79,6 +92,7 @@ class Upstream:
         self.spec = spec
         self.names = [str(server) for server in spec.servers]
         self.pools = [ServerPool(server, spec.keepalive) for server in spec.servers]
+        self.single = len(self.pools) == 1  # nothing to balance (the exchange skips pick())
         self.balancer = Balancer(spec.balance, self.names, rng)
         self.health = Health(len(spec.servers), spec.max_fails, spec.fail_timeout, spec.health)
         self.deadlines: Deadlines | None = None  # the exchanges' timeouts (made by the first)

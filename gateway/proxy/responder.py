@@ -1,51 +1,74 @@
-"""Responder: the Downstream the HTTP server protocol hands an exchange. It writes the
-proxied response to the client's transport with the server's ResponseWriter (framing by the
-writer: length, chunked or close; 1xx only to HTTP/1.1 clients; trailers only when chunked)
-and tells the protocol, through callbacks, what only it can do: errors, the end, a switch."""
+"""The Downstream the HTTP server protocol hands an exchange: ClientSide writes the proxied
+response to the client's transport with the server's ResponseWriter (framing by the writer:
+length, chunked or close; 1xx only to HTTP/1.1 clients; trailers only when chunked) and calls
+its hooks for what only the protocol can do: errors, the end, a switch. Responder is one whose
+hooks are callbacks; the server's ProxyDriver is one whose hooks are its own methods."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gateway.http.writer import LAST_CHUNK, Framing, ResponseWriter, chunk
 from gateway.proxy.seams import Failure, Fields, TransportLike
 
 
-class Responder:
-    """One response. `decorate(fields)` adds the route's headers and CORS headers (None:
-    nothing to add); `on_error(failure)` answers a failure before the head (the app's error
-    rendering); `on_done(keep_alive)` runs once the response is complete or the connection is given
-    up (keep_alive False); `on_switch()` detaches the protocol from the transport after a
-    101 and returns the bytes its parser still holds."""
+class ClientSide:
+    """One response. The hooks, for a subclass: `decorate(fields)` adds the route's headers
+    and CORS headers (called only when `decorates`); `on_error(failure)` answers a failure
+    before the head (the app's error rendering); `on_done(keep_alive)` runs once the response
+    is complete or the connection is given up (keep_alive False); `on_switch()` detaches the
+    protocol from the transport after a 101 and returns the bytes its parser still holds."""
+
+    __slots__ = (
+        "_held",
+        "decorates",
+        "framing",
+        "http_version",
+        "keep_alive",
+        "method",
+        "sent",
+        "status",
+        "transport",
+        "writer",
+    )
 
     def __init__(
         self,
         transport: TransportLike,
         writer: ResponseWriter,
-        *,
         http_version: str,
         method: str,
         keep_alive: bool,
-        decorate: Callable[[Fields], Fields] | None,
-        on_error: Callable[[Failure], None],
-        on_done: Callable[[bool], None],
-        on_switch: Callable[[], bytes],
+        decorates: bool,
     ) -> None:
         self.transport = transport
         self.writer = writer
         self.http_version = http_version
         self.method = method
         self.keep_alive = keep_alive
-        self.decorate = decorate
-        self.on_error = on_error
-        self.on_done = on_done
-        self.on_switch = on_switch
+        self.decorates = decorates
         self.framing = Framing.NONE
         self.status = 0
         self.sent = 0  # body bytes written (the access log's size)
         # Between cork() and uncork() (one read from the upstream), writes are held and go
         # to the transport as one: a small response's head, body and end in one send.
         self._held: list[bytes] | None = None
+
+    # -- the hooks ------------------------------------------------------------------------
+
+    def decorate(self, fields: Fields) -> Fields:
+        return fields
+
+    def on_error(self, failure: Failure) -> None:
+        raise NotImplementedError
+
+    def on_done(self, keep_alive: bool) -> None:
+        raise NotImplementedError
+
+    def on_switch(self) -> bytes:
+        raise NotImplementedError
+
+    # -- the exchange's calls -------------------------------------------------------------
 
     def cork(self) -> None:
         self._held = []
@@ -81,10 +104,9 @@ class Responder:
                 length = int(value)  # our parser checked it: digits only
                 break
         self.status = status
-        decorate = self.decorate
         head, framing = self.writer.head(
             status,
-            fields if decorate is None else decorate(fields),
+            self.decorate(fields) if self.decorates else fields,
             content_length=length,
             keep_alive=self.keep_alive,
             http_version=self.http_version,
@@ -94,6 +116,37 @@ class Responder:
         if framing is Framing.CLOSE:
             self.keep_alive = False
         self._write(head)
+
+    def whole_response(
+        self, status: int, fields: Sequence[tuple[str, str]], length: int | None, body: bytes
+    ) -> None:
+        """start_response, response_data and end_response in one, for a response that came
+        whole: `length` is the Content-Length among `fields` (None: none). Head and body
+        leave in one write, before on_done."""
+        head, framing = self.writer.head(
+            status,
+            self.decorate(list(fields)) if self.decorates else fields,
+            content_length=length,
+            keep_alive=self.keep_alive,
+            http_version=self.http_version,
+            head_request=self.method == "HEAD",
+        )
+        self.status = status
+        self.framing = framing
+        if framing is Framing.LENGTH:
+            self.sent = len(body)
+            self.transport.write(head + body if body else head)
+        elif framing is Framing.NONE:
+            self.transport.write(head)
+        else:  # a length-less answer with a body: chunked, or until the close (HTTP/1.0)
+            if framing is Framing.CLOSE:
+                self.keep_alive = False
+            self.cork()
+            self._write(head)
+            self.response_data(body)
+            self.end_response(None)
+            return
+        self.on_done(self.keep_alive)
 
     def response_data(self, data: bytes) -> None:
         framing = self.framing
@@ -132,3 +185,40 @@ class Responder:
         )
         self.status = status
         return self.transport, self.on_switch()
+
+
+class Responder(ClientSide):
+    """A ClientSide whose hooks are the callbacks given (`decorate` None: nothing to add)."""
+
+    __slots__ = ("_decorate", "_on_done", "_on_error", "_on_switch")
+
+    def __init__(
+        self,
+        transport: TransportLike,
+        writer: ResponseWriter,
+        *,
+        http_version: str,
+        method: str,
+        keep_alive: bool,
+        decorate: Callable[[Fields], Fields] | None,
+        on_error: Callable[[Failure], None],
+        on_done: Callable[[bool], None],
+        on_switch: Callable[[], bytes],
+    ) -> None:
+        super().__init__(transport, writer, http_version, method, keep_alive, decorate is not None)
+        self._decorate = decorate
+        self._on_error = on_error
+        self._on_done = on_done
+        self._on_switch = on_switch
+
+    def decorate(self, fields: Fields) -> Fields:
+        return fields if self._decorate is None else self._decorate(fields)
+
+    def on_error(self, failure: Failure) -> None:
+        self._on_error(failure)
+
+    def on_done(self, keep_alive: bool) -> None:
+        self._on_done(keep_alive)
+
+    def on_switch(self) -> bytes:
+        return self._on_switch()

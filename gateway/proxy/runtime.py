@@ -118,7 +118,8 @@ class ProxyRoute:
         downstream: Downstream,
     ) -> ProxyExchange:
         """A new exchange for one request (call start() on it)."""
-        client = Client(peer_ip, scheme, is_trusted(peer_ip, self.trusted))
+        trusted = is_trusted(peer_ip, self.trusted) if self.trusted else False
+        client = Client(peer_ip, scheme, trusted)
         request = ProxyRequest(method, target, headers, client, content_length, chunked)
         return ProxyExchange(
             loop, self.upstream, self.rules, request, downstream, self.parser_factory

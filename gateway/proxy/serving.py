@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.errors import HTTPError
 from gateway.proxy.call import ProxyCall
-from gateway.proxy.responder import Responder
+from gateway.proxy.responder import ClientSide
 from gateway.proxy.runtime import Upstreams, resolve
 from gateway.proxy.seams import Failure, Fields
 from gateway.proxy.spec import Network, ProxySpec, UpstreamSpec
@@ -70,44 +70,34 @@ def proxy_call_at_head(ctx: Any, head: Any, client: tuple[str, int]) -> ProxyCal
     return result if type(result) is ProxyCall else None
 
 
-def _ignore(*_: object) -> Any:
-    return None
-
-
 def upstream_specs(targets: list[ProxyTarget]) -> tuple[UpstreamSpec, ...]:
     """Every live upstream an app uses, once each (Upstreams.update keys them by value)."""
     return tuple({id(t.upstream): t.upstream for t in targets}.values())
 
 
-class ProxyDriver:
-    """One proxied request on one client connection. `conn` is the HttpProtocol: the
-    driver calls its send_response, and its proxy_done(keep_alive) / proxy_switched()."""
+class ProxyDriver(ClientSide):
+    """One proxied request on one client connection, and the exchange's Downstream itself
+    (its ClientSide hooks are its methods: no callbacks, one object per request). `conn` is
+    the HttpProtocol: the driver calls its send_response, and its proxy_done(keep_alive) /
+    proxy_failed() / proxy_switched()."""
 
-    __slots__ = ("call", "conn", "exchange", "responder", "uploading")
+    __slots__ = ("call", "conn", "exchange", "uploading")
 
     def __init__(self, conn: Any, call: ProxyCall, head: Any, keep_alive: bool) -> None:
-        self.conn = conn
-        self.call = call
-        self.uploading = False  # the request body is still arriving (dispatched at its head)
         request = call.request
         ctx = conn.ctx
         target = call.target
-        transport = conn.transport
-        self.responder = Responder(
-            transport,
-            ctx.writer,
-            http_version=request.http_version,
-            method=request.method,
-            keep_alive=keep_alive,
-            # Route headers and CORS only when the route has some: most proxy routes don't.
-            decorate=self._decorate if target.headers or target.cors is not None else None,
-            on_error=self._on_error,
-            on_done=self._on_done,
-            on_switch=conn.proxy_switched,
+        # Route headers and CORS only when the route has some: most proxy routes don't.
+        decorates = True if target.headers else target.cors is not None
+        super().__init__(
+            conn.transport, ctx.writer, request.http_version, request.method, keep_alive, decorates
         )
+        self.conn = conn
+        self.call = call
+        self.uploading = False  # the request body is still arriving (dispatched at its head)
         upstreams: Upstreams = ctx.upstreams
         route = upstreams.route(target)
-        scheme = "https" if transport.get_extra_info("ssl_object") else "http"
+        scheme = "https" if conn.secure else "http"  # (over [tls]: its connection_facts)
         self.exchange: ProxyExchange = route.exchange(
             ctx.loop,
             request.method,
@@ -117,9 +107,14 @@ class ProxyDriver:
             head.chunked,
             conn.client[0],
             scheme,
-            self.responder,
+            self,
         )
         self.exchange.client_timeout = ctx.timeouts.write
+
+    @property
+    def responder(self) -> ProxyDriver:
+        """What writes the client's response (the HttpProtocol reads its status)."""
+        return self
 
     def start(self, body: bytes | None) -> None:
         """Begin; `body` is the whole request body, or None when it follows (body())."""
@@ -129,43 +124,47 @@ class ProxyDriver:
             return
         if body:
             exchange.body(body)
-        exchange.end_body()
+        if not exchange.body_done:  # (a body-less request's is done from the start)
+            exchange.end_body()
 
-    def _decorate(self, fields: Fields) -> Fields:
+    # -- the ClientSide hooks -------------------------------------------------------------
+
+    def decorate(self, fields: Fields) -> Fields:
         # The route's headers and CORS (Target.finish), not App.finish: a proxied body
         # streams by as the upstream encoded it (no compression, no live-reload filter).
         call = self.call
         response = Response(200, b"", list(fields))
         return list(call.target.finish(call.request, response).headers)
 
-    def _on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> None:
         call = self.call
         log.error("request %s: proxy: %s", call.request.id, failure.detail)
         headers = [] if failure.retry_after is None else [("retry-after", str(failure.retry_after))]
         app = self.conn.ctx.app
         detail = f"{failure.detail} (request id {call.request.id})"
         response = app.render_error(failure.status, call.request, call.target, detail, headers)
-        self._log_upstream()
-        self._unlink()
-        self.conn.proxy_failed(call.request, response, self.responder.keep_alive)
-
-    def _on_done(self, keep_alive: bool) -> None:
-        self._log(self.responder.status or 502, self.responder.sent)
-        self._unlink()
-        self.conn.proxy_done(keep_alive)
-
-    def _unlink(self) -> None:
-        """Break the driver <-> responder cycle (its callbacks are our bound methods), so a
-        finished request's objects are freed by reference counting, not left to the
-        cyclic GC (whose collections showed as latency spikes)."""
-        responder = self.responder
-        responder.decorate = responder.on_error = responder.on_done = _ignore
-
-    def _log_upstream(self) -> None:
         ex = self.exchange
         # Read by the access log's next line (the one for this request), then forgotten.
         self.conn.ctx.access_log.upstream = (ex.server, ex.upstream_status, ex.upstream_time)
+        self._unlink()
+        self.conn.proxy_failed(call.request, response, self.keep_alive)
 
-    def _log(self, status: int, size: int) -> None:
-        self._log_upstream()
-        self.conn.ctx.access_log(self.call.request, status, size, self.conn.client)
+    def on_done(self, keep_alive: bool) -> None:
+        ex, conn = self.exchange, self.conn
+        access_log = conn.ctx.access_log
+        if access_log.enabled:
+            # Read by the access log's line for this request, then forgotten.
+            access_log.upstream = (ex.server, ex.upstream_status, ex.upstream_time)
+            access_log(self.call.request, self.status or 502, self.sent, conn.client)
+        del self.exchange  # _unlink(), inline
+        conn.proxy_done(keep_alive)
+
+    def on_switch(self) -> bytes:
+        return self.conn.proxy_switched()  # type: ignore[no-any-return]
+
+    def _unlink(self) -> None:
+        """Break the driver <-> exchange cycle (the exchange's downstream is the driver),
+        so a finished request's objects are freed by reference counting, not left to the
+        cyclic GC (whose collections showed as latency spikes). The connection has let go
+        of the driver by then, and nothing calls the exchange through it any more."""
+        del self.exchange

@@ -7,17 +7,23 @@ import ipaddress
 
 import pytest
 
+from gateway.http.events import NEED_DATA, PAUSED, ResponseHead
 from gateway.http.headers import Headers
+from gateway.http.response import ResponseParser
 from gateway.proxy.headers import (
     Client,
+    client_fields,
     is_trusted,
     request_fields,
     requested_upgrade,
     response_fields,
     strip_hop_by_hop,
     upstream_fields,
+    upstream_head,
 )
 from gateway.proxy.spec import ProxySpec, ServerAddress
+from gateway.proxy.wire import request_head
+from tests.http.response_vectors import VALID, Valid
 
 SERVER = ServerAddress("10.0.0.5", 9001)
 PLAIN = ProxySpec(upstream="api")
@@ -250,3 +256,69 @@ def test_the_one_pass_request_fields_are_request_fields(
     upgrade = requested_upgrade(fields, ("websocket",))
     expected = request_fields(fields, client, rules, SERVER, upgrade)
     assert upstream_fields(Headers(fields), client, rules, SERVER, upgrade) == expected
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [("host", "example.com"), ("accept", "*/*"), ("user-agent", "t")],
+        [("accept", "*/*")],  # no Host (HTTP/1.0)
+        [("host", "h"), ("x-forwarded-for", "6.6.6.6"), ("forwarded", "for=evil"), ("te", "x")],
+        [("host", "h"), ("proxy-authorization", "x"), ("proxy", "http://evil"), ("expect", "1")],
+        [("host", "h"), ("connection", "x-secret"), ("x-secret", "s"), ("via", "1.0 lb")],
+        [("host", "h b"), ("content-length", "5"), ("a", "1"), ("a", "2")],
+        [("host", "h"), ("keep-alive", "1"), ("proxy-x", "1"), ("transfer-encoding", "x")],
+    ],
+)
+@pytest.mark.parametrize(
+    "client", [ALICE, VIA_LB, Client("2001:db8::1"), Client(""), Client("1.2.3.4", "https")]
+)
+@pytest.mark.parametrize(
+    "rules",
+    [
+        PLAIN,
+        ProxySpec(upstream="api", host="{upstream}"),
+        ProxySpec(upstream="api", host="fixed.example"),
+        ProxySpec(upstream="api", headers=(("X-A", "1"),), remove_headers=("accept",)),
+    ],
+)
+def test_the_one_join_request_head_is_the_general_one(
+    fields: list[tuple[str, str]], client: Client, rules: ProxySpec
+) -> None:
+    """upstream_head (the common request's whole head at once, forwarding fields kept per
+    client and Host) gives the bytes of request_head over request_fields, or None."""
+    for _ in range(2):  # the second time from its kept forwarding fields
+        head = upstream_head("GET", "/a?b", Headers(fields), client, rules, SERVER)
+        expected = request_head("GET", "/a?b", request_fields(fields, client, rules, SERVER))
+        if head is not None:
+            assert head == expected
+    involved = any(n in ("connection", "via") for n, _ in fields)
+    plain = not client.trusted and not rules.headers and not involved
+    assert (head is not None) is plain
+
+
+@pytest.mark.parametrize("vector", VALID, ids=[v.name for v in VALID])
+@pytest.mark.parametrize(
+    "rules",
+    [
+        PLAIN,
+        ProxySpec(upstream="a", remove_response_headers=("server", "content-length")),
+        ProxySpec(upstream="a", response_headers=(("Content-Length", "7"), ("X-A", "1"))),
+    ],
+)
+def test_client_fields_are_response_fields(vector: Valid, rules: ProxySpec) -> None:
+    """client_fields (what whole_response writes) against response_fields and the length
+    Responder.start_response would read from them, for every final head of the vectors."""
+    parser = ResponseParser(**vector.limits)
+    parser.expect(vector.method)
+    parser.feed(vector.raw)
+    heads = []
+    while (event := parser.next_event()) not in (NEED_DATA, PAUSED):
+        if isinstance(event, ResponseHead) and event.status >= 200:
+            heads.append(event)
+    for head in heads:
+        for _ in range(2):  # the second time from its cache
+            fields, length = client_fields(head, rules)
+            expected = response_fields(head.headers.items(), rules, upgraded=False)
+            assert list(fields) == expected
+            assert length == next((int(v) for n, v in expected if n == "content-length"), None)
