@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.proxy.support import balanced, serving
-from tests.proxy.upstream import BIG, Upstream, dead_port, upstream
+from tests.proxy.upstream import ENDLESS, Upstream, dead_port, upstream
 from tests.support import wait_for
 
 
@@ -310,7 +310,7 @@ def test_a_client_that_stops_reading_is_closed_after_the_write_timeout(tmp_path:
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            sock.sendall(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+            sock.sendall(b"GET /endless HTTP/1.1\r\nhost: x\r\n\r\n")
             assert sock.recv(100).startswith(b"HTTP/1.1 200")
             # Read nothing more: the gateway's output stalls, its write clock runs out, and
             # it drops both connections (the upstream sees its response cut off).
@@ -319,7 +319,7 @@ def test_a_client_that_stops_reading_is_closed_after_the_write_timeout(tmp_path:
             with contextlib.suppress(ConnectionResetError):
                 while data := sock.recv(1 << 20):
                     received += len(data)
-            assert received < BIG  # closed mid-body, not sent whole
+            assert received < ENDLESS  # closed mid-body, not sent whole
 
 
 def test_keyed_balance_sends_one_key_to_one_server(tmp_path: Path) -> None:

@@ -14,6 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 BIG = 32 * 1024 * 1024  # /big's length: more than socket buffers hold on both hops
+# /endless's length: written only while someone reads. 32 MiB is not enough to stall the
+# origin: a TCP receive buffer autotunes up to tcp_rmem's max (32 MiB here), plus send
+# buffers and the splice pipe.
+ENDLESS = 256 * 1024 * 1024
 
 
 class Upstream(ThreadingHTTPServer):
@@ -44,6 +48,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._events()
         if self.path.endswith("/big"):
             return self._big()
+        if self.path.endswith("/endless"):  # more than every buffer on the way holds
+            return self._big(ENDLESS)
         if self.path == "/healthz":
             self.server.hits -= 1  # checks are not traffic
             self.send_response(200 if self.server.healthy else 503)
