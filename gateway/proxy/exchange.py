@@ -257,6 +257,8 @@ class ProxyExchange(RequestUpload):
         self.sent = SPENT
         self.upstream.health.succeeded(self.index)
         self.keep_alive = head.keep_alive
+        if not self.body_done:  # an early answer: the rest of the client's body goes unread
+            self.downstream.keep_alive = False  # so the head says `connection: close`
         self.downstream.start_response(head.status, head.reason, fields)
         length = head.content_length
         if length is not None and length >= SPLICE_MIN and self.rules.splice:
@@ -283,6 +285,8 @@ class ProxyExchange(RequestUpload):
             self.upstream.pools[self.index].put(conn, now)
         fields, length = policy.client_fields(head, self.rules)
         downstream = self.downstream
+        if not self.body_done:  # an early answer (as on_head)
+            downstream.keep_alive = False
         whole = getattr(downstream, "whole_response", None)
         if whole is not None:
             whole(status, fields, length, body)

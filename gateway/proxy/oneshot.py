@@ -26,6 +26,7 @@ class Collected:
     aborted: bool = False
     done: bool = False
     transport: Any = None  # no client transport: nothing to splice to or cork
+    keep_alive: bool = False  # one exchange, no connection to keep
 
     def pause_body(self) -> None:
         pass

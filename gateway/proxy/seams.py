@@ -77,6 +77,10 @@ class Downstream(Protocol):
     response_data(), end_response(); or fail() before start_response; or abort() after it;
     or, for a 101 answer, switch() which hands over the client connection."""
 
+    # Whether the client connection stays open after the response. The exchange sets it
+    # False before the head for an early answer (the request body not all sent up).
+    keep_alive: bool
+
     def pause_body(self) -> None:
         """Stop reading the client's request body: the upstream is not taking it."""
 
