@@ -163,7 +163,7 @@ class Server:
             self.ctx.upstreams.update(app.upstream_specs)
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
-        if self.ctx.responses is not None:  # a whole head seen before: the cache's hit()
+        if self.ctx.responses is not None:  # a whole head seen before: answered at rest
             self.ctx.responses.heads = known_heads(self.parser_limits)
         self.ctx.parsers = []  # made under the old limits
         self.ctx.bodies.limit = spec.body_budget
