@@ -145,6 +145,9 @@ def report(kind: str, turns: Turns, wrk: str) -> None:
             f"    {walls[i] * 1e3:.1f} ms wall, {cpus[i] * 1e3:.1f} ms cpu, "
             f"{events[i]} events {turns.marks[i]}"
         )
+    heavy = sorted(range(len(cpus)), key=lambda i: -cpus[i])[:4]
+    shown = [f"{cpus[i] * 1e3:.2f} ms ({events[i]} events) {turns.marks[i]}" for i in heavy]
+    print("  most CPU: " + ", ".join(shown))
     ticks = [w for w, m in zip(walls, turns.marks, strict=True) if "tick" in m]
     if ticks:
         print(f"  turns with a tick: {len(ticks)}, longest {max(ticks) * us:.0f} us")
