@@ -148,9 +148,11 @@ def report(kind: str, turns: Turns, wrk: str) -> None:
     heavy = sorted(range(len(cpus)), key=lambda i: -cpus[i])[:4]
     shown = [f"{cpus[i] * 1e3:.2f} ms ({events[i]} events) {turns.marks[i]}" for i in heavy]
     print("  most CPU: " + ", ".join(shown))
-    ticks = [w for w, m in zip(walls, turns.marks, strict=True) if "tick" in m]
+    ticks = [i for i, m in enumerate(turns.marks) if "tick" in m]
     if ticks:
-        print(f"  turns with a tick: {len(ticks)}, longest {max(ticks) * us:.0f} us")
+        wall = max(walls[i] for i in ticks) * us
+        cpu = max(cpus[i] for i in ticks) * us
+        print(f"  turns with a tick: {len(ticks)}, longest {wall:.0f} us wall, {cpu:.0f} us CPU")
     print(f"  gc passes by generation: {turns.gcs}")
     for line in wrk.splitlines():
         if re.match(r"\s+(50|99)%|Requests/sec", line):
