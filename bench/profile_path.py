@@ -2,7 +2,7 @@
 sends N keep-alive requests one after another on 127.0.0.1 (the loop's thread only: a
 pooled handler's calls on its thread are not counted). Prints calls per request and the
 functions that take the most time. Usage:
-    python bench/profile_path.py [static|json|respond|handler] [-n 20000] [--top 15]
+    python bench/profile_path.py [static|respond|handler|inline|pooled] [-n 20000] [--top 15]
 With --cpu, no profiler: the loop thread's CPU time per request (time.thread_time; best
 of 3 runs), robust to a shared machine's load. --browser sends a browser's head
 (User-Agent, Accept, Accept-Encoding), which the response cache answers too."""
@@ -40,9 +40,25 @@ respond = { json = { hello = "w" } }
 [[route]]
 path = "/json"
 handler = "api:hello"
+
+[[route]]
+path = "/json-inline"
+handler = "api:hello"
+inline = true
+
+[[route]]
+path = "/json-blocking"
+handler = "api:hello"
+blocking = true
 """
 API = 'def hello(request):\n    return {"hello": "w"}\n'
-PATHS = {"static": "/1k.bin", "respond": "/json-fixed", "handler": "/json"}
+PATHS = {
+    "static": "/1k.bin",
+    "respond": "/json-fixed",
+    "handler": "/json",
+    "inline": "/json-inline",
+    "pooled": "/json-blocking",
+}
 
 
 BROWSER = (

@@ -182,25 +182,60 @@ def build_request(
     head: RequestHead, body: bytes | BodySource, client: tuple[str, int], request_id: str
 ) -> Request:
     """A Request from a parsed head and its whole body (or its BodySource). The path is
-    decoded here, once, per segment (HTTPError 400 for a path that cannot be decoded)."""
-    raw_path = head.path
+    decoded here, once per distinct raw path (HTTPError 400 for one that cannot be)."""
+    decoded = _DECODED.get(head.path)
+    if decoded is None:
+        decoded = _decode_path(head.path)
+    segments, path = decoded
+    if type(body) is not bytes:  # a body still arriving or spooled
+        return BodyRequest(
+            head.method,
+            path,
+            head.headers,
+            body,  # type: ignore[arg-type]
+            query_string=head.query,
+            raw_path=head.path,
+            segments=segments,
+            client=client,
+            id=request_id,
+            http_version=head.http_version,
+            host=head.host,
+        )
+    # Request.__init__ without its keyword handling: this runs once per request.
+    request = _new(Request)
+    request.method = head.method
+    request.path = path
+    request.headers = headers = head.headers
+    request.body = body
+    request.query_string = head.query
+    request.raw_path = head.path
+    request.segments = segments
+    request.client = client
+    request.id = request_id
+    request.http_version = head.http_version
+    host = head.host
+    request.host = host if host is not None else headers.get("host")
+    request.params = {}
+    request.route = "(unmatched)"
+    request._query = None
+    request._form = None
+    return request
+
+
+_new = object.__new__
+# Raw paths decoded before -> (segments, decoded path): clients repeat the same few paths.
+# Emptied when full: bounded, with no bookkeeping per hit.
+_DECODED: dict[str, tuple[tuple[str, ...], str]] = {}
+_MAX_DECODED = 1024
+
+
+def _decode_path(raw_path: str) -> tuple[tuple[str, ...], str]:
     if raw_path == "*":
-        segments: tuple[str, ...] = ()
-        path = "*"
+        decoded: tuple[tuple[str, ...], str] = ((), "*")
     else:
-        segments = split_path(raw_path)
-        path = "/" + "/".join(segments)
-    kind = Request if type(body) is bytes else BodyRequest  # a body still arriving or spooled
-    return kind(
-        head.method,
-        path,
-        head.headers,
-        body,  # type: ignore[arg-type]
-        query_string=head.query,
-        raw_path=raw_path,
-        segments=segments,
-        client=client,
-        id=request_id,
-        http_version=head.http_version,
-        host=head.host,
-    )
+        segments = split_path(raw_path)  # HTTPError 400: nothing is kept
+        decoded = (segments, "/" + "/".join(segments))
+    if len(_DECODED) >= _MAX_DECODED:
+        _DECODED.clear()
+    _DECODED[raw_path] = decoded
+    return decoded

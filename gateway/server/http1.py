@@ -428,19 +428,31 @@ class HttpProtocol(Protocol):
         self._head = None
         body = self._body.take() if self._body is not None else b""
         self._body = None
+        self._answer(head, body, True)
+
+    def _answer(self, head: RequestHead, body: Any, fed: bool) -> None:
+        """Answer one whole request. `fed`: it came through the parser, which starts its
+        next request once this one is dispatched; else it is a head at rest
+        (_answer_at_rest) and the parser was never fed."""
         ctx = self.ctx
         cache = ctx.responses
         if cache is not None and (ctx.tls is not None and not self.secure):
             cache = None  # [tls] on a plain connection: its answers are the redirect's
         if cache is not None and cache.enabled and not body:
             cached = cache.lookup(head)
-            if cached is not None and self._send_cached(cache, cached, head.keep_alive):
-                self.parser.start_next()
+            if cached is None:
+                pass  # not seen in this second (or this app): offered below
+            elif not cached.status:
+                cache = None  # an answer it refused already: not offered again
+            elif self._send_cached(cache, cached, head.keep_alive, not fed):
+                if fed:
+                    self.parser.start_next()
                 return
         try:
             request = build_request(head, body, self.client, ctx.next_request_id())
         except HTTPError as exc:
-            self.parser.start_next()
+            if fed:
+                self.parser.start_next()
             self._error_answer(exc, head)
             return
         id_header = ctx.request_id_header
@@ -454,7 +466,8 @@ class HttpProtocol(Protocol):
             result = ctx.app.handle(request)
         else:  # [tls] on a plain connection: an ACME challenge's answer or the 308 to https
             result = tls_hooks.plain_answer(ctx.tls, request, head) or ctx.app.handle(request)
-        self.parser.start_next()
+        if fed:
+            self.parser.start_next()
         keep_alive = head.keep_alive
         if isinstance(result, Response):
             if cache is not None and cache.enabled and not self._peer_done:
@@ -764,20 +777,22 @@ class HttpProtocol(Protocol):
             self._drain()
 
     def _answer_at_rest(self, data: bytes) -> bool:
-        """`data` is one whole head and nothing waits before it: answer it from the
-        response cache without feeding the parser (the static and fixed hot path)."""
+        """`data` is one whole head and nothing waits before it or for output: when the
+        parser has parsed these very bytes before (under the server's limits) and they
+        frame no body, answer the request without feeding the parser, as _process would
+        have (a response-cache hit goes straight to the socket). False: the long way."""
         ctx = self.ctx
         cache = ctx.responses
-        if (
-            cache is None
-            or not cache.enabled
-            or self._files
-            or self._writing_paused
-            or (ctx.tls is not None and not self.secure)
-        ):
+        if cache is None or self._files or self._writing_paused:
             return False
-        cached = cache.hit(data)
-        return cached is not None and self._send_cached(cache, cached, True, True)
+        head = cache.heads.get(data[:-4])  # valid: a head that failed is never kept
+        if head is None or head.content_length or head.chunked or head.expect_continue:
+            return False
+        self._started = ctx.loop.now  # its first byte (the header clock, metrics latency)
+        self._answer(head, b"", False)
+        if self.state is READING and ctx.crowded and self.parser is not RESTING:
+            self._rest_parser(self.parser)  # as _process does at NEED_DATA
+        return True
 
     def _send_cached(
         self, cache: ResponseCache, cached: Cached, keep_alive: bool, at_rest: bool = False

@@ -108,7 +108,8 @@ class ResponseCache:
         self._date = ""
         self._ops: Any = None
         # The parser's table of parsed heads for the server's limits (set with them): a
-        # connection at rest whose bytes are one whole head finds it here (hit()).
+        # connection at rest whose bytes are one whole head finds it here, and is answered
+        # without feeding its parser (HttpProtocol._answer_at_rest), cached or not.
         self.heads: dict[bytes, RequestHead] = {}
 
     def serve_app(self, app: App, access_logged: bool, ops: Any = None) -> None:
@@ -152,27 +153,14 @@ class ResponseCache:
         self._entries = {}
 
     def lookup(self, head: RequestHead) -> Cached | None:
+        """The entry `offer` made for `head` in this Date second: an answer to send, or
+        (status 0) the refusal of one, which spares offering the same head again."""
         if self.writer.date is not self._date:  # a new second: every head's Date is stale
             self._drop_all()
             self._date = self.writer.date
             return None
         entry = self._entries.get(id(head))
-        if entry is not None and entry.head is head and entry.status:
-            return entry
-        return None
-
-    def hit(self, data: bytes) -> Cached | None:
-        """The entry for `data` when it is exactly one request head ending in its empty
-        line, seen before (so parsed and valid under the current limits) and answered
-        from here: what a connection at rest may send without feeding its parser. A head
-        kept here has no body (offer refuses any framing) and no Expect."""
-        if self.writer.date is not self._date:
-            return None  # lookup() drops the stale entries on the long way
-        head = self.heads.get(data[:-4])
-        if head is None:
-            return None
-        entry = self._entries.get(id(head))
-        if entry is not None and entry.head is head and entry.status:
+        if entry is not None and entry.head is head:
             return entry
         return None
 

@@ -12,6 +12,7 @@ import logging
 import os
 import selectors
 import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,11 @@ ACCEPT_PAUSE = 0.5  # after EMFILE, wait this long before accepting again
 # Open connections past which an idle one gives its parser back after every request (a
 # little work per request, for 350 bytes less per idle connection: see http1.py).
 CROWDED = 512
+# sys.setswitchinterval while handler calls are on the pool. A pool thread that wants the
+# GIL waits this long for the loop's turn (up to 64 requests, ~1 ms) to give it up; at the
+# default 5 ms the handlers of a batch waited for the whole turn and came back together,
+# the next turn twice as long: the pooled p99 (see docs/benchmarks.md, inline4).
+POOL_SWITCH_INTERVAL = 0.001
 MAX_HOSTS = 4096  # client host strings kept for sharing (emptied when full)
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 # accept(2) on Linux: errors of the pending connection itself, to be treated like EAGAIN.
@@ -85,6 +91,10 @@ class Server:
         self.error_log = ErrorLog()
         self.error_log.set_path(spec.error_log_path)
         self.loop.after_batch.append(self.access_log.flush)
+        self._switch_interval = sys.getswitchinterval()  # restored at the end
+        self._pool_busy = False  # the switch interval is POOL_SWITCH_INTERVAL
+        self._pool_seen = False  # a pool call was pending since the last tick
+        self.loop.after_batch.append(self._pace_pool)
         self.conns: set[HttpProtocol] = set()
         self.listeners: dict[str, socket.socket] = {}
         self.shutting_down = False
@@ -163,7 +173,7 @@ class Server:
             self.ctx.upstreams.update(app.upstream_specs)
         self.ctx.set_timeouts(spec.timeouts)
         self.ctx.parser_limits = self.parser_limits
-        if self.ctx.responses is not None:  # a whole head seen before: the cache's hit()
+        if self.ctx.responses is not None:  # a whole head seen before: answered at rest
             self.ctx.responses.heads = known_heads(self.parser_limits)
         self.ctx.parsers = []  # made under the old limits
         self.ctx.bodies.limit = spec.body_budget
@@ -319,6 +329,7 @@ class Server:
         self.ctx.crowded = len(self.conns) > CROWDED
         self.ops.tick(now)
         self.writer.set_date(time.time())
+        self._unpace_pool()
         if (
             self._accept_paused_until
             and now >= self._accept_paused_until
@@ -336,6 +347,24 @@ class Server:
             except Exception:  # one connection's bug must not stop the sweep
                 log.exception("timing out a connection failed; closing it")
                 conn.close()
+
+    def _pace_pool(self) -> None:
+        """After each loop turn: while pool threads have calls, a shorter switch interval
+        (POOL_SWITCH_INTERVAL); the tick gives the process's own back once a whole tick
+        went by without one (set at the first busy turn, it then covers the turns that
+        submit a batch: it must be in place before those, not after them)."""
+        if self.pool.pending:
+            self._pool_seen = True
+            if not self._pool_busy:
+                self._pool_busy = True
+                sys.setswitchinterval(POOL_SWITCH_INTERVAL)
+
+    def _unpace_pool(self) -> None:
+        """From the tick: no pool call since the last one: the default interval again."""
+        if self._pool_busy and not self._pool_seen:
+            self._pool_busy = False
+            sys.setswitchinterval(self._switch_interval)
+        self._pool_seen = False
 
     def reopen_logs(self) -> None:
         """SIGUSR1 (on the loop): open the log files again by name, after a rotation."""
@@ -407,6 +436,9 @@ class Server:
             self._close_listener(sock)
         self.listeners.clear()
         self.pool.shutdown()
+        if self._pool_busy:
+            self._pool_busy = False
+            sys.setswitchinterval(self._switch_interval)
         self.ops.close()
         if self.ctx.upstreams is not None:
             self.ctx.upstreams.close()
