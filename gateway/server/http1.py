@@ -338,7 +338,11 @@ class HttpProtocol(Protocol):
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
                 if self.ctx.body_limits is not None and self._over_route_limit(event):  # type: ignore[arg-type]
                     return
-                if self.ctx.app.upstream_specs and self._proxy_at_head(event):  # type: ignore[arg-type]
+                if (
+                    (event.chunked or event.content_length)  # type: ignore[union-attr]
+                    and self.ctx.app.upstream_specs
+                    and self._proxy_at_head(event)  # type: ignore[arg-type]
+                ):
                     return
                 if (event.chunked or event.content_length) and self._handler_at_head(event):  # type: ignore[union-attr,arg-type]
                     return
@@ -698,6 +702,17 @@ class HttpProtocol(Protocol):
         if not keep_alive:
             self._last = True
             self._drain()
+            return
+        parser = self.parser
+        if (
+            (parser is RESTING or parser.at_rest)
+            and not self._peer_done
+            and not self._writing_paused
+            and not self.ctx.crowded
+        ):
+            # Nothing came meanwhile (the common case): no requests wait to be processed,
+            # and reading is still on (resume_reading: unless a streamed body ended).
+            self.transport.resume_reading()
             return
         self._resume()
 
