@@ -10,7 +10,6 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -39,19 +38,6 @@ def origin_handler(conn: socket.socket) -> None:
                 conn.sendall(PATTERN[: min(len(PATTERN), size - start)])
         except OSError:
             return  # the proxy gave up on this response
-
-
-@pytest.fixture
-def splices(monkeypatch: pytest.MonkeyPatch) -> list[zerocopy.BodySplice]:
-    made: list[zerocopy.BodySplice] = []
-
-    class Recorded(zerocopy.BodySplice):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(zerocopy, "BodySplice", Recorded)
-    return made
 
 
 @contextmanager
