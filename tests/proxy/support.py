@@ -1,6 +1,6 @@
-"""Helpers for the proxy tests: read proxy config from TOML text the way the loader will, and
+"""Helpers for the proxy tests: read proxy config from TOML text the way the loader will,
 run `gateway serve` from a config (serving), proxying everything to a raw Origin, or
-balancing over echo upstreams."""
+balancing over echo upstreams, and read a raw client socket to its close."""
 
 from __future__ import annotations
 
