@@ -11,43 +11,38 @@ from gateway.proxy import headers as policy
 from gateway.proxy import zerocopy
 from gateway.proxy.connection import UpstreamConnection
 from gateway.proxy.deadlines import Deadlines
+from gateway.proxy.failures import ExchangeFailures
 from gateway.proxy.pool import Upstream
-from gateway.proxy.request import IDEMPOTENT, SPENT, ProxyRequest
+from gateway.proxy.request import SPENT, ProxyRequest
 from gateway.proxy.seams import Downstream, Failure, LoopLike, ParserLike, ResponseHeadLike
 from gateway.proxy.spec import ProxySpec
 from gateway.proxy.splice import SPLICE_MIN
 from gateway.proxy.tunnel import Tunnel, open_tunnel
-from gateway.proxy.upload import RequestUpload
 from gateway.proxy.wire import request_head, strip_target
 from gateway.proxy.zerocopy import BodySplice
 
 
-class ProxyExchange(RequestUpload):
+class ProxyExchange(ExchangeFailures):
     """Drive with start(); feed the client's body with body()/end_body() (RequestUpload);
     relay the client side's backpressure with pause_response()/resume_response(); cancel()
-    if the client goes away. Results go to `downstream`."""
+    if the client goes away. Results go to `downstream`. Failures, retries and timeouts are
+    its base ExchangeFailures' (failures.py)."""
 
     __slots__ = (
         "began",
         "client_timeout",
         "conn",
-        "connected",
         "deadlines",
-        "done",
         "downstream",
-        "index",
         "involved",
         "keep_alive",
-        "last_failure",
         "loop",
         "parser_factory",
         "request",
         "response_paused",
-        "retries_left",
         "rules",
         "server",
         "splice",
-        "splice_seen",
         "started",
         "target",
         "timeout",
@@ -187,17 +182,6 @@ class ProxyExchange(RequestUpload):
 
     start = _attempt  # the first attempt (one call less than a wrapper)
 
-    def _no_server(self) -> None:
-        up = self.upstream
-        if self.last_failure is not None:
-            self._fail(self.last_failure)
-        elif not up.health.up(self.loop.now):
-            wait = up.health.retry_after(self.loop.now)
-            detail = f"upstream {up.spec.name!r}: every server is down; try again in {wait}s"
-            self._fail(Failure(503, detail, retry_after=wait))
-        else:  # pragma: no cover - a fresh exchange always finds a candidate when one is up
-            self._fail(Failure(502, f"upstream {up.spec.name!r}: no server to try"))
-
     def on_connected(self) -> None:
         self.connected = True
         self._send_head()
@@ -311,99 +295,7 @@ class ProxyExchange(RequestUpload):
             pool.put(conn, self.loop.now)
         self.downstream.end_response(trailers)
 
-    def on_broken(self, what: str, bad_response: bool = False) -> None:
-        if self.done:
-            return
-        conn = self.conn
-        server = self.upstream.names[self.index]
-        failure = Failure(
-            502, f"upstream {self.upstream.spec.name!r} server {server}: {what}", server
-        )
-        if self.started:
-            self._end()
-            self.upstream.health.failed(self.index, self.loop.now)
-            self.downstream.abort(failure)
-            return
-        # A pooled connection the server had quietly closed: one more try on a new one.
-        stale = conn is not None and conn.reused and conn.response_bytes == 0 and not bad_response
-        if stale and (self.sent is None or self.sent.replayable):
-            self._attempt(fresh=True)
-            return
-        self.upstream.health.failed(self.index, self.loop.now)
-        if bad_response:  # it did answer: another server might act on the request again
-            self._give_up(failure)
-            return
-        self._retry_or_fail(failure, nothing_sent=not self.connected)
-
-    def _retry_or_fail(self, failure: Failure, nothing_sent: bool) -> None:
-        request = self.request
-        safe = nothing_sent or (request.method in IDEMPOTENT and not request.has_body)
-        self.upstream.pools[self.index].active -= 1
-        self.last_failure = failure
-        if safe and self.retries_left > 0 and (self.sent is None or self.sent.replayable):
-            self.retries_left -= 1
-            self.connected = False
-            self._attempt(fresh=False)
-            return
-        self.index = -1
-        self._fail(failure)
-
-    # -- timing -------------------------------------------------------------------------
-
-    def on_deadline(self, now: float) -> None:
-        """The Deadlines sweep found the deadline passed."""
-        splice = self.splice
-        if self.done:
-            self.deadlines.forget(self)
-        elif splice is not None:
-            limit = self.client_timeout if splice.waits_on_client else self.timeout
-            if splice.moved == self.splice_seen:  # no byte moved since the last look
-                self.abort_started(f"zero-copy relay made no progress for {limit:g}s")
-            self.splice_seen = splice.moved
-            self.deadline = now + limit
-        elif self.response_paused:
-            # A client that reads slowly (response paused) is not the upstream's fault.
-            self.deadline = now + self.timeout
-        else:
-            self._timed_out()
-
-    def _timed_out(self) -> None:
-        conn = self.conn
-        up = self.upstream
-        server = up.names[self.index]
-        where = f"upstream {up.spec.name!r} server {server}"
-        if conn is not None:
-            conn.close()
-        if not self.connected:
-            failure = Failure(
-                504, f"{where}: connect timed out after {up.spec.connect_timeout:g}s", server
-            )
-            up.health.failed(self.index, self.loop.now)
-            self._retry_or_fail(failure, nothing_sent=True)
-            return
-        failure = Failure(504, f"{where}: no response within {self.timeout:g}s", server)
-        up.health.failed(self.index, self.loop.now)
-        if self.started:
-            self._end()
-            self.downstream.abort(failure)
-        else:
-            self._give_up(failure)  # a read timeout is not retried: the client waited already
-
-    def _give_up(self, failure: Failure) -> None:
-        self.upstream.pools[self.index].active -= 1
-        self.index = -1
-        self._fail(failure)
-
     # -- endings ------------------------------------------------------------------------
-
-    def _fail(self, failure: Failure) -> None:
-        self.done = True
-        self.deadlines.forget(self)
-        self.stop_upload()  # (upload.py) an upload splice stops
-        if self.body_paused:
-            self.body_paused = False
-            self.downstream.resume_body()  # so the server can read (and drop) the rest
-        self.downstream.fail(failure)
 
     def _end(self) -> None:
         if self.done:
@@ -416,16 +308,6 @@ class ProxyExchange(RequestUpload):
         if self.splice is not None:
             self.splice.cancel()
             self.splice = None
-
-    def abort_started(self, what: str, upstream: bool = False) -> None:
-        """The response began and cannot be finished: close both connections (the client
-        sees a cut body); `upstream` counts it as the server's failure."""
-        if upstream:
-            self.upstream.health.failed(self.index, self.loop.now)
-        self._end()
-        if self.conn is not None:
-            self.conn.close()
-        self.downstream.abort(Failure(502, what, self.server))
 
     def _switch(self, head: ResponseHeadLike) -> None:
         if self.upgrade is None:

@@ -1,6 +1,6 @@
-"""Helpers for the proxy tests: read proxy config from TOML text the way the loader will, and
+"""Helpers for the proxy tests: read proxy config from TOML text the way the loader will,
 run `gateway serve` from a config (serving), proxying everything to a raw Origin, or
-balancing over echo upstreams."""
+balancing over echo upstreams, and read a raw client socket to its close."""
 
 from __future__ import annotations
 
@@ -93,3 +93,14 @@ def balanced(tmp_path: Path, policy: str, count: int = 2) -> Iterator[tuple[str,
             """
         running = stack.enter_context(serving(tmp_path, config))
         yield running.url, ups
+
+
+def read_to_close(sock: socket.socket) -> bytes:
+    """Everything sock receives until the peer closes (a reset ends it too)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data

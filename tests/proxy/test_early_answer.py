@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.proxy.support import origin_proxied
+from tests.proxy.support import origin_proxied, read_to_close
 
 
 def refuse_after(count: int):
@@ -23,16 +23,6 @@ def refuse_after(count: int):
         conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 4\r\n\r\nbig!")
 
     return refuse
-
-
-def read_to_close(sock: socket.socket) -> bytes:
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    return data
 
 
 @pytest.mark.parametrize(

@@ -9,18 +9,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gateway.proxy import zerocopy
-from tests.proxy.support import origin_proxied
+from tests.proxy.support import origin_proxied, read_to_close
 from tests.proxy.upstream import Origin
 from tests.support import wait_for
 
@@ -77,38 +75,6 @@ def expected_answer(body: bytes) -> bytes:
     return b"got %d %s" % (len(body), hashlib.sha256(body).hexdigest()[:16].encode())
 
 
-@pytest.fixture
-def uploads(monkeypatch: pytest.MonkeyPatch) -> list[zerocopy.BodySplice]:
-    """Every BodySplice made for a request body (the upload direction), recorded."""
-    made: list[zerocopy.BodySplice] = []
-
-    class Recorded(zerocopy.BodySplice):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            if self.on_step is not None:  # upsplice passes one; the response splice none
-                made.append(self)
-
-    monkeypatch.setattr(zerocopy, "BodySplice", Recorded)
-    return made
-
-
-@pytest.fixture
-def splice_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The byte counts os.splice moved in this process (the server runs in a thread)."""
-    if not hasattr(os, "splice"):
-        pytest.skip("no os.splice on this platform")
-    calls: list[int] = []
-    real = os.splice
-
-    def counted(*args: Any, **kwargs: Any) -> int:
-        n = real(*args, **kwargs)
-        calls.append(n)
-        return n
-
-    monkeypatch.setattr(os, "splice", counted)
-    return calls
-
-
 @contextmanager
 def gateway(
     tmp_path: Path, handle: Callable[[socket.socket], None], route: str = "", server: str = ""
@@ -150,16 +116,6 @@ def read_answer(sock: socket.socket, buf: bytearray) -> tuple[bytes, bytes]:
     body = bytes(buf[end : end + length])
     del buf[: end + length]
     return head, body
-
-
-def read_all(sock: socket.socket) -> bytes:
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    return data
 
 
 def test_a_large_upload_is_spliced_byte_exact_and_the_next_request_is_served(
@@ -238,7 +194,7 @@ def test_an_upstream_that_closes_mid_body_is_502_and_the_client_is_closed(
     with gateway(tmp_path, sink) as (sock, origin):
         sock.sendall(put_head(SIZE, "/cut") + BODY[: 1024 * 1024])
         assert sink.cut_done.wait(5)  # it took the first MiB and closed
-        answer = read_all(sock)  # then the gateway answers and closes (framing is lost)
+        answer = read_to_close(sock)  # then the gateway answers and closes (framing is lost)
         assert answer.startswith(b"HTTP/1.1 502"), answer[:200]
         assert b"closed the connection" in answer and b"connection: close" in answer.lower()
         assert origin.accepted == 1  # a POST/PUT whose body went is never retried
@@ -259,7 +215,7 @@ def test_an_upstream_that_answers_before_the_whole_body_is_relayed_then_closes(
 
     with gateway(tmp_path, refuse) as (sock, origin):
         sock.sendall(put_head(SIZE) + BODY[: 1024 * 1024])
-        answer = read_all(sock)  # to the close (its head went out before the gateway knew)
+        answer = read_to_close(sock)  # to the close (its head went out before the gateway knew)
         assert answer.startswith(b"HTTP/1.1 413") and answer.endswith(b"big!"), answer[:200]
         assert origin.accepted == 1 and len(uploads) == 1 and uploads[0].finished
 
@@ -281,7 +237,7 @@ def test_an_upstream_that_resets_while_the_body_flows_is_502_or_a_closed_client(
 
     with gateway(tmp_path, reset_after_some) as (sock, origin):
         sender = send_in_thread(sock, put_head(2 * SIZE) + BODY + BODY)
-        answer = read_all(sock)
+        answer = read_to_close(sock)
         assert answer == b"" or answer.startswith(b"HTTP/1.1 502"), answer[:200]
         sender.join(5)
         assert origin.accepted == 1 and len(uploads) == 1 and uploads[0].finished
@@ -293,7 +249,7 @@ def test_a_content_length_over_max_body_bytes_is_refused_before_anything(
     sink = Sink()
     with gateway(tmp_path, sink, server='max_body_bytes = "1MiB"') as (sock, origin):
         sock.sendall(put_head(SIZE))
-        answer = read_all(sock)
+        answer = read_to_close(sock)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert origin.accepted == 0 and not uploads
 
@@ -335,7 +291,7 @@ def test_expect_100_continue_gets_no_100_when_the_upstream_is_down(tmp_path: Pat
         socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock,
     ):
         sock.sendall(put_head(SIZE, extra="expect: 100-continue\r\n"))
-        answer = read_all(sock)
+        answer = read_to_close(sock)
         assert answer.startswith(b"HTTP/1.1 502"), answer[:200]  # and no 100 before it
         assert b"connection: close" in answer.lower()
 
@@ -347,7 +303,7 @@ def test_a_client_that_stalls_mid_body_is_closed_on_the_body_timeout(
     server = 'timeouts = { body = "300ms" }'
     with gateway(tmp_path, sink, server=server) as (sock, _):
         sock.sendall(put_head(SIZE) + BODY[: 1024 * 1024])
-        assert read_all(sock) == b""  # closed without an answer, as the copied path does
+        assert read_to_close(sock) == b""  # closed without an answer, as the copied path does
         assert sink.closed_short.wait(5) and not sink.bodies
         assert len(uploads) == 1 and uploads[0].finished
 

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,20 +18,6 @@ from tests.proxy.support import origin_proxied
 from tests.proxy.test_upload_splice import BODY, SIZE, Sink, expected_answer, read_answer
 from tests.proxy.upstream import Origin
 from tests.support import running_server, write_site
-
-
-@pytest.fixture
-def uploads(monkeypatch: pytest.MonkeyPatch) -> list[zerocopy.BodySplice]:
-    made: list[zerocopy.BodySplice] = []
-
-    class Recorded(zerocopy.BodySplice):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            if self.on_step is not None:
-                made.append(self)
-
-    monkeypatch.setattr(zerocopy, "BodySplice", Recorded)
-    return made
 
 
 def test_a_chunked_upload_is_copied(tmp_path: Path, uploads: list[zerocopy.BodySplice]) -> None:

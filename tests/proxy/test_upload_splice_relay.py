@@ -7,6 +7,8 @@ from __future__ import annotations
 import selectors
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -18,6 +20,19 @@ MODES = [
     ),
     pytest.param(False, id="copy"),
 ]
+Ends = tuple[socket.socket, socket.socket, socket.socket, socket.socket, selectors.BaseSelector]
+
+
+@contextmanager
+def relay_ends() -> Iterator[Ends]:
+    """a -> b, the relay's source, and c -> d, its destination (b and c non-blocking), and
+    the selector its job runs on."""
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    with a, b, c, d, selectors.DefaultSelector() as sel:
+        b.setblocking(False)
+        c.setblocking(False)
+        yield a, b, c, d, sel
 
 
 def run(sel: selectors.BaseSelector, results: list[BaseException | None]) -> None:
@@ -29,11 +44,7 @@ def run(sel: selectors.BaseSelector, results: list[BaseException | None]) -> Non
 
 @pytest.mark.parametrize("use_splice", MODES)
 def test_the_source_closing_early_is_the_sources_failure(use_splice: bool) -> None:
-    a, b = socket.socketpair()
-    c, d = socket.socketpair()
-    with a, b, c, d, selectors.DefaultSelector() as sel:
-        b.setblocking(False)
-        c.setblocking(False)
+    with relay_ends() as (a, b, c, _d, sel):
         steps: list[int] = []
         results: list[BaseException | None] = []
         relay = Relay(b, c, 100, use_splice)
@@ -50,11 +61,7 @@ def test_the_source_closing_early_is_the_sources_failure(use_splice: bool) -> No
 
 @pytest.mark.parametrize("use_splice", MODES)
 def test_a_destination_that_resets_is_the_destinations_failure(use_splice: bool) -> None:
-    a, b = socket.socketpair()
-    c, d = socket.socketpair()
-    with a, b, c, d, selectors.DefaultSelector() as sel:
-        b.setblocking(False)
-        c.setblocking(False)
+    with relay_ends() as (a, b, c, d, sel):
         d.close()  # the destination's peer is gone: sending fails with EPIPE
         results: list[BaseException | None] = []
         relay = Relay(b, c, 100, use_splice)
