@@ -844,6 +844,8 @@ class HttpProtocol(Protocol):
                 cache.drop(cached)
                 return False
         if cached.whole:  # a fixed body, or a small file's bytes: one send
+            if cached.tail:  # a larger fixed body, kept by reference
+                data += cached.tail
             sent = transport.send_now(data)[0] if direct else 0  # type: ignore[attr-defined]
             if sent < len(data):
                 transport.write(data[sent:] if sent else data)

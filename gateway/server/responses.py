@@ -44,6 +44,11 @@ BYPASS = frozenset(
 # precompressed siblings on the mount (file_identity refuses those: a sibling may appear).
 MAX_ENTRIES = 256  # emptied when full: clients choose the heads
 MAX_BODY = 16384  # a fixed body, or a small file's bytes, kept beside its head
+# A larger fixed body (a page, or its compressed form: 100 KiB of HTML is 17-19 KiB of zstd
+# or gzip) is kept by reference, not copied: the route's own bytes, or the compression
+# memo's, which every entry for that body shares. A hit joins it to the head (one copy
+# per hit, a few us at this size; the long way costs more). Past this: the long way.
+MAX_SHARED = 65536
 
 
 class Cached:
@@ -62,6 +67,7 @@ class Cached:
         "path",
         "route",
         "status",
+        "tail",
         "whole",
     )
 
@@ -79,6 +85,7 @@ class Cached:
         self.path = ""
         self.identity: object = None
         self.whole = True  # `data` is the whole answer (else the file's bytes follow it)
+        self.tail = b""  # a fixed body over MAX_BODY, sent after `data` (kept, not copied)
 
 
 class ResponseCache:
@@ -208,10 +215,15 @@ class ResponseCache:
     ) -> Cached | None:
         target = getattr(match, "target", None)
         body = response.body
-        if type(target) is RespondTarget and type(body) is bytes and len(body) <= MAX_BODY:
+        if type(target) is RespondTarget and type(body) is bytes and len(body) <= MAX_SHARED:
             # Compressed or not, the same head gets the same bytes from the same app.
-            data = self._head_bytes(request, response, len(body)) + body
-            return Cached(head, data, 200, len(body), request.route)
+            data = self._head_bytes(request, response, len(body))
+            if len(body) <= MAX_BODY:
+                return Cached(head, data + body, 200, len(body), request.route)
+            entry = Cached(head, data, 200, 0, request.route)
+            entry.length = len(body)
+            entry.tail = body
+            return entry
         if (
             type(target) is StaticTarget
             and type(body) is FileBody

@@ -17,6 +17,7 @@ from gateway.compress import apply
 from gateway.compress.codecs import decompress_body
 from gateway.config.load import load_config
 from gateway.server import http1
+from gateway.server.responses import MAX_BODY, MAX_SHARED
 from tests.support import ResponseReader, connect, wait_for
 
 SITE = """
@@ -40,6 +41,14 @@ SITE = """
     [[route]]
     path = "/big"
     respond = { body = "%s", content_type = "text/plain" }
+
+    [[route]]
+    path = "/page"
+    respond = { body = "%s", content_type = "text/plain" }
+
+    [[route]]
+    path = "/huge"
+    respond = { body = "%s", content_type = "text/plain" }
 """
 BROWSER = (
     b"GET %s HTTP/1.1\r\nHost: x\r\n"
@@ -49,12 +58,15 @@ BROWSER = (
 )
 TEXT = "".join(f"line {i} of a compressible page\n" for i in range(200))  # ~6 KiB
 BIG = "a fixed answer worth compressing " * 100  # over min_size
+# Over MAX_BODY plain and compressed (54 KB; 28 KB gzip, 28 KB zstd, 18 KB br), under MAX_SHARED
+PAGE = "".join(f"{(i * 2654435761) % 2**32:08x} " for i in range(6000))
+HUGE = PAGE * 2  # over MAX_SHARED plain
 
 
 @pytest.fixture
 def server(site):
     return site(
-        SITE % BIG,
+        SITE % (BIG, PAGE, HUGE),
         {
             "public/a.bin": b"\x00\x01" * 600,  # not a compressible type
             "public/small.txt": "tiny\n",  # under min_size
@@ -210,3 +222,36 @@ def test_a_new_config_replaces_a_kept_compressed_answer(server, tmp_path):
             lambda: (a := ask()).headers["content-encoding"] and decoded(a) == new and a
         )
         assert answer.headers["content-encoding"] == "gzip"
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", "zstd", "br", None])
+def test_a_larger_fixed_answer_is_kept_by_reference(server, monkeypatch, accept_encoding):
+    """A fixed body over MAX_BODY (plain, or compressed) is kept too, by reference: a hit
+    sends the same bytes as the long way."""
+    counted = Counted(monkeypatch)
+    before = hits(server)
+    with connect(server.port) as sock:
+        reader = ResponseReader(sock)
+        answers = []
+        for _ in range(4):
+            sock.sendall(head_with("/page", accept_encoding))
+            answers.append(reader.read())
+    first = answers[0]
+    assert first.headers.get("content-encoding") == accept_encoding
+    assert MAX_BODY < len(first.body) <= MAX_SHARED
+    assert all((without_date(a), a.body) == (without_date(first), first.body) for a in answers)
+    assert decoded(first) == PAGE.encode()
+    long_way = counted.requests  # 1; 2 when a Date second rolled over between two of them
+    assert 1 <= long_way <= 2
+    # (a hit is counted just after its bytes are sent: poll)
+    wait_for(lambda: hits(server) - before == 4 - long_way, timeout=5)
+
+
+def test_a_fixed_answer_over_max_shared_goes_the_long_way(server, ask):
+    before = hits(server)
+    with connect(server.port) as sock:
+        reader = ResponseReader(sock)
+        for _ in range(3):
+            sock.sendall(head_with("/huge", None))
+            assert reader.read().body == HUGE.encode()
+    assert hits(server) == before
