@@ -85,7 +85,9 @@ class TlsClient:
             self._flush()
             return
         except (ssl.SSLError, OSError) as error:
-            self._fail(error)
+            # The alert the ssl object wrote (unknown_ca, bad_certificate...) goes out
+            # before the close, so the upstream learns why rather than seeing a bare EOF.
+            self._fail(error, alert=True)
             return
         self._flush()
         self.open = True
@@ -112,16 +114,22 @@ class TlsClient:
         if pending and self.outer is not None:
             self.outer.write(self._out.read(pending))
 
-    def _fail(self, error: BaseException) -> None:
+    def _fail(self, error: BaseException, alert: bool = False) -> None:
         """The handshake or a record failed: the connection is lost with this reason (the
-        exchange reports a handshake failure as 'cannot connect: ...')."""
+        exchange reports a handshake failure as 'cannot connect: ...'). `alert`: send what
+        the ssl object wrote (its alert) and close after it, rather than abort."""
         if self.closed:
             return
         self.closed = True
         outer, self.outer = self.outer, None
         if outer is not None:
             outer.set_protocol(_Quiet())
-            outer.abort()
+            pending = self._out.pending if alert else 0
+            if pending:
+                outer.write(self._out.read(pending))
+                outer.close()  # sends the alert first
+            else:
+                outer.abort()
         if isinstance(error, ssl.SSLCertVerificationError):
             text = f"tls: certificate verify failed: {error.verify_message}"
         else:

@@ -76,10 +76,7 @@ class BodyReader:
             self.chunks = []
         else:
             self.chunks.append(data)
-        elapsed = now - self.started
-        rate = spec.min_body_rate
-        if rate and elapsed > spec.min_body_rate_grace and self.size < rate * elapsed:
-            raise too_slow(self.size, elapsed, rate)
+        check_rate(self.size, self.started, now, spec)
 
     def take(self) -> bytes | SpooledBody:
         """The whole body (it gives its share of the budget back): bytes, or the temp
@@ -123,6 +120,16 @@ class SpooledBody:
 
     def close(self) -> None:
         self.file.close()
+
+
+def check_rate(size: int, started: float, now: float, spec: Any) -> None:
+    """Raise 408 when `size` body bytes since `started` (the request's first byte) average
+    under `spec.min_body_rate` once `spec.min_body_rate_grace` has passed: every body a
+    connection takes (read whole, copied or spliced to a proxy) is held to it here."""
+    rate = spec.min_body_rate
+    elapsed = now - started
+    if rate and elapsed > spec.min_body_rate_grace and size < rate * elapsed:
+        raise too_slow(size, elapsed, rate)
 
 
 def too_slow(size: int, elapsed: float, rate: int) -> HTTPError:

@@ -18,7 +18,7 @@ from gateway.request import Request, build_request
 from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
 from gateway.server import proxybody
-from gateway.server.bodies import BodyReader
+from gateway.server.bodies import BodyReader, check_rate
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream, encode_head, error_answer, stream_of
 from gateway.server.responses import Cached, ResponseCache
@@ -89,6 +89,7 @@ class HttpProtocol(Protocol):
     __slots__ = (
         "_answered",
         "_body",
+        "_copied",
         "_files",
         "_head",
         "_last",
@@ -133,6 +134,7 @@ class HttpProtocol(Protocol):
         self.secure = False  # over TLS ([tls]); set in connection_made
         self.hsts = b""  # the Strict-Transport-Security line its answers carry, if any
         self._proxy: ProxyDriver | None = None
+        self._copied = 0  # body bytes of the proxied request passed upstream (min_body_rate)
 
     # -- from the transport ---------------------------------------------------------------
 
@@ -641,6 +643,7 @@ class HttpProtocol(Protocol):
         call = proxy_call_at_head(self.ctx, head, self.client)
         if call is None:
             return False
+        self._copied = 0
         self._start_proxy(call, head, b"", head.keep_alive, uploading=True)
         if large and self._proxy is not None:
             proxybody.attach(self, self._proxy, head)
@@ -660,19 +663,18 @@ class HttpProtocol(Protocol):
         proxy = self._proxy
         assert proxy is not None
         parser = self.parser
+        ctx = self.ctx
         while True:
             try:
                 event = parser.next_event()
-            except ProtocolError as exc:  # e.g. 413 past max_body_bytes, bad chunking
-                self._proxy = None
-                proxy.exchange.cancel()
-                self.state = READING
-                if proxy.responder.status:
-                    self.transport.abort()  # the response began: it cannot be answered
-                else:
-                    self._error_answer(exc, self._head)
+                kind = type(event)
+                if kind is Data:
+                    # Held to min_body_rate as a body read whole is (bodies.check_rate).
+                    self._copied += len(event.data)  # type: ignore[union-attr]
+                    check_rate(self._copied, self._started, ctx.loop.now, ctx.app.config.server)
+            except HTTPError as exc:  # 413 past max_body_bytes, bad chunking; 408 too slow
+                self._proxy_body_failed(proxy, exc)
                 return
-            kind = type(event)
             if kind is Data:
                 proxy.exchange.body(event.data)  # type: ignore[union-attr]
             elif kind is EndOfMessage:
@@ -688,6 +690,17 @@ class HttpProtocol(Protocol):
                 return
             else:
                 return  # NEED_DATA
+
+    def _proxy_body_failed(self, proxy: ProxyDriver, exc: HTTPError) -> None:
+        """The request body cannot go on: the upstream request is dropped, and the client
+        gets the error (closed after it), or a bare close once the response began."""
+        self._proxy = None
+        proxy.exchange.cancel()
+        self.state = READING
+        if proxy.responder.status:
+            self.transport.abort()  # the response began: it cannot be answered
+        else:
+            self._error_answer(exc, self._head)
 
     def proxy_done(self, keep_alive: bool) -> None:
         """The proxied response is written (or cut short: keep_alive False)."""
@@ -831,6 +844,8 @@ class HttpProtocol(Protocol):
                 cache.drop(cached)
                 return False
         if cached.whole:  # a fixed body, or a small file's bytes: one send
+            if cached.tail:  # a larger fixed body, kept by reference
+                data += cached.tail
             sent = transport.send_now(data)[0] if direct else 0  # type: ignore[attr-defined]
             if sent < len(data):
                 transport.write(data[sent:] if sent else data)

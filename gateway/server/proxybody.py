@@ -12,7 +12,7 @@ from gateway.errors import HTTPError
 from gateway.http.writer import CONTINUE
 from gateway.proxy.splice import SPLICE_MIN
 from gateway.proxy.zerocopy import plain_socket
-from gateway.server.bodies import too_slow
+from gateway.server.bodies import check_rate
 
 log = logging.getLogger("gateway.proxy")
 
@@ -92,12 +92,10 @@ class ClientBody:
         if received != self.received:
             now = self.last = ctx.loop.now
             self.received = received
-            spec = ctx.app.config.server
-            rate = spec.min_body_rate
-            elapsed = now - self.started
-            size = self.base + received
-            if rate and elapsed > spec.min_body_rate_grace and size < rate * elapsed:
-                self._refuse(too_slow(size, elapsed, rate))
+            try:
+                check_rate(self.base + received, self.started, now, ctx.app.config.server)
+            except HTTPError as exc:
+                self._refuse(exc)
                 return
         # The client's body timeout runs only while the body waits for the client.
         self.conn.deadline = self.last + ctx.timeouts.body if waits_on_client else NEVER

@@ -36,14 +36,19 @@ BYPASS = frozenset(
     )
 )
 # Accept-Encoding (every browser sends it) does not bypass: the entry is keyed by the whole
-# head, so a hit has the Accept-Encoding value of the answer it repeats. It is kept when the
-# answer cannot depend on it: no Vary (compress.apply.eligible and static on-the-fly
+# head, so a hit has the Accept-Encoding value of the answer it repeats. A fixed route's
+# answer, compressed or not, is a function of that head in one app (compression is
+# deterministic: the same body, coding and level give the same bytes), so it is kept. A
+# static file's is kept only when it cannot depend on it: no Vary (static on-the-fly
 # variants set it: a variant made in the background may appear), not encoded, and no
 # precompressed siblings on the mount (file_identity refuses those: a sibling may appear).
-# (A fixed route's compressed answer would be the same bytes every time too; it is left
-# to the compression memo, whose test counts its hits: tests/compress/test_memo.py.)
 MAX_ENTRIES = 256  # emptied when full: clients choose the heads
 MAX_BODY = 16384  # a fixed body, or a small file's bytes, kept beside its head
+# A larger fixed body (a page, or its compressed form: 100 KiB of HTML is 17-19 KiB of zstd
+# or gzip) is kept by reference, not copied: the route's own bytes, or the compression
+# memo's, which every entry for that body shares. A hit joins it to the head (one copy
+# per hit, a few us at this size; the long way costs more). Past this: the long way.
+MAX_SHARED = 65536
 
 
 class Cached:
@@ -62,6 +67,7 @@ class Cached:
         "path",
         "route",
         "status",
+        "tail",
         "whole",
     )
 
@@ -79,6 +85,7 @@ class Cached:
         self.path = ""
         self.identity: object = None
         self.whole = True  # `data` is the whole answer (else the file's bytes follow it)
+        self.tail = b""  # a fixed body over MAX_BODY, sent after `data` (kept, not copied)
 
 
 class ResponseCache:
@@ -191,7 +198,6 @@ class ResponseCache:
             and not (head.content_length or head.chunked or head.expect_continue)
             and not head.headers.has_any(BYPASS)
             and self._app is not None
-            and not (head.headers.get("accept-encoding") is not None and _negotiated(response))
         ):
             try:
                 match = self._app.router.match(request.host, "GET", request.segments)
@@ -209,10 +215,21 @@ class ResponseCache:
     ) -> Cached | None:
         target = getattr(match, "target", None)
         body = response.body
-        if type(target) is RespondTarget and type(body) is bytes and len(body) <= MAX_BODY:
-            data = self._head_bytes(request, response, len(body)) + body
-            return Cached(head, data, 200, len(body), request.route)
-        if type(target) is StaticTarget and type(body) is FileBody and target.mount is not None:
+        if type(target) is RespondTarget and type(body) is bytes and len(body) <= MAX_SHARED:
+            # Compressed or not, the same head gets the same bytes from the same app.
+            data = self._head_bytes(request, response, len(body))
+            if len(body) <= MAX_BODY:
+                return Cached(head, data + body, 200, len(body), request.route)
+            entry = Cached(head, data, 200, 0, request.route)
+            entry.length = len(body)
+            entry.tail = body
+            return entry
+        if (
+            type(target) is StaticTarget
+            and type(body) is FileBody
+            and target.mount is not None
+            and not (head.headers.get("accept-encoding") is not None and _negotiated(response))
+        ):
             found = target.mount.file_identity(getattr(match, "rest", ()), body)
             if found is None:
                 return None

@@ -1,11 +1,12 @@
 """https upstreams through `gateway serve`: a local TLS upstream whose certificate comes
 from a local CA (gateway.tls.localca): `ca` trusts it, the server name goes as SNI and is
 checked against the certificate; the system's trust store refuses it (502, the reason
-named); `verify = false` accepts it; the url shorthand takes https://; health checks speak
-TLS too."""
+named, and the upstream told by a TLS alert); `verify = false` accepts it; the url shorthand
+takes https://; health checks speak TLS too."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -73,6 +74,43 @@ def test_the_system_trust_store_refuses_a_local_ca_certificate(tmp_path: Path) -
             got = httpx.get(f"{running.url}/x")
             assert got.status_code == 502
             assert "certificate verify failed" in got.text and "cannot connect" in got.text
+
+
+def test_a_refused_upstream_certificate_is_told_to_the_upstream_with_an_alert(
+    tmp_path: Path,
+) -> None:
+    # The handshake's alert (unknown_ca) goes out before the close, as any TLS client does:
+    # the upstream's log names why, rather than an EOF in the middle of its handshake.
+    ca = LocalCA(tmp_path / "ca")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*ca.leaf(("localhost", "127.0.0.1")))
+    errors: list[BaseException] = []
+    failed = threading.Event()
+
+    def serve(listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # the test is over
+            with conn:
+                conn.settimeout(5)
+                try:
+                    context.wrap_socket(conn, server_side=True).close()
+                except (ssl.SSLError, OSError) as error:
+                    errors.append(error)
+                    failed.set()
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        threading.Thread(target=serve, args=(listener,), daemon=True).start()
+        port = listener.getsockname()[1]
+        table = f'[upstream.api]\nservers = ["https://127.0.0.1:{port}"]'
+        with running_server(site(tmp_path, table)) as running:
+            got = httpx.get(f"{running.url}/x")
+            assert got.status_code == 502 and "certificate verify failed" in got.text
+            assert failed.wait(5)
+    assert isinstance(errors[0], ssl.SSLError), repr(errors[0])
+    assert "ALERT_UNKNOWN_CA" in str(errors[0]).upper(), errors[0]
 
 
 def test_verify_false_and_tls_true_accept_it(tmp_path: Path) -> None:
