@@ -3,7 +3,8 @@ thread (pinned to CPU 0) while wrk (pinned to CPU 1, bounded) loads one path, an
 every loop turn: wall time and the loop thread's CPU from one select() return to the next
 select() call (events, timers, callbacks, after_batch, the tick). Prints the turns'
 percentiles, the long ones (what they held: a tick, a GC pass), GC passes by generation,
-and wrk's own p50/p99 beside them. On a shared machine wrk's p99 is the machine's; a long
+and wrk's own p50/p99 beside them; for pooled calls, each one's submit-to-answer time
+and how many turns later its answer ran. On a shared machine wrk's p99 is the machine's; a long
 turn here is the server's own. Usage:
     python bench/turns.py [inline|handler|pooled|respond|static] [--seconds 4] [-c 64]"""
 
@@ -18,7 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,6 +46,12 @@ class Turns:
         self._started = 0.0
         self._cpu = 0.0
         self.recording = False
+        self.selects = 0  # select() calls so far: a turn's number
+        # pooled calls: how many turns after the one that submitted it each answer ran, and
+        # the wall time from submit to the answer on the loop (the hand-off's own latency)
+        self.handoff_turns: list[int] = []
+        self.handoff_walls: list[float] = []
+        self._watch_pool(server)
         selector = server.loop.selector
         select = selector.select
 
@@ -53,6 +62,7 @@ class Turns:
                 self.marks.append(self._mark)
                 self.events.append(self._events)
             self._mark = ""
+            self.selects += 1
             events = select(timeout)
             self._events = len(events)
             self._started = time.perf_counter()
@@ -69,6 +79,22 @@ class Turns:
         server.loop.tick = marked_tick
         self.gcs = [0, 0, 0]
         gc.callbacks.append(self._on_gc)
+
+    def _watch_pool(self, server: Server) -> None:
+        submit = server.pool.submit
+
+        def timed_submit(work: Callable[[], Any], done: Callable[[Any], None]) -> int | None:
+            turn, started = self.selects, time.perf_counter()
+
+            def timed_done(result: Any) -> None:
+                if self.recording:
+                    self.handoff_turns.append(self.selects - turn)
+                    self.handoff_walls.append(time.perf_counter() - started)
+                done(result)
+
+            return submit(work, timed_done)
+
+        server.pool.submit = timed_submit  # type: ignore[method-assign]
 
     def _on_gc(self, phase: str, info: dict) -> None:
         if phase == "start" and self.recording:
@@ -154,6 +180,14 @@ def report(kind: str, turns: Turns, wrk: str) -> None:
         cpu = max(cpus[i] for i in ticks) * us
         print(f"  turns with a tick: {len(ticks)}, longest {wall:.0f} us wall, {cpu:.0f} us CPU")
     print(f"  gc passes by generation: {turns.gcs}")
+    if handed := turns.handoff_turns:
+        later = {n: sum(1 for t in handed if t == n) * 100 / len(handed) for n in (0, 1)}
+        walls = turns.handoff_walls
+        print(
+            f"  pooled answers: {len(handed)}, back in the turn that submitted them "
+            f"{later[0]:.1f}%, the next {later[1]:.1f}%, later {100 - later[0] - later[1]:.1f}%;"
+            f" submit to answer us: p50 {pct(walls, 0.5) * us:.0f}, p99 {pct(walls, 0.99) * us:.0f}"
+        )
     for line in wrk.splitlines():
         if re.match(r"\s+(50|99)%|Requests/sec", line):
             print("  wrk", line.strip())
