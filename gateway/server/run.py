@@ -99,12 +99,7 @@ def serve_single(
                 f"({dev_modes(app.config.dev, reload)})",
                 file=sys.stderr,
             )
-    # What is alive now (modules, the app, its routes) mostly lives as long as the process:
-    # leave it out of the collector's full passes. Without this a gen-2 pass walked it all a
-    # few times a second under load, each stalling the loop ~7 ms: most of the p99
-    # (docs/benchmarks.md). The price: after a reload, the startup app's cycles are never
-    # freed (one app version, once; later versions are not frozen).
-    gc.freeze()
+    keep_frozen(server)
     try:
         server.serve_forever()
     finally:
@@ -134,3 +129,24 @@ def start_reloader(config_path: str, server: Server, watch: bool = True) -> Relo
     reloader = Reloader(Path(config_path), server, watch=watch)
     reloader.start()
     return reloader
+
+
+def keep_frozen(server: Server) -> None:
+    """What is alive now (modules, the app, its routes) mostly lives as long as the process:
+    leave it out of the collector's full passes. Without this a gen-2 pass walked it all a
+    few times a second under load, each stalling the loop ~7 ms: most of the p99
+    (docs/benchmarks.md). Frozen objects are never collected, so after each app swap, once
+    the old app's requests are over (they end by timeouts.handler), one full pass frees
+    its cycles and what is left is frozen again: one pass per reload, off the hot path."""
+    gc.freeze()
+
+    def after_swap(old: object, new: object) -> None:
+        server.loop.call_later(server.timeouts.handler + 1.0, _refreeze)
+
+    server.on_swap.append(after_swap)
+
+
+def _refreeze() -> None:
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
