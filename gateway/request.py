@@ -55,12 +55,42 @@ class Request:
         http_version: str = "1.1",
         host: str | None = None,
     ) -> None:
+        self._fill(
+            method,
+            path,
+            headers,
+            body,
+            query_string,
+            raw_path if raw_path is not None else path,
+            segments,
+            client,
+            id,
+            http_version,
+            host,
+        )
+
+    def _fill(
+        self,
+        method: str,
+        path: str,
+        headers: Headers,
+        body: bytes,
+        query_string: str,
+        raw_path: str,
+        segments: tuple[str, ...],
+        client: tuple[str, int],
+        id: str,
+        http_version: str,
+        host: str | None,
+    ) -> None:
+        """Every slot, from positional arguments: __init__, and build_request once per
+        request (without __init__'s keyword handling)."""
         self.method = method
         self.path = path
         self.headers = headers
         self.body = body
         self.query_string = query_string
-        self.raw_path = raw_path if raw_path is not None else path
+        self.raw_path = raw_path
         self.segments = segments
         self.client = client
         self.id = id
@@ -201,24 +231,20 @@ def build_request(
             http_version=head.http_version,
             host=head.host,
         )
-    # Request.__init__ without its keyword handling: this runs once per request.
-    request = _new(Request)
-    request.method = head.method
-    request.path = path
-    request.headers = headers = head.headers
-    request.body = body
-    request.query_string = head.query
-    request.raw_path = head.path
-    request.segments = segments
-    request.client = client
-    request.id = request_id
-    request.http_version = head.http_version
-    host = head.host
-    request.host = host if host is not None else headers.get("host")
-    request.params = {}
-    request.route = "(unmatched)"
-    request._query = None
-    request._form = None
+    request = _new(Request)  # Request.__init__ without its keyword handling: per request
+    request._fill(
+        head.method,
+        path,
+        head.headers,
+        body,
+        head.query,
+        head.path,
+        segments,
+        client,
+        request_id,
+        head.http_version,
+        head.host,
+    )
     return request
 
 
