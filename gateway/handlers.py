@@ -23,13 +23,11 @@ from gateway.aio.kinds import signature_problem
 from gateway.config.schema import Where
 from gateway.errors import ConfigIssue, HandlerFailed, HTTPError
 from gateway.http.writer import REASONS
-from gateway.response import FileBody, PushBody, Response, Switch, _encode_json
-from gateway.response import _made as _json_response
+from gateway.response import FileBody, PushBody, Response, Switch
 
 log = logging.getLogger("gateway.handlers")
 
 Handler = Callable[[Any], Any]
-_JSON_TYPE = ("content-type", "application/json")  # as Response.json sets it
 
 
 class SiteModules:
@@ -256,8 +254,8 @@ def call_handler(func: Handler, request: Any) -> Response:
     (a 500 that names the request id) for the App to render like every other error."""
     try:
         result = func(request)
-        if type(result) is dict:  # a JSON API's answer: to_response and _checked, inlined
-            return _json_response(200, _encode_json(result).encode(), [_JSON_TYPE])
+        if type(result) is dict:  # a JSON API's answer: what to_response makes, checked
+            return Response.json(result)
         return _checked(to_response(result))
     except HTTPError:
         raise
