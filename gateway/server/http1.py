@@ -340,14 +340,12 @@ class HttpProtocol(Protocol):
                 self.deadline = self.ctx.loop.now + self.ctx.timeouts.body
                 if self.ctx.body_limits is not None and self._over_route_limit(event):  # type: ignore[arg-type]
                     return
-                if (
-                    (event.chunked or event.content_length)  # type: ignore[union-attr]
-                    and self.ctx.app.upstream_specs
-                    and self._proxy_at_head(event)  # type: ignore[arg-type]
-                ):
-                    return
-                if (event.chunked or event.content_length) and self._handler_at_head(event):  # type: ignore[union-attr,arg-type]
-                    return
+                if event.chunked or event.content_length:  # type: ignore[union-attr]
+                    # A body a proxy exchange or a handler may take as it arrives.
+                    if self.ctx.app.upstream_specs and self._proxy_at_head(event):  # type: ignore[arg-type]
+                        return
+                    if self._handler_at_head(event):  # type: ignore[arg-type]
+                        return
                 if event.expect_continue:  # type: ignore[union-attr]
                     self._continue()
             elif kind is Data:
@@ -628,10 +626,9 @@ class HttpProtocol(Protocol):
         driver.start(None if uploading else body)
 
     def _proxy_at_head(self, head: RequestHead) -> bool:
-        """A request with a body for a proxy route: start the exchange now, so the body
-        streams upstream as it arrives (the parser still enforces max_body_bytes)."""
-        if not (head.chunked or head.content_length):
-            return False
+        """A request with a body (_process checks) for a proxy route: start the exchange
+        now, so the body streams upstream as it arrives (the parser still enforces
+        max_body_bytes)."""
         if self.ctx.tls is not None and not self.secure:
             return False  # [tls] on a plain connection: _dispatch answers (its redirect)
         # A large Content-Length body from a plain-TCP client may be spliced upstream

@@ -185,16 +185,7 @@ class Loop:
             except Exception:
                 _contain(key.data)
             if handed and not n % EVENTS_PER_HANDOVER:
-                self._run_handed()
-
-    def _run_handed(self) -> None:
-        handed = self._handed
-        while handed:
-            callback = handed.popleft()
-            try:
-                callback()
-            except Exception:
-                _contain(callback)
+                _run_all(handed)
 
     def run_ready(self) -> None:
         """Run the callbacks already scheduled (at shutdown, after the loop stopped):
@@ -202,14 +193,8 @@ class Loop:
         ready = self._ready
         handed = self._handed
         while ready or handed:
-            if handed:
-                self._run_handed()
-            while ready:
-                callback = ready.popleft()
-                try:
-                    callback()
-                except Exception:
-                    _contain(callback)
+            _run_all(handed)
+            _run_all(ready)
 
     def _run_timers(self) -> None:
         timers = self._timers
@@ -228,6 +213,17 @@ class Loop:
 
 def _nothing() -> None:
     pass
+
+
+def _run_all(callbacks: collections.deque[Callback]) -> None:
+    """Run queued callbacks, and any they queue, until none is left; one that raises is
+    logged and the rest still run."""
+    while callbacks:
+        callback = callbacks.popleft()
+        try:
+            callback()
+        except Exception:
+            _contain(callback)
 
 
 def _contain(callback: Callable[..., object]) -> None:

@@ -359,9 +359,10 @@ class Server:
                 self._pool_busy = True
                 sys.setswitchinterval(POOL_SWITCH_INTERVAL)
 
-    def _unpace_pool(self) -> None:
-        """From the tick: no pool call since the last one: the default interval again."""
-        if self._pool_busy and not self._pool_seen:
+    def _unpace_pool(self, end: bool = False) -> None:
+        """From the tick: no pool call since the last one: the process's own interval
+        again. At the server's `end`, whatever the pool did."""
+        if self._pool_busy and (end or not self._pool_seen):
             self._pool_busy = False
             sys.setswitchinterval(self._switch_interval)
         self._pool_seen = False
@@ -436,9 +437,7 @@ class Server:
             self._close_listener(sock)
         self.listeners.clear()
         self.pool.shutdown()
-        if self._pool_busy:
-            self._pool_busy = False
-            sys.setswitchinterval(self._switch_interval)
+        self._unpace_pool(end=True)
         self.ops.close()
         if self.ctx.upstreams is not None:
             self.ctx.upstreams.close()
