@@ -257,16 +257,11 @@ def client_fields(
     found = _CLIENT_FIELDS.get(key)
     if found is not None and found[0] is head and found[1] is rules:
         return found[2], found[3]
-    headers = head.headers
-    options = headers.get_all("connection")  # usually ["keep-alive"] or none
-    tokens = {t.strip().lower() for v in options for t in v.split(",")} - {""}
-    drop = HOP_BY_HOP if tokens <= HOP_BY_HOP else HOP_BY_HOP | tokens
-    fields = tuple([f for f in headers.items() if f[0] not in drop and f[0][:6] != "proxy-"])
-    remove, put = rules.remove_response_headers, rules.response_headers
-    if remove or put:
-        fields = tuple(apply_rules(list(fields), remove, put))
+    # Made once per distinct head and rules (then kept): the general function serves.
+    fields = tuple(response_fields(head.headers.items(), rules, upgraded=False))
     length = head.content_length  # (checked by the parser), unless a rule changed it, or
-    if length is None or remove or put:  # HEAD, 204, 304: the field says what GET would get
+    rules_apply = rules.remove_response_headers or rules.response_headers
+    if length is None or rules_apply:  # HEAD, 204, 304: the field says what GET would get
         length = next((int(v) for n, v in fields if n == "content-length"), None)
     if len(_CLIENT_FIELDS) >= _MAX_CLIENT_FIELDS:
         _CLIENT_FIELDS.clear()
