@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+import stalls
 from loadgen import WrkSettings, run_wrk, write_lua
 from procs import HOST, Server, free_port, running, tail
 from report import Outcome, host_info, record, table
@@ -79,6 +80,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=15.0,
         help="seconds a server gets to accept connections",
+    )
+    p.add_argument(
+        "--stalls",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="first measure how often the idle machine stops a spinning thread on the "
+        "server's and wrk's CPUs (bench/stalls.py), the floor of every p99; 0: skip",
     )
     p.add_argument(
         "--python",
@@ -243,6 +252,15 @@ def _kept(scenario: Scenario, words: str) -> Scenario:
     return dataclasses.replace(scenario, targets=targets)
 
 
+def stall_floor(seconds: float, server_cpus: str) -> list[str]:
+    """bench/stalls.py's per-CPU lines for the server's and wrk's CPUs ([] when skipped)."""
+    if seconds <= 0:
+        return []
+    cpus = sorted({int(c) for c in server_cpus.split(",") if c.isdigit()} | {int(WRK_CPU)})
+    found, _others = stalls.measure(seconds, [c for c in cpus if c < (os.cpu_count() or 1)])
+    return [s.line() for s in found]
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through every finally that stops a server
 
@@ -259,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         scenarios = [with_metrics(s) for s in scenarios]
     host = host_info(args.python, REPO)
     started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stalls = stall_floor(args.stalls, args.server_cpus)
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
         ws = Workspace(Path(tmp), args.python, args.workers, args.server_cpus)
         ws.prepare()
@@ -272,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.server_cpus}, wrk on CPU {WRK_CPU}; gateway workers={args.workers}"
     )
     print("\n\n".join(table(s, outcomes, how) for s, outcomes in results))
+    if stalls:
+        print("\nthe idle machine before the runs (bench/stalls.py): " + "; ".join(stalls))
     settings = {
         "started": started,
         "duration": args.duration,
@@ -282,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "server_cpu": args.server_cpus,
         "wrk_cpu": WRK_CPU,
+        "idle_stalls": stalls,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{started}.json"
