@@ -56,7 +56,7 @@ def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
         f"~ marks other > {NOISY:g}%: a shared machine, rerun",
     ]
     head = (
-        f"{'target':<19}{'req/s':>10}{'MB/s':>9}{'p50':>9}{'p99':>9}{'B/req':>9}{'err':>6}"
+        f"{'target':<19}{'req/s':>10}{'MB/s':>9}{'p50':>9}{'p99':>9}{'p99/p50':>8}{'B/req':>9}{'err':>6}"
         f"{'us/req':>8}{'cpu s/w/o':>12}"
     )
     head += "".join(f"  {'vs ' + p:>20}" for p in scenario.peers)
@@ -71,7 +71,8 @@ def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
         else:
             row = (
                 f"{o.target.label:<19}{f.rps:>10.0f}{f.mbps:>9.1f}{_ms(f.p50_ms):>9}"
-                f"{_ms(f.p99_ms):>9}{f.bytes_per_req:>9.0f}{f.errors:>6}"
+                f"{_ms(f.p99_ms):>9}{_times(f.p99_ms, f.p50_ms):>8}"
+                f"{f.bytes_per_req:>9.0f}{f.errors:>6}"
                 f"{f.cpu_us:>8.1f}{_cpu(f.cpu):>12}"
             )
             row += "".join(
@@ -87,6 +88,10 @@ def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
     for (status, detail), labels in notes.items():
         lines.append(f"-- {', '.join(labels)}: {status}\n{_indent(detail)}")
     return "\n".join(lines)
+
+
+def _times(over: float, under: float) -> str:
+    return f"{over / under:.2f}x" if under > 0 else "-"
 
 
 def _cpu(cpu: dict[str, float]) -> str:
