@@ -4,7 +4,6 @@ answers and the deadlines; the transport owns the socket. Bodies: output.py."""
 
 from __future__ import annotations
 
-import enum
 import logging
 from typing import Any
 
@@ -20,7 +19,20 @@ from gateway.response import FileBody, Response, Switch
 from gateway.server import proxybody
 from gateway.server.bodies import BodyReader, check_rate
 from gateway.server.context import ConnContext
-from gateway.server.output import Stream, encode_head, error_answer, stream_of
+from gateway.server.h1flow import OutputFlow
+from gateway.server.h1state import (
+    CLOSED,
+    DRAINING,
+    HANDLING,
+    HELD,
+    PROXYING,
+    READING,
+    RESTING,
+    STREAMING,
+    SWITCHED,
+    LimitedParser,
+)
+from gateway.server.output import Stream, encode_head, error_answer
 from gateway.server.responses import Cached, ResponseCache
 from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol, Transport
@@ -45,43 +57,7 @@ TURN_EVENTS = 64
 SPARE_PARSERS = 256
 
 
-class State(enum.Enum):
-    """What the connection does now. Reading is on in READING only.
-
-    READING   -> HANDLING (a request went to the pool), STREAMING (a streamed body is being
-                 written), HELD (output backlog), DRAINING (last answer queued), SWITCHED,
-                 PROXYING (a proxy route's exchange runs)
-    HANDLING  -> READING (answer queued), STREAMING, DRAINING
-    STREAMING -> READING (body ended), DRAINING
-    PROXYING  -> READING (proxied answer done), DRAINING, SWITCHED (upstream said 101);
-                 entered at EndOfMessage, or at the head for a body that streams upstream
-    HELD      -> READING (backlog sent)
-    DRAINING  -> CLOSED (its output sent, the transport closes)
-    any       -> CLOSED (connection lost)
-
-    Two facts stand beside the state: `_peer_done` (the client shut its side: answer what it
-    asked, then close) and `_last` (the answer being written is the last one)."""
-
-    READING = "reading"  # idle, or a request arriving (the parser says which)
-    HANDLING = "handling"  # a handler runs on the pool
-    STREAMING = "streaming"  # a streamed body is being written
-    HELD = "held"  # output backlog: the next pipelined request waits for it to drain
-    DRAINING = "draining"  # no more requests: the queued output is sent, then it closes
-    PROXYING = "proxying"  # a proxied request's exchange runs (gateway.proxy.serving)
-    SWITCHED = "switched"  # handed to another protocol after 101 Switching Protocols
-    CLOSED = "closed"
-
-
-READING = State.READING
-HANDLING = State.HANDLING
-STREAMING = State.STREAMING
-HELD = State.HELD
-DRAINING = State.DRAINING
-CLOSED = State.CLOSED
-PROXYING = State.PROXYING
-
-
-class HttpProtocol(Protocol):
+class HttpProtocol(OutputFlow, Protocol):
     """One client connection: parses what arrives, dispatches each complete request in
     order, writes the answers, and keeps one deadline for whichever timeout applies now
     (the server's tick calls on_timeout once it passes)."""
@@ -741,7 +717,7 @@ class HttpProtocol(Protocol):
     def proxy_switched(self) -> bytes:
         """The upstream said 101: the connection becomes a tunnel the exchange owns."""
         self._proxy = None
-        self.state = State.SWITCHED
+        self.state = SWITCHED
         self.ctx.forget(self)
         return self.parser.buffered
 
@@ -894,7 +870,7 @@ class HttpProtocol(Protocol):
         to the protocol the response names. The server forgets the connection."""
         protocol = response.protocol_factory()
         leftover = self.parser.buffered
-        self.state = State.SWITCHED
+        self.state = SWITCHED
         self.ctx.forget(self)
         transport = self.transport
         transport.set_protocol(protocol)
@@ -902,92 +878,3 @@ class HttpProtocol(Protocol):
         transport.resume_reading()
         if leftover:
             protocol.data_received(leftover)
-
-    def _drain(self) -> None:
-        """No more requests on this connection: close once the queued output is sent."""
-        if self.state is STREAMING:
-            self._last = True  # _end_stream drains
-            return
-        self.state = DRAINING
-        self.transport.close()
-
-    def _file_done(self, ok: bool) -> None:
-        files = self._files
-        assert files is not None
-        files.pop(0).close()
-        if ok and self.state is HELD:
-            self._resume()
-
-    def _resume(self) -> None:
-        """Take requests again (after a backlog, or a streamed body): _process goes back
-        to HELD at once if the output still has not drained enough."""
-        self.state = READING
-        transport = self.transport
-        transport.cork()
-        self._process()  # the pipelined requests that waited for the output to drain
-        if self.state is READING:
-            transport.resume_reading()
-        transport.uncork()
-
-    # -- streamed bodies ------------------------------------------------------------------
-
-    def _start_stream(self, body: Any, chunked: bool) -> None:
-        self._stream = stream_of(body, chunked)
-        self.state = STREAMING
-        self.transport.pause_reading()
-        self._pump()
-
-    def _pump(self) -> None:
-        """Write what the stream has until the transport's buffer is full."""
-        stream = self._stream
-        transport = self.transport
-        while stream is not None and not self._writing_paused:
-            try:
-                data = stream.pull()
-            except Exception:
-                log.exception("streamed response body failed; closing the connection")
-                transport.abort()
-                return
-            if data is None:
-                self._end_stream(stream)
-                return
-            if not data:  # a PushBody with nothing yet: it calls back on the next push
-                stream.set_waiter(self._on_pushed)
-                self.deadline = float("inf")
-                return
-            self.deadline = self.ctx.loop.now + self.ctx.timeouts.write
-            transport.write(data)
-            stream = self._stream
-
-    def _on_pushed(self) -> None:
-        if self.state is STREAMING:
-            self._pump()
-
-    def _end_stream(self, stream: Stream) -> None:
-        self._stream = None
-        stream.close()
-        if stream.failed:
-            self.transport.abort()  # no last chunk: the client sees the body was cut short
-            return
-        tail = stream.tail()
-        if tail:
-            self.transport.write(tail)
-        self.state = READING
-        if self._last or self.ctx.shutting_down:
-            self._drain()  # (an event stream that ended at shutdown: nothing follows it)
-            return
-        self._resume()
-
-
-class LimitedParser(RequestParser):
-    """A parser that knows the limits it was made with: one made before a reload changed
-    them is not reused."""
-
-    __slots__ = ("limits",)
-
-    def __init__(self, limits: dict[str, int]) -> None:
-        super().__init__(**limits)
-        self.limits = limits
-
-
-RESTING = RequestParser()  # what a connection holds between requests: never fed
