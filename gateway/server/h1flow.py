@@ -5,24 +5,26 @@ requests that waited for a backlog are taken again, and the last answer closes o
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.server.h1state import DRAINING, HELD, READING, STREAMING, Conn
+from gateway.server.h1state import DRAINING, HELD, READING, STREAMING
 from gateway.server.output import Stream, stream_of
 
 log = logging.getLogger("gateway.server")
 
 
-class OutputFlow:
+if TYPE_CHECKING:  # the connection as its parts see it (h1state.Conn)
+    from gateway.server.h1state import Conn as Part
+else:
+    Part = object
+
+
+class OutputFlow(Part):
     """HttpProtocol's methods for its output's flow; their `self` is the connection."""
 
     __slots__ = ()
 
-    # HttpProtocol's slot, declared for mypy: it would take _start_stream's assignment for
-    # a definition of this class's own (a Stream, never None).
-    _stream: Stream | None
-
-    def _drain(self: Conn) -> None:
+    def _drain(self) -> None:
         """No more requests on this connection: close once the queued output is sent."""
         if self.state is STREAMING:
             self._last = True  # _end_stream drains
@@ -30,14 +32,14 @@ class OutputFlow:
         self.state = DRAINING
         self.transport.close()
 
-    def _file_done(self: Conn, ok: bool) -> None:
+    def _file_done(self, ok: bool) -> None:
         files = self._files
         assert files is not None
         files.pop(0).close()
         if ok and self.state is HELD:
             self._resume()
 
-    def _resume(self: Conn) -> None:
+    def _resume(self) -> None:
         """Take requests again (after a backlog, or a streamed body): _process goes back
         to HELD at once if the output still has not drained enough."""
         self.state = READING
@@ -50,13 +52,13 @@ class OutputFlow:
 
     # -- streamed bodies ------------------------------------------------------------------
 
-    def _start_stream(self: Conn, body: Any, chunked: bool) -> None:
+    def _start_stream(self, body: Any, chunked: bool) -> None:
         self._stream = stream_of(body, chunked)
         self.state = STREAMING
         self.transport.pause_reading()
         self._pump()
 
-    def _pump(self: Conn) -> None:
+    def _pump(self) -> None:
         """Write what the stream has until the transport's buffer is full."""
         stream = self._stream
         transport = self.transport
@@ -78,11 +80,11 @@ class OutputFlow:
             transport.write(data)
             stream = self._stream
 
-    def _on_pushed(self: Conn) -> None:
+    def _on_pushed(self) -> None:
         if self.state is STREAMING:
             self._pump()
 
-    def _end_stream(self: Conn, stream: Stream) -> None:
+    def _end_stream(self, stream: Stream) -> None:
         self._stream = None
         stream.close()
         if stream.failed:

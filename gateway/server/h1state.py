@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, Protocol
+from abc import abstractmethod
+from typing import Any
 
 from gateway.errors import HTTPError
 from gateway.http.events import RequestHead
@@ -74,9 +75,10 @@ class LimitedParser(RequestParser):
 RESTING = RequestParser()  # what a connection holds between requests: never fed
 
 
-class Conn(Protocol):
-    """HttpProtocol as its parts see it (the `self` of their methods, for mypy): its state
-    (see http1.HttpProtocol.__init__) and what the parts call on each other."""
+class Conn:
+    """HttpProtocol as its parts see it: its state (see http1.HttpProtocol.__init__) and
+    what the parts call on each other. Each part's base class for mypy (`object` at run
+    time, so HttpProtocol's MRO holds only the parts themselves)."""
 
     ctx: ConnContext
     client: tuple[str, int]
@@ -103,42 +105,65 @@ class Conn(Protocol):
     _copied: int
 
     # http1: reading and dispatching
+    @abstractmethod
     def _process(self) -> None: ...
+    @abstractmethod
     def _rest_parser(self, parser: RequestParser) -> None: ...
 
     # h1answers: one whole request answered, its answer written
+    @abstractmethod
     def _answer(self, head: RequestHead, body: Any, fed: bool) -> None: ...
+    @abstractmethod
     def send_response(self, request: Request, response: Response, keep_alive: bool) -> None: ...
+    @abstractmethod
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None: ...
+    @abstractmethod
     def _switch(self, response: Switch) -> None: ...
 
     # h1atrest: heads at rest, the response cache's answers
+    @abstractmethod
     def _send_cached(
         self, cache: ResponseCache, cached: Cached, keep_alive: bool, at_rest: bool = False
     ) -> bool: ...
+    @abstractmethod
     def _send_file_cached(
         self, data: bytes, found: CachedFile, length: int, direct: bool
     ) -> None: ...
 
     # h1calls: handler calls, bodies fed to them as they arrive
+    @abstractmethod
     def _on_handler_done(self, token: int, response: Response | None) -> None: ...
+    @abstractmethod
     def _feed_upload(self) -> None: ...
+    @abstractmethod
     def _resume_upload(self) -> None: ...
+    @abstractmethod
     def _end_upload(self, why: str) -> None: ...
+    @abstractmethod
     def _abandon_call(self) -> None: ...
 
     # h1proxy: proxied requests
+    @abstractmethod
     def _start_proxy(
         self, call: ProxyCall, head: RequestHead, body: bytes, keep: bool, uploading: bool = False
     ) -> None: ...
+    @abstractmethod
     def _proxy_body(self) -> None: ...
+    @abstractmethod
     def _proxy_body_failed(self, proxy: ProxyDriver, exc: HTTPError) -> None: ...
 
     # h1flow: output as it drains
+    @abstractmethod
     def _drain(self) -> None: ...
+    @abstractmethod
     def _file_done(self, ok: bool) -> None: ...
+    @abstractmethod
     def _resume(self) -> None: ...
+    @abstractmethod
     def _start_stream(self, body: Any, chunked: bool) -> None: ...
+    @abstractmethod
     def _pump(self) -> None: ...
+    @abstractmethod
     def _on_pushed(self) -> None: ...
+    @abstractmethod
     def _end_stream(self, stream: Stream) -> None: ...

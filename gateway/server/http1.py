@@ -19,6 +19,7 @@ from gateway.response import FileBody, Response, Switch
 from gateway.server import proxybody
 from gateway.server.bodies import BodyReader, check_rate
 from gateway.server.context import ConnContext
+from gateway.server.h1calls import HandlerCalls
 from gateway.server.h1flow import OutputFlow
 from gateway.server.h1state import (
     CLOSED,
@@ -36,7 +37,7 @@ from gateway.server.output import Stream, encode_head, error_answer
 from gateway.server.responses import Cached, ResponseCache
 from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol, Transport
-from gateway.server.uploads import Channel, body_limit_at_head, handler_call_at_head, too_large
+from gateway.server.uploads import Channel, body_limit_at_head, too_large
 from gateway.static.fdcache import CachedFile
 from gateway.tls import hooks as tls_hooks
 
@@ -57,7 +58,7 @@ TURN_EVENTS = 64
 SPARE_PARSERS = 256
 
 
-class HttpProtocol(OutputFlow, Protocol):
+class HttpProtocol(HandlerCalls, OutputFlow, Protocol):
     """One client connection: parses what arrives, dispatches each complete request in
     order, writes the answers, and keeps one deadline for whichever timeout applies now
     (the server's tick calls on_timeout once it passes)."""
@@ -470,121 +471,6 @@ class HttpProtocol(OutputFlow, Protocol):
         if self.parser.in_message:  # pipelined bytes wait already: read no more for now
             self.transport.pause_reading()  # (else reading stays on: see data_received)
         self.deadline = ctx.loop.now + ctx.timeouts.handler
-
-    def _on_handler_done(self, token: int, response: Response | None) -> None:
-        if token != self._pending_id or self.state is not HANDLING:
-            if response is not None:
-                response.close()  # the request timed out or the client left
-            return
-        request, call, keep_alive, _job = self._waiting
-        self._waiting = None
-        if self._upload is not None:  # answered before the whole body came: close after
-            self._end_upload("the handler answered before reading the whole body")
-            keep_alive = False
-        self.state = READING
-        if response is None:
-            response = call.error_response()
-        transport = self.transport
-        transport.cork()
-        self.send_response(request, response, keep_alive)
-        self._process()  # pipelined requests that arrived meanwhile
-        if self.state is READING:
-            transport.resume_reading()
-        transport.uncork()
-
-    # -- request bodies a pooled handler reads as they arrive (uploads.py) ---------------
-
-    def _handler_at_head(self, head: RequestHead) -> bool:
-        """A large body for a pooled handler: start the call now, and feed it the body as
-        it arrives (`request.stream()`); False to read the body first, as usual."""
-        ctx = self.ctx
-        if not head.chunked and head.content_length <= ctx.app.config.server.body_buffer_size:  # type: ignore[operator]
-            return False  # a small body (the common case): read it first, as usual
-        if head.expect_continue or (ctx.tls is not None and not self.secure):
-            return False
-        loop = ctx.loop
-        made = handler_call_at_head(
-            ctx, head, self.client, lambda: loop.call_soon_threadsafe(self._resume_upload)
-        )
-        if made is None:
-            return False
-        request, result, channel = made
-        keep_alive = head.keep_alive
-        if isinstance(result, Response):  # answered without the handler: the body is unread
-            self.send_response(request, result, keep_alive=False)
-            return True
-        self._pending_id += 1
-        token = self._pending_id
-        pool = ctx.pool
-        pool.last = 0
-        if not result.submit(ctx, lambda response: self._on_handler_done(token, response)):
-            self.send_response(request, result.busy_response(), keep_alive=False)
-            return True
-        self._waiting = (request, result, keep_alive, pool.last)
-        self._upload = channel
-        self.state = HANDLING
-        self.deadline = loop.now + ctx.timeouts.handler
-        self._feed_upload()
-        return True
-
-    def _feed_upload(self) -> None:
-        """Pass what the parser has of the body to the handler; pause the client while
-        the handler has not read what waits."""
-        channel = self._upload
-        assert channel is not None
-        parser = self.parser
-        ctx = self.ctx
-        while True:
-            try:
-                event = parser.next_event()
-            except ProtocolError as exc:  # 413 past max_body_bytes, bad chunking
-                self._upload = None
-                channel.fail(exc)
-                self._abandon_call()
-                self._error_answer(exc, self._head)
-                return
-            kind = type(event)
-            if kind is Data and self._limit and channel.size + len(event.data) > self._limit:  # type: ignore[union-attr]
-                error = too_large(self._limit)
-                self._upload = None
-                channel.fail(error)
-                self._abandon_call()
-                self._error_answer(error, self._head)
-                return
-            if kind is Data:
-                self.deadline = ctx.loop.now + ctx.timeouts.handler  # bytes move: not stuck
-                if channel.feed(event.data):  # type: ignore[union-attr]
-                    self.transport.pause_reading()
-            elif kind is EndOfMessage:
-                self._upload = None
-                channel.end()
-                self._head = None
-                parser.start_next()
-                self.transport.pause_reading()  # pipelined requests wait for the answer
-                return
-            else:
-                return  # NEED_DATA
-
-    def _resume_upload(self) -> None:
-        """The handler has read what waited: read from the client again."""
-        if self._upload is not None and self.state is HANDLING:
-            self.transport.resume_reading()
-
-    def _end_upload(self, why: str) -> None:
-        channel, self._upload = self._upload, None
-        if channel is not None:
-            channel.fail(HTTPError(400, f"request body incomplete: {why}"))
-
-    def _abandon_call(self) -> None:
-        """Forget the pooled call of the request being answered otherwise."""
-        if self._waiting is not None:
-            _request, call, _keep_alive, job = self._waiting
-            self._waiting = None
-            self._pending_id += 1
-            call.cancel()
-            if job:
-                self.ctx.pool.cancel(job)
-        self.state = READING
 
     # -- proxied requests (gateway.proxy.serving drives the exchange) --------------------
 
