@@ -18,6 +18,7 @@ from gateway.request_id import adopt, echo
 from gateway.response import FileBody, Response, Switch
 from gateway.server.bodies import BodyReader
 from gateway.server.context import ConnContext
+from gateway.server.h1atrest import AtRest
 from gateway.server.h1calls import HandlerCalls
 from gateway.server.h1flow import OutputFlow
 from gateway.server.h1proxy import Proxying
@@ -34,11 +35,8 @@ from gateway.server.h1state import (
     LimitedParser,
 )
 from gateway.server.output import Stream, encode_head, error_answer
-from gateway.server.responses import Cached, ResponseCache
-from gateway.server.sockets import SocketTransport
 from gateway.server.transport import Protocol, Transport
 from gateway.server.uploads import Channel, body_limit_at_head, too_large
-from gateway.static.fdcache import CachedFile
 from gateway.tls import hooks as tls_hooks
 
 log = logging.getLogger("gateway.server")
@@ -58,7 +56,7 @@ TURN_EVENTS = 64
 SPARE_PARSERS = 256
 
 
-class HttpProtocol(HandlerCalls, Proxying, OutputFlow, Protocol):
+class HttpProtocol(AtRest, HandlerCalls, Proxying, OutputFlow, Protocol):
     """One client connection: parses what arrives, dispatches each complete request in
     order, writes the answers, and keeps one deadline for whichever timeout applies now
     (the server's tick calls on_timeout once it passes)."""
@@ -527,79 +525,6 @@ class HttpProtocol(HandlerCalls, Proxying, OutputFlow, Protocol):
             return
         if self._last:
             self._drain()
-
-    def _answer_at_rest(self, data: bytes) -> bool:
-        """`data` is one whole head and nothing waits before it or for output: when the
-        parser has parsed these very bytes before (under the server's limits) and they
-        frame no body, answer the request without feeding the parser, as _process would
-        have (a response-cache hit goes straight to the socket). False: the long way."""
-        ctx = self.ctx
-        cache = ctx.responses
-        if cache is None or self._files or self._writing_paused:
-            return False
-        head = cache.heads.get(data[:-4])  # valid: a head that failed is never kept
-        if head is None or head.content_length or head.chunked or head.expect_continue:
-            return False
-        self._started = ctx.loop.now  # its first byte (the header clock, metrics latency)
-        self._answer(head, b"", False)
-        if self.state is READING and ctx.crowded and self.parser is not RESTING:
-            self._rest_parser(self.parser)  # as _process does at NEED_DATA
-        return True
-
-    def _send_cached(
-        self, cache: ResponseCache, cached: Cached, keep_alive: bool, at_rest: bool = False
-    ) -> bool:
-        """Send a kept answer to a head seen before (see responses.py), as send_response
-        would have sent it; False (nothing sent) when it no longer applies. At rest (one
-        head, nothing before it) it goes to the socket at once; otherwise it is queued, so
-        pipelined answers coalesce. The caller starts the parser's next request (if fed)."""
-        ctx = self.ctx
-        if not keep_alive or self._peer_done or ctx.shutting_down:
-            return False  # the head would say "connection: close"
-        transport = self.transport
-        direct = at_rest and type(transport) is SocketTransport
-        data = cached.data
-        if self.hsts:  # as send_response adds it: this connection's, after the head
-            data = data[: cached.head_length - 2] + self.hsts + data[cached.head_length :]
-        found = None
-        if cached.mount is not None:
-            found = cached.mount.current(cached.path, cached.identity)  # one stat
-            if found is None:  # the file changed or went: the long way finds out how
-                cache.drop(cached)
-                return False
-        if cached.whole:  # a fixed body, or a small file's bytes: one send
-            if cached.tail:  # a larger fixed body, kept by reference
-                data += cached.tail
-            sent = transport.send_now(data)[0] if direct else 0  # type: ignore[attr-defined]
-            if sent < len(data):
-                transport.write(data[sent:] if sent else data)
-        elif found is not None:
-            self._send_file_cached(data, found, cached.length, direct)
-        self.deadline = ctx.loop.now + ctx.answer_wait
-        self._answered = True
-        cache.hits += 1
-        cached.hits += 1  # metrics (when on) add these up as the entry goes or is scraped
-        if ctx.access_log.enabled:  # a common/combined log (see ResponseCache.serve_app)
-            ctx.access_log.hit(cached.head, cached.status, cached.length, self.client)
-        return True
-
-    def _send_file_cached(self, data: bytes, found: CachedFile, length: int, direct: bool) -> None:
-        """A kept head, then the whole of a cached open file: at once when `direct`,
-        what the socket does not take (or everything) queued behind earlier output."""
-        transport = self.transport
-        if direct:
-            sent, done = transport.send_now(data, found.fd, length)  # type: ignore[attr-defined]
-        else:
-            sent = done = 0
-        if done < length:  # the rest waits in the transport's queue
-            if sent < len(data):
-                transport.write(data[sent:] if sent else data)
-            body = FileBody(found.fd, 0, length, found.acquire())
-            if self._files is None:
-                self._files = [body]
-            else:
-                self._files.append(body)
-            transport.write_file(body.fd, done, length - done, self._file_done)
 
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None:
         """Answer a request that could not be read, then close: its framing is lost."""
