@@ -14,14 +14,13 @@ from gateway.http.parser import RequestParser
 from gateway.proxy.call import ProxyCall
 from gateway.proxy.serving import ProxyDriver
 from gateway.request import Request
-from gateway.response import FileBody, Response, Switch
+from gateway.response import FileBody, Response
 from gateway.server.bodies import BodyReader
 from gateway.server.context import ConnContext
 from gateway.server.output import Stream
 from gateway.server.responses import Cached, ResponseCache
 from gateway.server.transport import Transport
 from gateway.server.uploads import Channel
-from gateway.static.fdcache import CachedFile
 
 
 class State(enum.Enum):
@@ -76,9 +75,37 @@ RESTING = RequestParser()  # what a connection holds between requests: never fed
 
 
 class Conn:
-    """HttpProtocol as its parts see it: its state (see http1.HttpProtocol.__init__) and
-    what the parts call on each other. Each part's base class for mypy (`object` at run
-    time, so HttpProtocol's MRO holds only the parts themselves)."""
+    """HttpProtocol as its parts see it, for mypy: each part's base class while type checking
+    (`object` at run time, so HttpProtocol's MRO holds only the parts themselves). Its state
+    is HttpProtocol's, slot for slot (mypy holds the parts' assignments to these names; see
+    http1.HttpProtocol.__init__ for what each is), and the methods the parts call on each
+    other."""
+
+    __slots__ = (
+        "_answered",
+        "_body",
+        "_copied",
+        "_files",
+        "_head",
+        "_last",
+        "_limit",
+        "_peer_done",
+        "_pending_id",
+        "_proxy",
+        "_started",
+        "_stream",
+        "_upload",
+        "_waiting",
+        "_writing_paused",
+        "client",
+        "ctx",
+        "deadline",
+        "hsts",
+        "parser",
+        "secure",
+        "state",
+        "transport",
+    )
 
     ctx: ConnContext
     client: tuple[str, int]
@@ -104,55 +131,38 @@ class Conn:
     _proxy: ProxyDriver | None
     _copied: int
 
-    # http1: reading and dispatching
+    # What the parts call on each other, by the module that defines it.
+    # http1: reading
     @abstractmethod
     def _process(self) -> None: ...
     @abstractmethod
     def _rest_parser(self, parser: RequestParser) -> None: ...
 
-    # h1answers: one whole request answered, its answer written
+    # h1answers
     @abstractmethod
     def _answer(self, head: RequestHead, body: Any, fed: bool) -> None: ...
     @abstractmethod
     def send_response(self, request: Request, response: Response, keep_alive: bool) -> None: ...
     @abstractmethod
     def _error_answer(self, exc: HTTPError, head: RequestHead | None = None) -> None: ...
-    @abstractmethod
-    def _switch(self, response: Switch) -> None: ...
 
-    # h1atrest: heads at rest, the response cache's answers
+    # h1atrest
     @abstractmethod
     def _send_cached(
         self, cache: ResponseCache, cached: Cached, keep_alive: bool, at_rest: bool = False
     ) -> bool: ...
-    @abstractmethod
-    def _send_file_cached(
-        self, data: bytes, found: CachedFile, length: int, direct: bool
-    ) -> None: ...
 
-    # h1calls: handler calls, bodies fed to them as they arrive
+    # h1calls
     @abstractmethod
     def _on_handler_done(self, token: int, response: Response | None) -> None: ...
-    @abstractmethod
-    def _feed_upload(self) -> None: ...
-    @abstractmethod
-    def _resume_upload(self) -> None: ...
-    @abstractmethod
-    def _end_upload(self, why: str) -> None: ...
-    @abstractmethod
-    def _abandon_call(self) -> None: ...
 
-    # h1proxy: proxied requests
+    # h1proxy
     @abstractmethod
     def _start_proxy(
         self, call: ProxyCall, head: RequestHead, body: bytes, keep: bool, uploading: bool = False
     ) -> None: ...
-    @abstractmethod
-    def _proxy_body(self) -> None: ...
-    @abstractmethod
-    def _proxy_body_failed(self, proxy: ProxyDriver, exc: HTTPError) -> None: ...
 
-    # h1flow: output as it drains
+    # h1flow
     @abstractmethod
     def _drain(self) -> None: ...
     @abstractmethod
@@ -161,9 +171,3 @@ class Conn:
     def _resume(self) -> None: ...
     @abstractmethod
     def _start_stream(self, body: Any, chunked: bool) -> None: ...
-    @abstractmethod
-    def _pump(self) -> None: ...
-    @abstractmethod
-    def _on_pushed(self) -> None: ...
-    @abstractmethod
-    def _end_stream(self, stream: Stream) -> None: ...
