@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import enum
 from abc import abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.errors import HTTPError
-from gateway.http.events import RequestHead
 from gateway.http.parser import RequestParser
-from gateway.proxy.call import ProxyCall
-from gateway.proxy.serving import ProxyDriver
-from gateway.request import Request
-from gateway.response import FileBody, Response
-from gateway.server.bodies import BodyReader
-from gateway.server.context import ConnContext
-from gateway.server.output import Stream
-from gateway.server.responses import Cached, ResponseCache
-from gateway.server.transport import Transport
-from gateway.server.uploads import Channel
+
+if TYPE_CHECKING:  # Conn's declarations only
+    from gateway.errors import HTTPError
+    from gateway.http.events import RequestHead
+    from gateway.proxy.call import ProxyCall
+    from gateway.proxy.serving import ProxyDriver
+    from gateway.request import Request
+    from gateway.response import FileBody, Response
+    from gateway.server.bodies import BodyReader
+    from gateway.server.context import ConnContext
+    from gateway.server.output import Stream
+    from gateway.server.responses import Cached, ResponseCache
+    from gateway.server.transport import Transport
+    from gateway.server.uploads import Channel
 
 
 class State(enum.Enum):
