@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from gateway.server.http1 import TURN_EVENTS, State
+from gateway.server.h1state import State
+from gateway.server.http1 import TURN_EVENTS
 from tests.server.test_http1 import answers, conn  # noqa: F401 (the fixture)
 from tests.support import ResponseReader, connect, running_server, write_site
 

@@ -16,7 +16,7 @@ from gateway.app import build_app
 from gateway.compress import apply
 from gateway.compress.codecs import decompress_body
 from gateway.config.load import load_config
-from gateway.server import http1
+from gateway.server import h1answers
 from gateway.server.responses import MAX_BODY, MAX_SHARED
 from tests.support import ResponseReader, connect, wait_for
 
@@ -133,7 +133,7 @@ class Counted:
 
     def __init__(self, monkeypatch) -> None:
         self.requests = self.compressions = 0
-        real_build, real_memo = http1.build_request, apply.MEMO
+        real_build, real_memo = h1answers.build_request, apply.MEMO
 
         def build(*args):
             self.requests += 1
@@ -144,7 +144,7 @@ class Counted:
                 self.compressions += 1
                 return real_memo.compress(coding, level, body)
 
-        monkeypatch.setattr(http1, "build_request", build)
+        monkeypatch.setattr(h1answers, "build_request", build)
         monkeypatch.setattr(apply, "MEMO", Memo())
 
 

@@ -18,7 +18,8 @@ from gateway.http.parser import RequestParser
 from gateway.http.writer import ResponseWriter
 from gateway.log import AccessLog
 from gateway.server.context import ConnContext
-from gateway.server.http1 import HttpProtocol, State
+from gateway.server.h1state import State
+from gateway.server.http1 import HttpProtocol
 from gateway.server.loop import Loop
 from gateway.server.pool import HandlerPool
 from gateway.server.transport import Transport
