@@ -275,3 +275,33 @@ def test_traversal_targets_never_leave_the_folder(server: Running, method: str) 
         if problem is not None:
             found.append(f"{target}: {problem}")
     assert not found, "\n".join(found)
+
+
+REDIRECTS = """
+    [server]
+    listen = ["127.0.0.1:0"]
+    access_log = "off"
+
+    [[route]]
+    path = "/old/{rest:path}"
+    redirect = { to = "/{rest}" }
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open redirect: needs /work/wt/reports/fuzz6-targets.py.patch (gateway/targets.py)",
+)
+@pytest.mark.parametrize("target", ["/old/%2Fevil.example", "/old/%2f%2fevil.example/x"])
+def test_a_redirect_parameter_never_makes_a_protocol_relative_location(
+    tmp_path: Path, target: str
+) -> None:
+    """A catch-all's %2F comes out as "/" (docs/routing.md), so `to = "/{rest}"` turned
+    /old/%2Fevil.example into `location: //evil.example`, which a browser follows to
+    evil.example: the fuzzer's open redirect. A local target stays local."""
+    with running_server(write_site(tmp_path, REDIRECTS)) as running:
+        raw = f"GET {target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode()
+        data, _ = exchange(running.port, raw)
+    head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
+    location = next(line for line in head.split("\r\n") if line.startswith("location:"))
+    assert location.startswith("location: /evil.example"), location
