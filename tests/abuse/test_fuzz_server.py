@@ -155,9 +155,11 @@ def expected(raw: bytes) -> tuple[list[str], int | None, bool]:
     return methods, None, parser.in_message
 
 
-def exchange(port: int, raw: bytes, half_close: bool = True) -> tuple[bytes, bool]:
+def exchange(
+    port: int, raw: bytes, half_close: bool = True, deadline: float = DEADLINE
+) -> tuple[bytes, bool]:
     """Send raw (then half-close), read to the server's close: (bytes, closed in time)."""
-    with connect(port, timeout=DEADLINE) as sock:
+    with connect(port, timeout=deadline) as sock:
         with suppress(OSError):
             sock.sendall(raw)
             if half_close:
