@@ -48,6 +48,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.seen: list[Seen] = []
+        self.heads: list[RequestHead] = []
         self.refused: list[str] = []
         self.lock = threading.Lock()
 
@@ -68,6 +69,7 @@ class Recorder:
                         assert head is not None
                         with self.lock:
                             self.seen.append((head.method, bytes(body)))
+                            self.heads.append(head)
                         answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
                         conn.sendall(answer if head.method == "HEAD" else answer + b"UP")
                         body.clear()
@@ -132,6 +134,10 @@ def recorded(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[tuple
         path = "/up/{{n}}"
         methods = ["*"]
         proxy = {{ upstream = "recorded", retries = 0, timeout = "30s" }}
+
+        [[route]]
+        path = "/pinned/{{rest:path}}"
+        proxy = {{ upstream = "recorded", host = "app.internal", strip_prefix = "/pinned" }}
         """
     try:
         with running_server(write_site(tmp_path, config)) as running:
@@ -165,6 +171,37 @@ def test_mutated_requests_reach_the_upstream_whole_or_not_at_all(
             found.append(f"{raw[:200]!r}: the upstream got {upstream}, not of {whole}")
     assert not recorder.refused, f"the upstream refused what the proxy sent: {recorder.refused}"
     assert not found, f"{len(found)} of {CASES}:\n" + "\n".join(found[:15])
+
+
+@pytest.mark.parametrize(
+    ("raw", "target", "host"),
+    [
+        (
+            b"GET http://admin.internal/pinned/x?q=1 HTTP/1.1\r\nHost: public.example\r\n\r\n",
+            "/x?q=1",
+            "app.internal",
+        ),
+        (
+            b"GET http://admin.internal/up/1 HTTP/1.1\r\nHost: public.example\r\n\r\n",
+            "/up/1",
+            "admin.internal",
+        ),
+        (b"GET HTTPS://b.example:8443/up/2? HTTP/1.0\r\n\r\n", "/up/2?", "b.example:8443"),
+    ],
+)
+def test_an_absolute_form_target_goes_upstream_in_origin_form(
+    recorded: tuple[int, Recorder], raw: bytes, target: str, host: str
+) -> None:
+    """Found by the fuzz's upstream side: an absolute-form target went upstream as it came.
+    An upstream takes the target's authority over any Host (RFC 9112 §3.2.2: an origin
+    server MUST), so a route's `host = "app.internal"` was one request away from any other
+    virtual host of the upstream, and strip_prefix never saw the path. A proxy MUST make
+    Host from the target (ibid.), and the origin-form is what every upstream reads."""
+    port, recorder = recorded
+    data, closed = exchange(port, raw)
+    assert closed and data.startswith(b"HTTP/1.1 200 "), data
+    (head,) = recorder.heads
+    assert (head.target, head.host, head.headers.get("host")) == (target, host, host)
 
 
 CUT_SHORT = [
