@@ -23,7 +23,7 @@ from tests.abuse.test_fuzz_server import DEADLINE, exchange, responses
 from tests.http.fuzz_mutations import mutate
 from tests.http.response_vectors import VALID
 from tests.proxy.upstream import Origin, read_request
-from tests.support import running_server, write_site
+from tests.support import connect, running_server, write_site
 
 SEED = 9114
 CASES = 400
@@ -41,11 +41,12 @@ SEEDS = [v.raw for v in VALID if v.method == "GET" and not v.limits] + [
 ]
 
 
-def upstream_verdict(raw: bytes, eof: bool) -> tuple[str, int, bytes, bool]:
+def upstream_verdict(raw: bytes, eof: bool, method: str = "GET") -> tuple[str, int, bytes, bool]:
     """(outcome, status, body, reusable) of `raw` as the proxy's parser reads it: outcome
     "whole" (status and body), "refused head", "refused body" (after a final head), or
     "incomplete" (more to come); reusable: whole, keep-alive, nothing after it."""
     parser = ResponseParser()
+    parser.expect(method)
     parser.feed(raw)
     if eof:
         parser.feed_eof()
@@ -70,22 +71,40 @@ class Canned:
 
     def __init__(self) -> None:
         self.responses: dict[int, bytes] = {}
+        self.methods: dict[int, str] = {}
 
     def handle(self, conn: socket.socket) -> None:
         buf = bytearray()
         conn.settimeout(DEADLINE)
         while (request := read_request(conn, buf)) is not None:
             case = re.search(rb"/up/(\d+)", request)
-            raw = self.responses[int(case.group(1))] if case else b"HTTP/1.1 400 x\r\n\r\n"
+            number = int(case.group(1)) if case else -1
+            raw = self.responses.get(number, b"HTTP/1.1 400 x\r\n\r\n")
             conn.sendall(raw)
-            if not upstream_verdict(raw, eof=False)[3]:
+            if not upstream_verdict(raw, False, self.methods.get(number, "GET"))[3]:
                 conn.shutdown(socket.SHUT_WR)
                 return
 
 
-def client_view(data: bytes) -> tuple[int, bytes, bool]:
+def fetch(port: int, request: bytes) -> tuple[bytes, str]:
+    """Send `request`, read to the end: (bytes, "closed" | "reset" | "hung")."""
+    with connect(port, timeout=DEADLINE) as sock:
+        sock.sendall(request)
+        got = bytearray()
+        try:
+            while data := sock.recv(65536):
+                got += data
+        except TimeoutError:
+            return bytes(got), "hung"
+        except ConnectionResetError:
+            return bytes(got), "reset"
+        return bytes(got), "closed"
+
+
+def client_view(data: bytes, method: str = "GET") -> tuple[int, bytes, bool]:
     """(status, body, complete) of the one answer in `data`, read strictly."""
     parser = ResponseParser()
+    parser.expect(method)
     parser.feed(data)
     parser.feed_eof()
     status, body = 0, bytearray()
@@ -127,17 +146,22 @@ def proxied(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[tuple[
     assert not bad, "the server logged:\n" + "\n".join(r.getMessage() for r in bad)
 
 
-def check(port: int, canned: Canned, case: int, raw: bytes) -> str | None:
-    canned.responses[case] = raw
-    reusable = upstream_verdict(raw, eof=False)[3]
-    outcome, status, body, _ = upstream_verdict(raw, eof=not reusable)
-    request = f"GET /up/{case} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode()
-    data, closed = exchange(port, request, half_close=False)
-    if not closed:
+def check(
+    port: int, canned: Canned, case: int, raw: bytes, method: str = "GET", version: str = "1.1"
+) -> str | None:
+    canned.responses[case], canned.methods[case] = raw, method
+    reusable = upstream_verdict(raw, False, method)[3]
+    outcome, status, body, _ = upstream_verdict(raw, not reusable, method)
+    request = f"{method} /up/{case} HTTP/{version}\r\nHost: a\r\nConnection: close\r\n\r\n"
+    data, end = fetch(port, request.encode())
+    if end == "hung":
         return f"no close within {DEADLINE}s: {data[:200]!r}"
-    got_status, got_body, complete = client_view(data)
+    got_status, got_body, complete = client_view(data, method)
+    complete = complete and end == "closed"  # a reset says the answer was cut
     if not data and outcome == "refused body" and not HELD_HEAD_FIXED:
         return None  # test_a_body_refused_before_anything_left_gets_502
+    if not data and end == "reset" and outcome != "whole":
+        return None  # cut, and said so
     if got_status == 500 or not data:
         return f"the client got {data[:200]!r}"
     if outcome == "whole" and status != 101:
@@ -159,9 +183,11 @@ def test_mutated_upstream_responses(proxied: tuple[int, Canned]) -> None:
     found = []
     for case in range(CASES):
         raw = mutate(rng.choice(SEEDS), rng, rng.choice((1, 1, 2)))
-        problem = check(port, canned, case, raw)
+        method = rng.choice(("GET", "GET", "GET", "HEAD"))
+        version = rng.choice(("1.1", "1.1", "1.0"))
+        problem = check(port, canned, case, raw, method, version)
         if problem is not None:
-            found.append(f"{raw[:200]!r}: {problem}")
+            found.append(f"{method} HTTP/{version} {raw[:200]!r}: {problem}")
     assert not found, f"{len(found)} of {CASES}:\n" + "\n".join(found[:15])
     good = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     assert check(port, canned, CASES, good) is None
@@ -198,3 +224,24 @@ def test_a_body_refused_before_anything_left_gets_502(
     assert status == 502 and b"malformed response" in body, data
     assert after == (200, b"next")  # the client's connection was never in doubt
     assert data.startswith(b"HTTP/1.1 103 ") == raw.startswith(b"HTTP/1.1 103 ")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n",
+    ],
+)
+def test_a_cut_answer_to_an_http_1_0_client_is_a_reset(
+    proxied: tuple[int, Canned], raw: bytes
+) -> None:
+    """Found by the fuzzer: an HTTP/1.0 client reads a body of unknown length until the
+    close, so an upstream cut short mid-body (here: it closes in a chunked body) gave it a
+    clean close, and a short body that looked whole. The close is a reset instead (as a
+    chunked answer without its last chunk, or a short Content-Length, tells a 1.1 client)."""
+    port, canned = proxied
+    canned.responses[0] = raw
+    data, end = fetch(port, b"GET /up/0 HTTP/1.0\r\n\r\n")
+    assert end == "reset", data
