@@ -208,6 +208,26 @@ def check_response(
     reference = read_responses(raw, method, limits, eof)
     if reference != whole:
         return f"the strict reference reads {reference[-3:]}, the parser {whole[-3:]}"
+    return check_read_whole(raw, method, limits, whole)
+
+
+def check_read_whole(raw: bytes, method: str, limits: dict[str, Any], whole: Verdict) -> str | None:
+    """read_whole (the proxy's one-step path) takes a response only if it is exactly one
+    final response with a Content-Length or no body, and reads it as the events do."""
+    parser = ResponseParser(**limits)
+    parser.expect(method)
+    try:
+        taken = parser.read_whole(raw)
+    except Exception as error:
+        return f"read_whole raised {error!r}"
+    if taken is None:
+        return None
+    head, body = taken
+    fields = tuple(head.headers.items())
+    if whole[:2] != [("head", head.status, fields, False), ("end", body, None)]:
+        return f"read_whole took {head.status} {body[:40]!r}, the events say {whole[:2]}"
+    if len(whole) > 3 or parser.next_event() is not PAUSED:
+        return f"read_whole took one response of {whole}"
     return None
 
 
