@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 
 from gateway.http.writer import LAST_CHUNK, Framing, ResponseWriter, chunk
+from gateway.proxy.headers import trailer_fields
 from gateway.proxy.seams import Failure, Fields, TransportLike
 
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
@@ -162,6 +163,7 @@ class ClientSide:
 
     def end_response(self, trailers: Fields | None) -> None:
         if self.framing is Framing.CHUNKED:
+            trailers = trailer_fields(trailers)
             if trailers:
                 lines = "".join(f"{name}: {value}\r\n" for name, value in trailers)
                 self._write(b"0\r\n" + lines.encode("latin-1") + b"\r\n")

@@ -245,3 +245,25 @@ def test_a_cut_answer_to_an_http_1_0_client_is_a_reset(
     canned.responses[0] = raw
     data, end = fetch(port, b"GET /up/0 HTTP/1.0\r\n\r\n")
     assert end == "reset", data
+
+
+def test_response_trailers_that_may_not_be_trailers_are_not_passed_on(
+    proxied: tuple[int, Canned],
+) -> None:
+    """The same for a chunked response's trailers (RFC 9110 §6.5.1): a Set-Cookie, a
+    Location or a Content-Length after the body are not passed to the client."""
+    port, canned = proxied
+    canned.responses[0] = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
+        b"X-Sum: 1\r\nSet-Cookie: session=evil\r\nContent-Length: 5\r\n"
+        b"Location: http://evil.example/\r\nWWW-Authenticate: Basic\r\nX-Other: 2\r\n\r\n"
+    )
+    data, end = fetch(port, b"GET /up/0 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert end == "closed"
+    parser = ResponseParser()
+    parser.feed(data)
+    events = []
+    while (event := parser.next_event()) is not PAUSED:
+        events.append(event)
+    assert isinstance(events[-1], EndOfMessage) and events[-1].trailers is not None
+    assert events[-1].trailers.items() == [("x-sum", "1"), ("x-other", "2")]

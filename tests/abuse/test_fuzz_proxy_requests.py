@@ -49,6 +49,7 @@ class Recorder:
     def __init__(self) -> None:
         self.seen: list[Seen] = []
         self.heads: list[RequestHead] = []
+        self.trailers: list[list[tuple[str, str]] | None] = []
         self.refused: list[str] = []
         self.lock = threading.Lock()
 
@@ -70,6 +71,8 @@ class Recorder:
                         with self.lock:
                             self.seen.append((head.method, bytes(body)))
                             self.heads.append(head)
+                            trailers = event.trailers
+                            self.trailers.append(trailers.items() if trailers else None)
                         answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
                         conn.sendall(answer if head.method == "HEAD" else answer + b"UP")
                         body.clear()
@@ -202,6 +205,29 @@ def test_an_absolute_form_target_goes_upstream_in_origin_form(
     assert closed and data.startswith(b"HTTP/1.1 200 "), data
     (head,) = recorder.heads
     assert (head.target, head.host, head.headers.get("host")) == (target, host, host)
+
+
+def test_request_trailers_that_may_not_be_trailers_are_not_passed_on(
+    recorded: tuple[int, Recorder],
+) -> None:
+    """Found reading what the upstream got: a chunked request's trailer fields went upstream
+    whatever they were. RFC 9110 §6.5.1: a sender MUST NOT send a field in trailers unless
+    its definition allows it there; framing, routing, authentication and the forwarding
+    fields do not (a recipient that merged them would take a Host, an Authorization or an
+    X-Forwarded-For the gateway never checked). The others pass."""
+    port, recorder = recorded
+    trailers = (
+        "X-Sum: 5\r\nContent-Length: 99\r\nHost: evil.example\r\nAuthorization: Basic eA==\r\n"
+        "Transfer-Encoding: chunked\r\nX-Forwarded-For: 6.6.6.6\r\nTrailer: x\r\nX-Other: 1\r\n"
+    )
+    raw = (
+        b"POST /up/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n" + trailers.encode() + b"\r\n"
+    )
+    data, closed = exchange(port, raw)
+    assert closed and data.startswith(b"HTTP/1.1 200 "), data
+    assert recorder.seen == [("POST", b"hello")]
+    assert recorder.trailers == [[("x-sum", "5"), ("x-other", "1")]]
 
 
 CUT_SHORT = [
