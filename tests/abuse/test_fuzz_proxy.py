@@ -3,7 +3,8 @@ a raw origin answers request N with mutation N of a response vector, keeping the
 when that response is complete and reusable, closing it otherwise. The client always gets a
 well-formed answer in time: the upstream's own status and body when the response parser
 accepts it, a 502 when it refuses the head, and at worst a cut-short answer when it refuses
-the body after the head went out; never a 500, a traceback, another request's bytes or a hang."""
+the body after the head went out (a reset, for an HTTP/1.0 client whose body ends at the
+close); never a 500, a traceback, another request's bytes or a hang."""
 
 from __future__ import annotations
 

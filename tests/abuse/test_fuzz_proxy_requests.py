@@ -1,7 +1,9 @@
 """Mutated client requests through a real proxy route (tests/http/fuzz_mutations.py, seeded),
 read on the upstream side by a strict parser: the proxy never sends the upstream a malformed
 request, and the upstream receives only requests the client sent whole (the same method and
-body, in order): nothing a client sends can smuggle a request past the gateway's parser."""
+body, in order): nothing a client sends can smuggle a request past the gateway's parser.
+And what the fuzz found on that side: absolute-form targets go upstream in origin-form,
+trailers that may not be trailers stay behind, a body cut short is dropped at once."""
 
 from __future__ import annotations
 

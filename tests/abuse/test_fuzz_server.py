@@ -3,7 +3,8 @@ every answer is well-formed HTTP/1.1; a request the parser refuses gets the pars
 the connection closes, even with a good request pipelined behind it; nothing gets a 500, a
 traceback in the log or a hang; no byte of a file outside the served folder is ever sent;
 traversal targets (.., %2e%2e, %00, backslash, overlong UTF-8) against the static mount; and
-the server answers a good request afterwards. The proxy side is in test_fuzz_proxy.py."""
+the server answers a good request afterwards; bodies streamed to a pooled handler arrive as
+the parser read them. Proxy routes: test_fuzz_proxy*.py; static mounts: test_fuzz_static.py."""
 
 from __future__ import annotations
 
