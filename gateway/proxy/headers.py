@@ -37,6 +37,20 @@ _REPLACED = frozenset(
         "expect",
     }
 )
+# What a trailer section may not carry (RFC 9110 §6.5.1): fields that frame or route the
+# message, authenticate, modify the request, control the response or describe the content,
+# and the forwarding fields this module vouches for. After the content they mean nothing
+# sound, and a recipient that merged them into the head would trust what no one checked.
+_NOT_IN_TRAILERS = HOP_BY_HOP | frozenset(
+    {
+        "content-length", "content-encoding", "content-type", "content-range",
+        "content-location", "host", "authorization", "www-authenticate", "proxy-authenticate",
+        "cookie", "set-cookie", "expect", "max-forwards", "range", "if-match",
+        "if-none-match", "if-modified-since", "if-unmodified-since", "if-range",
+        "cache-control", "pragma", "age", "expires", "date", "location", "retry-after",
+        "vary", "via", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+    }
+)  # fmt: skip
 UPSTREAM_HOST = "{upstream}"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: quoted if not one
 
@@ -77,6 +91,14 @@ def strip_hop_by_hop(fields: Iterable[tuple[str, str]], keep_upgrade: bool = Fal
     if keep_upgrade:
         drop = drop - {"upgrade"}
     return [(n, v) for n, v in fields if n not in drop and not n.startswith("proxy-")]
+
+
+def trailer_fields(fields: Iterable[tuple[str, str]] | None) -> Fields | None:
+    """The trailer fields (lowercase names) a proxy passes on, either way; None for none."""
+    if not fields:
+        return None
+    kept = [(n, v) for n, v in fields if n not in _NOT_IN_TRAILERS and n[:6] != "proxy-"]
+    return kept or None
 
 
 def requested_upgrade(fields: Iterable[tuple[str, str]], allowed: Sequence[str]) -> str | None:

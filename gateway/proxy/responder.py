@@ -6,10 +6,16 @@ hooks are callbacks; the server's ProxyDriver is one whose hooks are its own met
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 
 from gateway.http.writer import LAST_CHUNK, Framing, ResponseWriter, chunk
+from gateway.proxy.headers import trailer_fields
 from gateway.proxy.seams import Failure, Fields, TransportLike
+
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
 
 
 class ClientSide:
@@ -157,6 +163,7 @@ class ClientSide:
 
     def end_response(self, trailers: Fields | None) -> None:
         if self.framing is Framing.CHUNKED:
+            trailers = trailer_fields(trailers)
             if trailers:
                 lines = "".join(f"{name}: {value}\r\n" for name, value in trailers)
                 self._write(b"0\r\n" + lines.encode("latin-1") + b"\r\n")
@@ -172,6 +179,13 @@ class ClientSide:
 
     def abort(self, failure: Failure) -> None:
         self._held = None
+        if self.framing is Framing.CLOSE:
+            # A body that ends at the close (an HTTP/1.0 client, length unknown) would look
+            # whole after a plain close: a reset (SO_LINGER 0) tells the client it was cut.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
         self.transport.abort()  # no last chunk, no more bytes: the client sees a cut body
         self.on_done(False)
 

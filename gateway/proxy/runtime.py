@@ -20,6 +20,7 @@ from gateway.proxy.probe import HealthChecks
 from gateway.proxy.request import ProxyRequest
 from gateway.proxy.seams import Downstream, LoopLike, ParserLike
 from gateway.proxy.spec import Network, ProxySpec, UpstreamSpec
+from gateway.proxy.wire import origin_form
 
 
 def response_parser() -> ParserLike:
@@ -120,6 +121,7 @@ class ProxyRoute:
         """A new exchange for one request (call start() on it)."""
         trusted = is_trusted(peer_ip, self.trusted) if self.trusted else False
         client = Client(peer_ip, scheme, trusted)
+        target, headers = origin_form(target, headers)
         request = ProxyRequest(method, target, headers, client, content_length, chunked)
         return ProxyExchange(
             loop, self.upstream, self.rules, request, downstream, self.parser_factory

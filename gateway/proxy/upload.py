@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from gateway.proxy import upsplice
 from gateway.proxy.connection import UpstreamConnection
+from gateway.proxy.headers import trailer_fields
 from gateway.proxy.request import PENDING_LIMIT, Sent
 from gateway.proxy.seams import Downstream, LoopLike
 from gateway.proxy.wire import BodyEncoder
@@ -82,7 +83,7 @@ class RequestUpload:
         if self.done or self.body_done:
             return
         self.body_done = True
-        tail = None if self.encoder is None else self.encoder.end(trailers)
+        tail = None if self.encoder is None else self.encoder.end(trailer_fields(trailers))
         if tail:
             self._queue_raw(tail)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gateway.http.grammar import ABSOLUTE_FORM
+from gateway.http.headers import Headers
 from gateway.http.writer import chunk
 
 _LAST_CHUNK = b"0\r\n\r\n"
@@ -20,6 +22,21 @@ def strip_target(target: str, prefix: str) -> str:
     if path == prefix or path.startswith(prefix + "/"):
         path = path[len(prefix) :] or "/"
     return f"{path}{mark}{query}"
+
+
+def origin_form(target: str, headers: Headers) -> tuple[str, Headers]:
+    """An absolute-form target ("http://host/p?q") as origin-form ("/p?q"), its authority as
+    Host: RFC 9112 §3.2.2 has an upstream take the target's authority over any Host (so a
+    route's `host` rule, and strip_prefix, would be bypassed) and has a proxy make Host from
+    the target. Other targets (origin-form, "*") are returned as they are."""
+    if target[:1] == "/" or target == "*":
+        return target, headers
+    match = ABSOLUTE_FORM.fullmatch(target)
+    if match is None:  # pragma: no cover - the parser let only the forms above through
+        return target, headers
+    _scheme, authority, path, query = match.groups()
+    fields = [("host", authority), *((n, v) for n, v in headers.items() if n != "host")]
+    return (path or "/") + ("" if query is None else "?" + query), Headers(fields)
 
 
 def request_head(method: str, target: str, fields: Iterable[tuple[str, str]]) -> bytes:
