@@ -108,6 +108,10 @@ class RedirectTarget(Target):
 
     def serve(self, request: Request, match: Match[Any]) -> Response:
         location = self.template.build(match.params)
+        if location.startswith("//") and not self.to.startswith("//"):
+            # A parameter made a local target protocol-relative ("/{rest}" with rest
+            # "/evil.example", from /old/%2Fevil.example): a browser would leave for that host.
+            location = "/" + location.lstrip("/")
         if self.keep_query and request.query_string:
             location += ("&" if "?" in location else "?") + request.query_string
         return Response(self.status, b"", [("location", location)])

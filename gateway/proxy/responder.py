@@ -6,16 +6,11 @@ hooks are callbacks; the server's ProxyDriver is one whose hooks are its own met
 
 from __future__ import annotations
 
-import socket
-import struct
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 
 from gateway.http.writer import LAST_CHUNK, Framing, ResponseWriter, chunk
 from gateway.proxy.headers import trailer_fields
-from gateway.proxy.seams import Failure, Fields, TransportLike
-
-_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
+from gateway.proxy.seams import Failure, Fields, TransportLike, abort_with_reset
 
 
 class ClientSide:
@@ -26,6 +21,7 @@ class ClientSide:
     protocol from the transport after a 101 and returns the bytes its parser still holds."""
 
     __slots__ = (
+        "_head_at",
         "_held",
         "decorates",
         "framing",
@@ -59,6 +55,7 @@ class ClientSide:
         # Between cork() and uncork() (one read from the upstream), writes are held and go
         # to the transport as one: a small response's head, body and end in one send.
         self._held: list[bytes] | None = None
+        self._head_at = -1  # where in _held the final head is (-1: not held)
 
     # -- the hooks ------------------------------------------------------------------------
 
@@ -78,6 +75,7 @@ class ClientSide:
 
     def cork(self) -> None:
         self._held = []
+        self._head_at = -1
 
     def uncork(self) -> None:
         held, self._held = self._held, None
@@ -121,6 +119,8 @@ class ClientSide:
         self.framing = framing
         if framing is Framing.CLOSE:
             self.keep_alive = False
+        if self._held is not None:
+            self._head_at = len(self._held)
         self._write(head)
 
     def whole_response(
@@ -178,15 +178,22 @@ class ClientSide:
         self.on_error(failure)
 
     def abort(self, failure: Failure) -> None:
-        self._held = None
-        if self.framing is Framing.CLOSE:
-            # A body that ends at the close (an HTTP/1.0 client, length unknown) would look
-            # whole after a plain close: a reset (SO_LINGER 0) tells the client it was cut.
-            sock = self.transport.get_extra_info("socket")
-            if sock is not None:
-                with suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-        self.transport.abort()  # no last chunk, no more bytes: the client sees a cut body
+        held, self._held = self._held, None
+        if held is not None and self._head_at >= 0:
+            # The head is still held (it came in the same read as what broke): nothing of
+            # this response has left, so the client can still get a clear answer. 1xx
+            # heads held before it go first, as in fail().
+            interim = held[: self._head_at]
+            self._head_at = -1
+            self.framing, self.status, self.sent = Framing.NONE, 0, 0
+            if interim:
+                self.transport.write(b"".join(interim))
+            self.on_error(failure)
+            return
+        if self.framing is Framing.CLOSE:  # a body that ends at the close: reset, not FIN
+            abort_with_reset(self.transport)
+        else:
+            self.transport.abort()  # no last chunk, no more bytes: the client sees a cut body
         self.on_done(False)
 
     def switch(self, status: int, reason: str, fields: Fields) -> tuple[TransportLike, bytes]:

@@ -4,7 +4,10 @@ Downstream, the client side of a proxied request that the HTTP server protocol i
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +32,20 @@ class TransportLike(Protocol):
     def get_write_buffer_size(self) -> int: ...
     def set_protocol(self, protocol: Any) -> None: ...
     def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+
+
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
+
+
+def abort_with_reset(transport: TransportLike) -> None:
+    """Abort an answer that cannot be finished, with a TCP reset: a body that ends at the
+    close (an HTTP/1.0 client, length unknown) would look whole after a plain close. Used
+    by the proxy's responder and by the server's streamed answers."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+    transport.abort()
 
 
 class LoopLike(Protocol):

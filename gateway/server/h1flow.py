@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from gateway.proxy.seams import abort_with_reset
 from gateway.server.h1state import DRAINING, HELD, READING, STREAMING
 from gateway.server.output import Stream, stream_of
 
@@ -67,7 +68,7 @@ class OutputFlow(Part):
                 data = stream.pull()
             except Exception:
                 log.exception("streamed response body failed; closing the connection")
-                transport.abort()
+                self._cut(stream)
                 return
             if data is None:
                 self._end_stream(stream)
@@ -80,6 +81,15 @@ class OutputFlow(Part):
             transport.write(data)
             stream = self._stream
 
+    def _cut(self, stream: Stream) -> None:
+        """Close on a streamed answer that cannot be finished. A chunked body without its
+        last chunk shows it was cut; one that ends at the close (HTTP/1.0, length unknown)
+        would look whole after a plain close, so that close is a reset."""
+        if stream.chunked:
+            self.transport.abort()
+        else:
+            abort_with_reset(self.transport)
+
     def _on_pushed(self) -> None:
         if self.state is STREAMING:
             self._pump()
@@ -88,7 +98,7 @@ class OutputFlow(Part):
         self._stream = None
         stream.close()
         if stream.failed:
-            self.transport.abort()  # no last chunk: the client sees the body was cut short
+            self._cut(stream)
             return
         tail = stream.tail()
         if tail:

@@ -164,6 +164,20 @@ class HttpProtocol(Answers, AtRest, HandlerCalls, Proxying, OutputFlow, Protocol
         self._peer_done = True
         if self.state is READING:
             self._drain()  # a request cut short is dropped; queued answers still go out
+        elif self._upload is not None:
+            # Cut short in a body a handler reads as it arrives: the rest can never come,
+            # so its stream() fails now (400) rather than at the handler's timeout.
+            self._end_upload("the client closed its side of the connection")
+        elif self._proxy is not None and self._proxy.uploading:
+            # The same in a body going upstream: dropped now, as a request cut short in
+            # READING is, not at the exchange's timeout (an upstream connection held).
+            proxy, self._proxy = self._proxy, None
+            proxy.exchange.cancel()
+            self.state = READING
+            if proxy.responder.status:
+                self.transport.abort()  # an early answer began: it cannot be finished
+            else:
+                self._drain()
         # Otherwise the answer in progress finishes; _process then closes at NEED_DATA.
 
     def connection_lost(self, exc: BaseException | None) -> None:

@@ -357,6 +357,8 @@ class SocketTransport(Transport):
 
     def _on_connected(self, mask: int) -> None:
         """A client connection (Loop.connect) finished its non-blocking connect."""
+        if self._conn_lost:
+            return  # closed earlier in this batch of events (ProxyExchange.cancel)
         err = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             self.fail(OSError(err, os.strerror(err)))

@@ -28,10 +28,9 @@ from tests.support import connect, running_server, write_site
 
 SEED = 9114
 CASES = 400
-# A response whose head and malformed body come in one read gives the client nothing at all
-# (test_a_body_refused_before_anything_left_gets_502); True once
-# /work/wt/reports/fuzz6-responder.py.patch is in.
-HELD_HEAD_FIXED = False
+# A response whose head and malformed body come in one read gets the client a 502
+# (test_a_body_refused_before_anything_left_gets_502).
+HELD_HEAD_FIXED = True
 
 SEEDS = [v.raw for v in VALID if v.method == "GET" and not v.limits] + [
     b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-Case: 1\r\n\r\nBODY-CASE",
@@ -206,10 +205,6 @@ BROKEN_IN_ONE_READ = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no answer at all: needs /work/wt/reports/fuzz6-responder.py.patch",
-)
 @pytest.mark.parametrize("raw", BROKEN_IN_ONE_READ)
 def test_a_body_refused_before_anything_left_gets_502(
     proxied: tuple[int, Canned], raw: bytes

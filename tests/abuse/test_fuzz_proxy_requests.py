@@ -39,9 +39,9 @@ SEEDS = [
     b"HEAD /up/8 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
 ]
 
-# A request cut short by the client's half-close in the middle of a body going upstream
-# waits for the exchange's timeout (see the xfail test below); True once the patch is in.
-CUT_SHORT_FIXED = False
+# A request cut short by the client's half-close in the middle of a body going upstream is
+# dropped at once (test_a_body_cut_short_by_the_client_drops_the_exchange).
+CUT_SHORT_FIXED = True
 Seen = tuple[str, bytes]  # (method, body) of one whole request
 
 
@@ -239,10 +239,6 @@ CUT_SHORT = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waits for the upstream's timeout: needs /work/wt/reports/fuzz6-http1.py.patch",
-)
 def test_a_body_cut_short_by_the_client_drops_the_exchange(
     recorded: tuple[int, Recorder],
 ) -> None:
@@ -271,10 +267,6 @@ class Quiet:
         self.calls.append("lost")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="EBADF from a stale connect event: needs /work/wt/reports/fuzz6-sockets.py.patch",
-)
 def test_a_connect_event_for_a_transport_closed_in_the_same_batch_is_ignored() -> None:
     """Found by the fuzzer (a client gone while its upstream connect was in flight): the
     upstream's connect completed in the batch of events where the client's close cancelled

@@ -84,9 +84,8 @@ def broken(request):
     return body()
 """
 # A request cut short by the client's half-close in the middle of a body a handler reads as
-# it arrives waits for the handler's timeout (test_a_body_cut_short_for_a_handler_...);
-# True once /work/wt/reports/fuzz6-http1.py.patch is in.
-CUT_SHORT_FIXED = False
+# it arrives fails its stream() at once (test_a_body_cut_short_for_a_handler_...).
+CUT_SHORT_FIXED = True
 
 GOOD = b"GET /ok HTTP/1.1\r\nHost: example.com\r\n\r\n"
 SEEDS = [
@@ -356,10 +355,6 @@ CUT_SHORT_SINK = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waits for the handler's timeout: needs /work/wt/reports/fuzz6-http1.py.patch",
-)
 def test_a_body_cut_short_for_a_handler_fails_its_stream(server: Running) -> None:
     """Found by the fuzzer: a client that half-closes in the middle of a body a pooled
     handler reads as it arrives can never send the rest, yet request.stream() waited (and
@@ -372,10 +367,6 @@ def test_a_body_cut_short_for_a_handler_fails_its_stream(server: Running) -> Non
         assert data.startswith(b"HTTP/1.1 400 ") and b"request body incomplete" in data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a clean close after a cut body: needs /work/wt/reports/fuzz6-http1.py.patch",
-)
 def test_a_stream_cut_short_for_an_http_1_0_client_is_a_reset(
     server: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -406,10 +397,6 @@ REDIRECTS = """
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open redirect: needs /work/wt/reports/fuzz6-targets.py.patch (gateway/targets.py)",
-)
 @pytest.mark.parametrize("target", ["/old/%2Fevil.example", "/old/%2f%2fevil.example/x"])
 def test_a_redirect_parameter_never_makes_a_protocol_relative_location(
     tmp_path: Path, target: str

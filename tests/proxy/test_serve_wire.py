@@ -70,8 +70,10 @@ def test_a_stale_pooled_connection_is_retried_on_a_fresh_one(tmp_path: Path) -> 
         b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
         b"HTTP/9 200 OK\r\n\r\n",
+        # in the same read as its head, which therefore has not left yet
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n",
     ],
-    ids=["cl-and-te", "two-lengths", "bad-status-line"],
+    ids=["cl-and-te", "two-lengths", "bad-status-line", "bad-chunk-with-its-head"],
 )
 def test_bad_upstream_framing_is_502(tmp_path: Path, response: bytes) -> None:
     with origin_proxied(tmp_path, answer_once(response)) as (port, _):
@@ -83,9 +85,8 @@ def test_bad_upstream_framing_is_502(tmp_path: Path, response: bytes) -> None:
     "cut",
     [
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 40,
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n",
     ],
-    ids=["closes-mid-body", "bad-chunk-after-head"],
+    ids=["closes-mid-body"],
 )
 def test_a_body_cut_short_reaches_the_client_cut_short(tmp_path: Path, cut: bytes) -> None:
     # The head went out already: the client must see a truncated body, never a whole one.
