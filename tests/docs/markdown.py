@@ -113,9 +113,10 @@ class Row:
     line: str
 
 
-def key_rows(section: Section) -> list[Row]:
-    """The rows of the section's tables whose first cell is one backticked key."""
-    rows, header = [], None
+def key_tables(section: Section) -> list[list[Row]]:
+    """The section's tables, each as its rows whose first cell is one backticked key."""
+    tables: list[list[Row]] = []
+    header = None
     for line in section.lines:
         if not line.startswith("|"):
             header = None
@@ -123,8 +124,14 @@ def key_rows(section: Section) -> list[Row]:
         row = cells(line)
         if header is None:
             header = [cell.lower() for cell in row]
+            tables.append([])
             continue
         key = re.fullmatch(r"`([^`]+)`", row[0])
-        if key is not None and not set(row[0]) <= set("-: "):
-            rows.append(Row(key.group(1), dict(zip(header, row, strict=False)), line))
-    return rows
+        if key is not None:
+            tables[-1].append(Row(key.group(1), dict(zip(header, row, strict=False)), line))
+    return tables
+
+
+def key_rows(section: Section) -> list[Row]:
+    """The key rows of all the section's tables."""
+    return [row for table in key_tables(section) for row in table]

@@ -32,7 +32,7 @@ from gateway.config.tables import CORS_KEYS, DEV_KEYS, SERVER_KEYS, TIMEOUT_KEYS
 from gateway.proxy.config import HEALTH_KEYS, KEEPALIVE_KEYS, PROXY_KEYS, UPSTREAM_KEYS
 from gateway.tls.config import ACME_KEYS, CERT_KEYS, HSTS_KEYS, LOCAL_KEYS, TLS_KEYS
 from gateway.tls.files import data_home
-from tests.docs.markdown import DOCS, Row, Section, key_rows, sections
+from tests.docs.markdown import DOCS, Row, Section, key_rows, key_tables, sections
 
 CONFIG_MD = DOCS / "config.md"
 # Where the readers keep their key tuples: a new `*_KEYS` here must get a Table below.
@@ -217,7 +217,10 @@ SPOKEN: dict[tuple[str, str], tuple[str, Callable[[Any, Path], object]]] = {
     ("route.proxy", "host"): ("the client's `Host`", lambda s, site: s.host is None),
     ("[upstream.NAME]", "ca"): ("the system's trust store", lambda s, site: s.ca is None),
     ("[upstream.NAME]", "health"): ("none", lambda s, site: s.health is None),
-    ("[tls]", "https_port"): ("the lowest `listen` port", lambda s, site: s.https_port is None),
+    ("[tls]", "https_port"): (
+        "the lowest `[tls] listen` port",
+        lambda s, site: s.https_port is None,
+    ),
     ("tls.acme", "storage"): (
         "`~/.local/share/gateway/acme`",
         lambda s, site: s.storage == data_home() / "acme",
@@ -355,8 +358,8 @@ def test_each_default_is_what_the_loader_uses(name: str, site: Path) -> None:
 
 def check_default(table: Table, key: str, cell: str, site: Path) -> str | None:
     if (table.heading, key) in ALTERNATIVES:
-        return None if cell in ("", "none") else "one of several: leave its default empty"
-    if cell.lower().startswith("required"):
+        return None if cell in ("", "none", "—") else "one of several: leave its default empty"
+    if cell.lower().strip("()").startswith("required"):
         if key not in table.required:
             return "the loader does not require it"
         try:
@@ -413,3 +416,40 @@ def test_each_key_has_an_example_that_loads(name: str, site: Path) -> None:
             except ConfigLoadError as error:
                 pytest.fail(f"config.md {table.heading} {key}: {example!r} does not load: {error}")
     assert not missing, f"config.md {table.heading}: no example shows {missing}"
+
+
+# Other pages repeat a table's keys in a summary of their own: their defaults must agree too.
+# (page, section title, which table of the section, the Table, whether it lists every key)
+ELSEWHERE = [
+    ("cors.md", "A policy", 0, "CORS_KEYS", True),
+    ("deploy.md", "Limits and timeouts", 0, "SERVER_KEYS", False),
+    ("deploy.md", "Limits and timeouts", 1, "TIMEOUT_KEYS", True),
+    ("proxy.md", "`[upstream.NAME]`", 0, "UPSTREAM_KEYS", True),
+    ("proxy.md", "`proxy = { ... }` on a route", 0, "PROXY_KEYS", True),
+    ("static.md", "Keys", 0, "STATIC_KEYS", True),
+    ("tls.md", "Every key", 0, "TLS_KEYS", True),
+]
+
+
+@pytest.mark.parametrize("page, title, index, name, complete", ELSEWHERE)
+def test_other_pages_key_tables_agree(
+    page: str, title: str, index: int, name: str, complete: bool, site: Path
+) -> None:
+    table = TABLES[name]
+    found = [s for s in sections(DOCS / page) if s.title == title]
+    assert found, f"docs/{page} has no section {title!r}"
+    rows = key_tables(found[0])[index]
+    keys = [row.key for row in rows]
+    assert len(keys) == len(set(keys)), f"docs/{page} {title}: a key listed twice"
+    unknown = [key for key in keys if key not in table.keys]
+    assert not unknown, f"docs/{page} {title}: rows for keys the loader refuses: {unknown}"
+    if complete:
+        missing = [key for key in table.keys if key not in keys]
+        assert not missing, f"docs/{page} {title}: no row for {missing}"
+    wrong = []
+    for row in rows:
+        cell = default_cell(table, row)
+        problem = check_default(table, row.key, cell, site)
+        if problem:
+            wrong.append(f"{row.key} (doc: {cell!r}): {problem}")
+    assert not wrong, f"docs/{page} {title} defaults:\n" + "\n".join(wrong)
