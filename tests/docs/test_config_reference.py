@@ -32,7 +32,7 @@ from gateway.config.tables import CORS_KEYS, DEV_KEYS, SERVER_KEYS, TIMEOUT_KEYS
 from gateway.proxy.config import HEALTH_KEYS, KEEPALIVE_KEYS, PROXY_KEYS, UPSTREAM_KEYS
 from gateway.tls.config import ACME_KEYS, CERT_KEYS, HSTS_KEYS, LOCAL_KEYS, TLS_KEYS
 from gateway.tls.files import data_home
-from tests.docs.markdown import DOCS, Row, Section, key_rows, key_tables, sections
+from tests.docs.markdown import DOCS, Row, Section, cells, key_rows, key_tables, sections
 
 CONFIG_MD = DOCS / "config.md"
 # Where the readers keep their key tuples: a new `*_KEYS` here must get a Table below.
@@ -453,3 +453,46 @@ def test_other_pages_key_tables_agree(
         if problem:
             wrong.append(f"{row.key} (doc: {cell!r}): {problem}")
     assert not wrong, f"docs/{page} {title} defaults:\n" + "\n".join(wrong)
+
+
+# config.md's "Value types": each value a type is "written as" loads in a key of that type,
+# as do the others its notes show, except those the notes say "is not" accepted.
+PROBES = {
+    "string": "[server]\npid_file = {}",
+    "integer": "[server]\nworkers = {}",
+    "boolean": "[dev]\nreload = {}",
+    "list": "[cors.app]\nallow_origins = {}",
+    "size": "[server]\nmax_body_bytes = {}",
+    "duration": "[dev]\ndebounce = {}",
+    "path": "[server]\npid_file = {}",
+}
+
+
+def value_rows() -> list[list[str]]:
+    found = [s for s in sections(CONFIG_MD) if s.title == "Value types"]
+    assert found, "config.md has no 'Value types' section"
+    rows = [cells(line) for line in found[0].lines if line.startswith("|")][2:]
+    return [row for row in rows if row[0] in PROBES]
+
+
+def test_value_types_load_as_shown(site: Path) -> None:
+    rows = value_rows()
+    assert {row[0] for row in rows} == set(PROBES)
+    wrong = []
+    for kind, written, notes in rows:
+        good = re.findall(r"`([^`]+)`", written)
+        refused = re.findall(r"`([^`]+)` is not", notes)
+        good += [s for s in re.findall(r"`([^`]+)`", notes) if s not in refused]
+        for value in good + refused:
+            try:
+                tomllib.loads(f"v = {value}")
+            except tomllib.TOMLDecodeError:
+                continue  # a unit name, a key, not a value
+            try:
+                load(PROBES[kind].format(value), site)
+                loads = True
+            except ConfigLoadError:
+                loads = False
+            if loads != (value not in refused):
+                wrong.append(f"{kind} {value}: {'loads' if loads else 'is refused'}")
+    assert not wrong, wrong
