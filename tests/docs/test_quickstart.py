@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from gateway.cli import main
+from gateway.config.load import load_config
 from tests.docs.markdown import DOCS, REPO, Block, blocks, sections
 from tests.support import running_server
 
@@ -118,3 +119,13 @@ def test_gateway_routes_shows_these_rows(site: Path, capsys) -> None:
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     shown = [line.split() for line in shown_after(".venv/bin/gateway routes") if line != "..."]
     assert shown and all(row in rows for row in shown), (shown, rows)
+
+
+def test_gateway_init_writes_what_the_page_says(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "mysite"]) == 0
+    assert capsys.readouterr().out.splitlines() == shown_after(".venv/bin/gateway init mysite")
+    config = load_config("mysite/gateway.toml", environ={})
+    assert config.server.root == (tmp_path / "mysite").resolve()  # "sets no root"
+    assert config.dev.reload and config.dev.live_reload
+    assert main(["init", "mysite"]) == 1  # "refuses to overwrite any file that exists"
