@@ -295,3 +295,18 @@ def test_each_command_parses(where: str, arguments: str, capsys) -> None:
                 continue
             pytest.fail(f"{where}: `gateway {' '.join(argv)}`: {capsys.readouterr().err}")
         assert not argv or getattr(parsed, "command", None) or argv[0].startswith("-"), where
+
+
+def test_ok_lines_are_in_the_words_gateway_check_uses() -> None:
+    """`gateway check`'s ok line counts as cli_args.counted does: '2 routes and 1 mount'."""
+    routes = [f"{n} route{'' if n == 1 else 's'}" for n in range(1, 100)]
+    mounts = [f"{n} mount{'' if n == 1 else 's'}" for n in range(1, 100)]
+    shapes = {"no routes", *routes, *mounts, *(f"{r} and {m}" for r in routes for m in mounts)}
+    wrong = [
+        f"{path.name}:{number}: {line}"
+        for path in FILES
+        for number, line in enumerate(path.read_text().split("\n"), 1)
+        for counted in re.findall(r"\.toml: ok \(([^)]*)\)", line)
+        if counted not in shapes
+    ]
+    assert not wrong, wrong
