@@ -113,8 +113,9 @@ class Row:
     line: str
 
 
-def key_tables(section: Section) -> list[list[Row]]:
-    """The section's tables, each as its rows whose first cell is one backticked key."""
+def key_tables(section: Section, loose: bool = False) -> list[list[Row]]:
+    """The section's tables, each as its rows whose first cell is one backticked key (with
+    `loose`, that starts with one: "`max_headers` (header section)")."""
     tables: list[list[Row]] = []
     header = None
     for line in section.lines:
@@ -126,7 +127,7 @@ def key_tables(section: Section) -> list[list[Row]]:
             header = [cell.lower() for cell in row]
             tables.append([])
             continue
-        key = re.fullmatch(r"`([^`]+)`", row[0])
+        key = (re.match if loose else re.fullmatch)(r"`([^`]+)`", row[0])
         if key is not None:
             tables[-1].append(Row(key.group(1), dict(zip(header, row, strict=False)), line))
     return tables

@@ -420,6 +420,44 @@ def test_each_key_has_an_example_that_loads(name: str, site: Path) -> None:
 
 # Other pages repeat a table's keys in a summary of their own: their defaults must agree too.
 # (page, section title, which table of the section, the Table, whether it lists every key)
+# Tables of limits.md and handlers.md mix keys, `timeouts.` keys and fixed limits: LOOSE.
+LOOSE = [
+    ("limits.md", "Reading a request", 0),
+    ("limits.md", "Request bodies and memory", 0),
+    ("limits.md", "Time", 0),
+    ("limits.md", "Capacity", 0),
+    ("handlers.md", "Threads: the loop or the pool", 1),
+]
+
+
+@pytest.mark.parametrize("page, title, index", LOOSE)
+def test_server_keys_in_other_tables_have_their_defaults(
+    page: str, title: str, index: int, site: Path
+) -> None:
+    found = [s for s in sections(DOCS / page) if s.title == title]
+    assert found, f"docs/{page} has no section {title!r}"
+    rows = key_tables(found[0], loose=True)[index]
+    assert rows, f"docs/{page} {title}: no key rows"
+    wrong = []
+    for row in rows:
+        name, key = (
+            ("TIMEOUT_KEYS", row.key[9:])
+            if row.key.startswith("timeouts.")
+            else (
+                "SERVER_KEYS",
+                row.key,
+            )
+        )
+        table = TABLES[name]
+        if key not in table.keys:
+            wrong.append(f"{row.key}: not a [server] key")
+            continue
+        problem = check_default(table, key, default_cell(table, row), site)
+        if problem:
+            wrong.append(f"{row.key} (doc: {default_cell(table, row)!r}): {problem}")
+    assert not wrong, f"docs/{page} {title}:\n" + "\n".join(wrong)
+
+
 ELSEWHERE = [
     ("cors.md", "A policy", 0, "CORS_KEYS", True),
     ("deploy.md", "Limits and timeouts", 0, "SERVER_KEYS", False),
