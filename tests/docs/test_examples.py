@@ -10,6 +10,7 @@ Every `gateway ...` command the docs show is parsed by the real argument parser.
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 import socket
@@ -310,3 +311,20 @@ def test_ok_lines_are_in_the_words_gateway_check_uses() -> None:
         if counted not in shapes
     ]
     assert not wrong, wrong
+
+
+def test_every_command_and_long_flag_is_in_the_docs() -> None:
+    """The other way round: what `gateway` takes is shown somewhere, so a new command or
+    flag comes with its docs."""
+    text = "\n".join(path.read_text() for path in FILES)
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, sub in commands.choices.items():
+        if not re.search(rf"`(?:\.venv/bin/)?gateway {name}\b", text):
+            missing.append(name)
+        for action in sub._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help" and flag not in text:
+                    missing.append(f"{name} {flag}")
+    assert not missing, f"not shown in README.md or docs/: {missing}"
