@@ -89,6 +89,7 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
     included = merge_includes(data, path, issues)
     uses = interpolate(data, issues, environ)
     config, broken = read_config(data, issues, path.resolve(), text)
+    written = config.server.listen
     config = replace(
         config,
         server=with_port(config.server, issues, environ, uses),
@@ -96,6 +97,8 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
         includes=tuple(included.files),
         include_patterns=tuple(included.patterns),
     )
+    if config.server.listen != written:
+        check_port_against_tls(config, issues)
     if issues.items:
         raise ConfigLoadError(issues.sorted(), without_policies(config, broken))
     return config
@@ -118,6 +121,20 @@ def with_port(
     uses[:] = [use for use in uses if use not in earlier]
     uses.append(EnvUse(file, line, key, listen, (*dict.fromkeys(sources), "$PORT"), False))
     return replace(server, listen=listen)
+
+
+def check_port_against_tls(config: GatewayConfig, issues: Issues) -> None:
+    """[tls] was read against [server] listen as written; an address PORT moved onto a
+    [tls] listen address is the same mistake, so it gets the same error."""
+    if config.tls is None:
+        return
+    for address in config.server.listen:
+        if address in config.tls.listen:
+            issues.add(
+                ("server", "listen"),
+                f"{address!r} (its port from $PORT) is also in [tls] listen: an address speaks"
+                " either http or https; set PORT to another port",
+            )
 
 
 def read_config(

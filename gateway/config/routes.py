@@ -246,7 +246,7 @@ def to_json(value: object) -> bytes:
 
 def read_redirect(section: Section, path: str | None) -> RedirectSpec:
     section.check_keys(REDIRECT_KEYS)
-    to = section.require("to", v.string)
+    to = section.require("to", v.url_text)
     if to is not None and path is not None:
         check_params(section, to, path)
     return RedirectSpec(

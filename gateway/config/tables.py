@@ -86,6 +86,8 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
     s = _SERVER
     get = section.get
     log_format, log_path = get("access_log", access_log(root), (s.access_log, None))
+    ops = {key: get(key, v.ops_path, getattr(s, key)) for key in ("metrics", "health", "ready")}
+    check_ops_paths(section, ops)
     return ServerSpec(
         listen=get("listen", v.listen, s.listen),
         workers=get("workers", v.integer(1), s.workers),
@@ -106,10 +108,10 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
         access_log_path=log_path,
         cors=get("cors", v.cors_ref(cors_names, allow_false=False), None) or None,
         trailing_slash=get("trailing_slash", v.choice(TRAILING_SLASH), s.trailing_slash),
-        metrics=get("metrics", v.ops_path, s.metrics),
+        metrics=ops["metrics"],
         metrics_allow=get("metrics_allow", v.networks, s.metrics_allow),
-        health=get("health", v.ops_path, s.health),
-        ready=get("ready", v.ops_path, s.ready),
+        health=ops["health"],
+        ready=ops["ready"],
         pid_file=get("pid_file", v.file(root, check=False), None),
         request_id_header=get("request_id_header", header_or_off, s.request_id_header),
         error_log_path=get("error_log", error_log(root), None),
@@ -119,6 +121,21 @@ def read_server(section: Section, root: Path, cors_names: Collection[str]) -> Se
         shutdown=get("shutdown", _hook_refs, ()),
         where=section.where,
     )
+
+
+def check_ops_paths(section: Section, ops: dict[str, str | None]) -> None:
+    """metrics, health and ready are answered before routing: one path each."""
+    seen: dict[str, str] = {}
+    for key, path in ops.items():
+        if path is None:
+            continue
+        if path in seen:
+            section.fail(
+                key,
+                f"{path!r} is also [server] {seen[path]}: give each endpoint its own path",
+            )
+        else:
+            seen[path] = key
 
 
 def access_log(root: Path) -> Convert[tuple[AccessLogFormat, Path | None]]:

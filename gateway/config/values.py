@@ -9,6 +9,7 @@ import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import quote
 
 from gateway.config.fields import Convert, Invalid, close_match, expected, quoted, suggest
 from gateway.config.locate import format_key
@@ -51,11 +52,29 @@ def string(value: object) -> str:
 
 
 def line_text(value: object) -> str:
-    """A string that goes into a response head, so CR and LF would split it."""
+    """A string that goes into a response head: CR and LF would split it, and the writer
+    refuses what a field value cannot hold (RFC 9110 §5.5: controls but HTAB, and beyond
+    latin-1), so such a value would make every answer that carries it a 500."""
     text = string(value)
     if "\r" in text or "\n" in text:
         raise Invalid(f"{text!r} contains CR or LF, which cannot go in a header")
+    for char in text:
+        if (char < " " and char != "\t") or char == "\x7f":
+            raise Invalid(
+                f"{text!r} contains a control character ({char!r}), which cannot go in a header"
+            )
+        if char > "\xff":
+            raise Invalid(f"{text!r} contains {char!r}, which a header cannot carry: use ASCII")
     return text
+
+
+def url_text(value: object) -> str:
+    """A URL for a response head (a redirect's Location): non-ASCII characters are
+    percent-encoded as UTF-8, as a browser does; controls are refused as in line_text."""
+    text = string(value)
+    if text.isascii():
+        return line_text(text)
+    return line_text("".join(char if char.isascii() else quote(char) for char in text))
 
 
 def size(low: int = 0) -> Convert[int]:
