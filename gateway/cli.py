@@ -215,6 +215,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if app is None:
         return 1
     listen = args.listen or list(app.config.server.listen)
+    tls_listen = app.config.tls.listen if app.config.tls is not None else ()
+    for address in args.listen or ():
+        if address in tls_listen:
+            print(
+                f"gateway serve: --listen {address!r} is also in [tls] listen: an address"
+                " speaks either http or https; give --listen another port",
+                file=sys.stderr,
+            )
+            return 1
     workers = args.workers or app.config.server.workers
     reload = app.config.dev.reload
     warning = startup_warning(app.config, listen, reload)

@@ -35,7 +35,7 @@ def missing_wsproto() -> str | None:
     try:
         import wsproto  # noqa: F401
     except ImportError:
-        return "websocket routes need wsproto: pip install 'gateway[websocket]'"
+        return "websocket routes need wsproto: pip install wsproto (the 'websocket' extra)"
     return None
 
 

@@ -57,7 +57,7 @@ def check_coding(coding: str) -> None:
         extra = {"br": "brotli", "zstd": "zstandard"}[coding]
         raise ValueError(
             f"content coding {coding!r} needs the {extra!r} package: "
-            "pip install 'gateway[compress]'"
+            f"pip install {extra} (the 'compress' extra)"
         )
 
 

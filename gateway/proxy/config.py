@@ -218,8 +218,9 @@ def tls_server(server: ServerAddress) -> ServerAddress:
 
 
 def ca_file(section: Section) -> str | None:
-    """`ca`: a PEM file, relative to the folder of the file that sets it."""
-    base = Path(section.issues.file).parent
+    """`ca`: a PEM file, relative to the folder of the file that sets it (an included
+    file's own folder, not the main file's)."""
+    base = Path(section.issues.place((*section.path, "ca"))[0]).parent
     found = section.get("ca", v.file(base, check=True), None)
     if found is None:
         return None

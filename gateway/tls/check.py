@@ -28,7 +28,9 @@ def check_tls(
     result = TlsCheck()
     if spec.mode == "acme" and importlib.util.find_spec("acme") is None:
         result.issues.append(
-            spec.where.issue("acme needs the acme package: pip install 'gateway[acme]'", "acme")
+            spec.where.issue(
+                "acme needs the acme package: pip install acme josepy (the 'acme' extra)", "acme"
+            )
         )
     if spec.mode == "acme" and spec.acme is not None:
         names = ", ".join(spec.acme.domains)

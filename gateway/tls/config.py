@@ -64,7 +64,9 @@ def read_tls(
         section.fail(None, f"needs exactly one of certificates, acme or local ({found})")
         return None
     if importlib.util.find_spec("cryptography") is None:
-        section.fail(None, "tls needs the cryptography package: pip install 'gateway[tls]'")
+        section.fail(
+            None, "tls needs the cryptography package: pip install cryptography (the 'tls' extra)"
+        )
     mode: Mode = "files" if given[0] == "certificates" else given[0]  # type: ignore[assignment]
     listen = section.get("listen", v.listen, DEFAULT_LISTEN[mode])
     for address in listen:

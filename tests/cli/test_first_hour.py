@@ -101,8 +101,8 @@ def test_check_says_what_the_docs_show(monkeypatch, capsys) -> None:
     shown = re.search(r"\$ \.venv/bin/gateway check\n(gateway\.toml: ok .*)\n", QUICKSTART)
     assert shown, "docs/quickstart.md shows gateway check's ok line"
     monkeypatch.chdir(REPO)
-    config = load_config("gateway.toml")  # the quickstart has added one route by then
-    config = dataclasses.replace(config, routes=(*config.routes, config.routes[0]))
+    config = load_config("gateway.toml")  # the quickstart has added two routes by then
+    config = dataclasses.replace(config, routes=(*config.routes, *config.routes[:2]))
     assert shown.group(1) == f"gateway.toml: ok ({counted(config)})"
     assert main(["check"]) == 0
     assert re.fullmatch(r"gateway\.toml: ok \(\d+ routes and 1 mount\)\n", capsys.readouterr().out)

@@ -56,5 +56,5 @@ def test_without_wsproto_a_websocket_route_answers_501_and_warns(monkeypatch, ca
     with httpx.Client(transport=Transport(app), base_url="http://test") as client:
         response = client.get("/ws/echo", headers={"upgrade": "websocket"})
         assert response.status_code == 501
-        assert "pip install 'gateway[websocket]'" in response.text
+        assert "pip install wsproto" in response.text
         assert client.get("/api/time").json()["async"] is True  # the rest serves
