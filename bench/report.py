@@ -91,7 +91,7 @@ def table(scenario: Scenario, outcomes: list[Outcome], how: str) -> str:
 
 
 def _times(over: float, under: float) -> str:
-    return f"{over / under:.2f}x" if under > 0 else "-"
+    return f"{over / under:.2f}x" if over > 0 and under > 0 else "-"
 
 
 def _cpu(cpu: dict[str, float]) -> str:

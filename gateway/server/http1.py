@@ -30,6 +30,7 @@ from gateway.server.h1state import (
     READING,
     RESTING,
     STREAMING,
+    Conn,
     LimitedParser,
 )
 from gateway.server.output import Stream
@@ -58,31 +59,7 @@ class HttpProtocol(Answers, AtRest, HandlerCalls, Proxying, OutputFlow, Protocol
     order, writes the answers, and keeps one deadline for whichever timeout applies now
     (the server's tick calls on_timeout once it passes)."""
 
-    __slots__ = (
-        "_answered",
-        "_body",
-        "_copied",
-        "_files",
-        "_head",
-        "_last",
-        "_limit",
-        "_peer_done",
-        "_pending_id",
-        "_proxy",
-        "_started",
-        "_stream",
-        "_upload",
-        "_waiting",
-        "_writing_paused",
-        "client",
-        "ctx",
-        "deadline",
-        "hsts",
-        "parser",
-        "secure",
-        "state",
-        "transport",
-    )
+    __slots__ = Conn.__slots__  # one list: mypy checks the parts against Conn's
 
     def __init__(self, ctx: ConnContext, client: tuple[str, int]) -> None:
         self.ctx = ctx
