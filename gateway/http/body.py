@@ -20,6 +20,11 @@ from gateway.http.scan import PartialSection
 
 # A chunk-size line with generous room for extensions; longer is an attack or a bug.
 MAX_CHUNK_LINE = 4096
+# Chunk extensions are ignored, and max_body_bytes counts data only: without a cap of their
+# own, 1-byte chunks each with a 4 KiB extension would make a body of max_body_bytes cost
+# 4,000 times that on the wire (RFC 9112 §7.1.1: "a server ought to limit the total length
+# of chunk extensions"). The total per body, as Node's llhttp and hyper cap it.
+MAX_CHUNK_EXTENSIONS = 16384
 # At most this many decoded bytes per read(), so one call on a huge buffer stays bounded;
 # the caller calls again (and a server may serve other connections in between).
 MAX_READ_BYTES = 1 << 20
@@ -36,6 +41,7 @@ _END = EndOfMessage()
 # Where copying a slice of the buffer through a memoryview starts to pay (measured: a view
 # costs ~110 ns more to make; two copies cost more than that from about 16 KiB).
 _VIEW_FROM = 16384
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 # A whole chunk-size line, CRLF included, for the fast path (grammar.CHUNK_LINE + CRLF).
@@ -54,7 +60,16 @@ class ChunkedReader:
     """Decodes one chunked body. `read` takes what it can from the buffer; once `done`,
     `trailers` holds the trailer fields (None when there were none)."""
 
-    __slots__ = ("_left", "_max_body", "_phase", "_scanned", "_section", "_total", "trailers")
+    __slots__ = (
+        "_extensions",
+        "_left",
+        "_max_body",
+        "_phase",
+        "_scanned",
+        "_section",
+        "_total",
+        "trailers",
+    )
 
     def __init__(self, max_body_bytes: int, max_header_bytes: int, max_headers: int) -> None:
         self._max_body = max_body_bytes
@@ -63,6 +78,7 @@ class ChunkedReader:
         self._left = 0  # bytes of the current chunk's data still to come
         self._scanned = 0  # bytes of a chunk-size line searched for its CRLF so far
         self._total = 0
+        self._extensions = 0  # bytes of chunk extensions so far (MAX_CHUNK_EXTENSIONS)
         self.trailers: Headers | None = None
 
     @property
@@ -133,6 +149,11 @@ class ChunkedReader:
             # the careful path takes it
             if not size or end + 2 > n or total + size > limit or not buf.startswith(b"\r\n", end):
                 break
+            extension = start - 2 - m.end(1)
+            if extension:  # rare: counted, and past the cap the careful path refuses it
+                if self._extensions + extension > MAX_CHUNK_EXTENSIONS:
+                    break
+                self._extensions += extension
             total += size
             append(buf[start:end])  # a bytearray: join copies it once, no bytes() needed
             budget -= size
@@ -169,6 +190,9 @@ class ChunkedReader:
         and the data comes out as one slice (size 1) or one struct unpack."""
         step = len(line) + size + 2
         count = min((n - pos) // step, max(1, budget // size))
+        extension = len(line.rstrip(b"\r\n").lstrip(_HEX_DIGITS))
+        if extension:  # as many as fit under the cap; the careful path refuses the next
+            count = min(count, (MAX_CHUNK_EXTENSIONS - self._extensions) // extension)
         framing = line + b"\x00" * size + b"\r\n"
         offsets = [*range(len(line)), len(line) + size, len(line) + size + 1]
         for j in offsets:
@@ -181,6 +205,7 @@ class ChunkedReader:
         if total > self._max_body:
             return pos, budget
         self._total = total
+        self._extensions += count * extension
         region = memoryview(buf)[pos : pos + count * step]
         if size == 1:
             pieces.append(bytes(region[len(line) :: step]))
@@ -206,6 +231,11 @@ class ChunkedReader:
         self._total += size
         if self._total > self._max_body:
             raise ProtocolError(413, f"chunked body is over the limit of {self._max_body} bytes")
+        self._extensions += end - match.end(1)
+        if self._extensions > MAX_CHUNK_EXTENSIONS:
+            raise ProtocolError(
+                413, f"chunk extensions are over {MAX_CHUNK_EXTENSIONS} bytes in one body"
+            )
         if size:
             self._left = size
             self._phase = _Phase.DATA
