@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -100,7 +100,7 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
     if config.server.listen != written:
         check_port_against_tls(config, issues)
     if issues.items:
-        raise ConfigLoadError(issues.sorted(), without_policies(config, broken))
+        raise ConfigLoadError(issues.sorted(), without_broken(config, broken))
     return config
 
 
@@ -137,10 +137,19 @@ def check_port_against_tls(config: GatewayConfig, issues: Issues) -> None:
             )
 
 
+@dataclass(frozen=True)
+class Broken:
+    """The [cors.NAME] policies and [upstream.NAME] tables that were declared but did not
+    read cleanly (already reported): what names them is left alone in the partial config."""
+
+    policies: frozenset[str] = frozenset()
+    upstreams: frozenset[str] = frozenset()
+
+
 def read_config(
     data: dict[str, object], issues: Issues, path: Path, text: str
-) -> tuple[GatewayConfig, set[str]]:
-    """The config from what read cleanly, and the cors policies that did not."""
+) -> tuple[GatewayConfig, Broken]:
+    """The config from what read cleanly, and the named tables that did not."""
     top = Section(issues, (), data)
     top.check_keys(TOP_KEYS, homes=HOMES)
     names, policies = read_cors(table(top, "cors"))
@@ -166,7 +175,8 @@ def read_config(
         source=text,
         tls=read_tls(top.table("tls"), root, server.listen),
     )
-    return config, set(names) - set(policies)
+    broken = Broken(frozenset(names) - set(policies), frozenset(upstream_names) - set(upstreams))
+    return config, broken
 
 
 def table(top: Section, key: str) -> Section:
@@ -174,19 +184,25 @@ def table(top: Section, key: str) -> Section:
     return top.table(key) or Section(top.issues, (key,), {}, parent=top)
 
 
-def without_policies(config: GatewayConfig, broken: set[str]) -> GatewayConfig:
-    """The partial config with references to broken cors policies turned off, so that
-    compiling it does not report a missing policy that was already reported as broken."""
-    if not broken:
+def without_broken(config: GatewayConfig, broken: Broken) -> GatewayConfig:
+    """The partial config with references to broken cors policies turned off, and the
+    routes that proxy to a broken upstream left out, so that compiling it neither reports
+    again what was reported nor trips over a name that is not there (a KeyError)."""
+    if not broken.policies and not broken.upstreams:
         return config
 
     def fix(ref: CorsRef) -> CorsRef:
-        return False if ref in broken else ref
+        return False if ref in broken.policies else ref
 
-    server_cors = None if config.server.cors in broken else config.server.cors
+    server_cors = None if config.server.cors in broken.policies else config.server.cors
+    routes = [
+        route
+        for route in config.routes
+        if route.proxy is None or route.proxy.upstream not in broken.upstreams
+    ]
     return replace(
         config,
         server=replace(config.server, cors=server_cors),
-        routes=tuple(replace(route, cors=fix(route.cors)) for route in config.routes),
+        routes=tuple(replace(route, cors=fix(route.cors)) for route in routes),
         static=tuple(replace(mount, cors=fix(mount.cors)) for mount in config.static),
     )

@@ -1,0 +1,155 @@
+"""A seeded mutation fuzzer over valid configs (the demo's gateway.toml and every valid toml
+example of the docs): thousands of broken files go through the loader `gateway check` uses,
+in process. Each either loads and builds an app, or fails with the loader's own error whose
+every line names the file, the line and the key, in lowercase prose, the same every time."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tomllib
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gateway.proxy.serving
+from gateway.app import all_issues, build_app
+from gateway.config.load import ConfigLoadError, load_config
+from gateway.errors import ConfigError, ConfigIssue
+from tests.config.mutations import mutate
+from tests.docs.markdown import REPO
+
+pytest.importorskip("cryptography", reason="the docs' [tls] examples need the tls extra")
+from tests.docs.test_examples import (
+    TOML,
+    environment,
+    fake_lookup,
+    missing_tables,
+    substituted,
+    write_files,
+)
+from tests.tls.certs import ScratchCA
+
+CASES_PER_SEED = 45  # x 65 seeds: about 3,000 files
+SEED = 20261201
+
+
+@dataclass
+class Seed:
+    name: str
+    folder: Path  # where its gateway.toml is written, with the files it names
+    text: str
+    data: dict[str, Any]
+    environ: dict[str, str]
+
+
+def seeds(base: Path, ca: ScratchCA) -> Iterator[Seed]:
+    demo = base / "demo"
+    shutil.copytree(REPO / "sites", demo / "sites")
+    text = (REPO / "gateway.toml").read_text()
+    yield Seed("gateway.toml", demo, text, tomllib.loads(text), {})
+    for number, block in enumerate(b for b in TOML if b.marker != "fails"):
+        env = environment(block.text)
+        data = tomllib.loads(substituted(block.text, env))
+        text = block.text + missing_tables(data)
+        data = tomllib.loads(substituted(text, env))
+        folder = base / f"block{number}"
+        folder.mkdir()
+        write_files(folder, data, ca)
+        environ = {name: value for name, value in env.items() if value is not None}
+        yield Seed(block.where, folder, text, data, environ)
+
+
+@pytest.fixture(scope="module")
+def all_seeds(tmp_path_factory: pytest.TempPathFactory) -> list[Seed]:
+    base = tmp_path_factory.mktemp("fuzz")
+    return list(seeds(base, ScratchCA(base / "ca")))
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = gateway.proxy.serving.resolve
+    monkeypatch.setattr(
+        gateway.proxy.serving, "resolve", lambda spec: original(spec, lookup=fake_lookup)
+    )
+
+
+def outcome(seed: Seed, raw: bytes) -> list[str] | None:
+    """Load `raw` as `gateway check` does (load, then build; on failure, the build of the
+    part that loaded): None when it builds, else the issues. Any other exception escapes."""
+    path = seed.folder / "gateway.toml"
+    path.write_bytes(raw)
+    try:
+        config = load_config("gateway.toml", seed.environ)
+    except ConfigLoadError as exc:
+        issues = all_issues(exc)
+        problems = [f"{i}: {bad}" for i in issues for bad in faults(i, seed)]
+        assert not problems, "\n".join(problems)
+        return [str(issue) for issue in issues]
+    try:
+        build_app(config).close()
+    except ConfigError as exc:
+        problems = [f"{i}: {bad}" for i in exc.issues for bad in faults(i, seed)]
+        assert not problems, "\n".join(problems)
+        return [str(issue) for issue in exc.issues]
+    return None
+
+
+def faults(issue: ConfigIssue, seed: Seed) -> list[str]:
+    """What is wrong with how an issue is told (empty when nothing)."""
+    found = []
+    if not (seed.folder / issue.file).is_file():
+        found.append(f"names file {issue.file!r}, which is not the config or an included file")
+    whole_file = issue.message.startswith(("is not UTF-8", "is empty"))
+    if issue.line is None and not whole_file:
+        found.append("names no line")
+    if not issue.key and not (whole_file or issue.message.startswith("invalid toml")):
+        found.append("names no key")
+    first = issue.message[:1]
+    if not first or (first.isupper() and not issue.message.startswith(("UTF", "TOML"))):
+        found.append("message does not start in lowercase")
+    for leak in ("Traceback", " object at 0x", "<class ", "Error(", "None"):
+        if leak in issue.message:
+            found.append(f"message shows {leak!r}")
+    return found
+
+
+def escaped(exc: Exception) -> str:
+    """'KeyError: 'api' (at gateway/proxy/spec.py:113)': what escaped, and from where."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/gateway/" in f.filename]
+    place = ""
+    if frames:
+        file = frames[-1].filename.rpartition("/gateway/")[2]
+        place = f" (at gateway/{file}:{frames[-1].lineno})"
+    return f"{type(exc).__name__}: {exc}{place}"
+
+
+def cases(seed: Seed, index: int) -> Iterator[tuple[str, bytes]]:
+    for number in range(CASES_PER_SEED):
+        rng = random.Random(f"{SEED}:{index}:{number}")
+        yield mutate(seed.data, seed.text, rng, seed.folder)
+
+
+def test_every_broken_config_gets_a_clear_error(
+    all_seeds: list[Seed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = []
+    count = 0
+    for index, seed in enumerate(all_seeds):
+        monkeypatch.chdir(seed.folder)
+        for what, raw in cases(seed, index):
+            count += 1
+            try:
+                first = outcome(seed, raw)
+                again = outcome(seed, raw)
+            except Exception as exc:  # the point is to see any of them
+                failures.append(f"{seed.name}: {what}: {escaped(exc)}"[:600])
+                continue
+            if first != again:
+                failures.append(f"{seed.name}: {what}: not deterministic:\n{first}\n{again}")
+    assert count > 2500
+    assert not failures, f"{len(failures)} of {count} cases:\n" + "\n".join(failures[:40])
