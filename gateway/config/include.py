@@ -11,9 +11,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.config.fields import Issues, describe
+from gateway.config.fields import Invalid, Issues, describe
 from gateway.config.locate import KeyPath, Locator, format_key, locate
 from gateway.config.source import display_name, syntax_issue
+from gateway.config.values import path_text
 from gateway.errors import ConfigIssue
 
 ARRAYS = ("route", "static")  # arrays of tables: appended in include order
@@ -76,6 +77,11 @@ class _File:
                 self.fail(
                     ("include", index), f"expected a file name or glob, got {describe(pattern)}"
                 )
+                continue
+            try:
+                path_text(pattern)
+            except Invalid as exc:
+                self.fail(("include", index), exc.problems[0][1])
                 continue
             for file in self.expand(pattern, index):
                 self.include(file, stack, target, ("include", index))

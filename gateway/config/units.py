@@ -18,6 +18,9 @@ SIZE_UNITS = {
     "gib": 1024**3,
 }
 DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Longer is a slip, and waits (threading, settimeout, select) raise OverflowError on a
+# timeout past ~292 years: 1e12 seconds made every async handler call fail.
+MAX_DURATION = 10 * 365 * 86400
 
 # A plain decimal number, then an optional unit; no sign, no exponent, no inner spaces.
 _AMOUNT = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*")
@@ -52,12 +55,18 @@ def parse_duration(value: int | float | str) -> float:
     if not isinstance(value, str):
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{value!r} is not a duration: durations are 0 or more seconds")
-        return float(value)
-    match = _AMOUNT.fullmatch(value)
-    factor = DURATION_UNITS.get(match.group(2).lower() or "s") if match else None
-    if match is None or factor is None:
-        raise ValueError(f"{value!r} is not a duration: {_DURATION_HELP}")
-    return float(match.group(1)) * factor
+        seconds = float(value)
+    else:
+        match = _AMOUNT.fullmatch(value)
+        factor = DURATION_UNITS.get(match.group(2).lower() or "s") if match else None
+        if match is None or factor is None:
+            raise ValueError(f"{value!r} is not a duration: {_DURATION_HELP}")
+        seconds = float(match.group(1)) * factor
+    if seconds > MAX_DURATION:
+        raise ValueError(
+            f"{value!r} is more than 10 years: durations go up to {MAX_DURATION} seconds"
+        )
+    return seconds
 
 
 def format_size(size: int) -> str:

@@ -242,11 +242,33 @@ def cors_ref(names: Collection[str], allow_false: bool = True) -> Convert[str | 
     return convert
 
 
+NAME_MAX = 255  # bytes in one file name: the limit of ext4, xfs, btrfs, apfs and ntfs
+
+
+def shown(text: str) -> str:
+    """repr(text), cut short when it is too long to read in one error line."""
+    return repr(text) if len(text) <= 80 else f"{text[:40]!r}... ({len(text)} characters)"
+
+
+def path_text(value: object) -> str:
+    """A string that can name a file: no NUL (os.stat raises ValueError on one) and no part
+    longer than a file name can be (os.stat raises OSError), so checks never see either."""
+    text = string(value)
+    if "\x00" in text:
+        raise Invalid(f"{shown(text)} contains a NUL character, which a path cannot hold")
+    if any(len(part.encode(errors="surrogatepass")) > NAME_MAX for part in text.split("/")):
+        raise Invalid(
+            f"{shown(text)} is too long for a file name: "
+            f"each part of a path can be at most {NAME_MAX} bytes"
+        )
+    return text
+
+
 def directory(base: Path, check: bool) -> Convert[Path]:
     """A directory resolved against `base`; must exist unless `check` is off (bad root)."""
 
     def convert(value: object) -> Path:
-        text = string(value)
+        text = path_text(value)
         path = (base / text).resolve()
         if check and not path.exists():
             hint = sibling_hint(text, path, want_dir=True)
@@ -260,7 +282,7 @@ def directory(base: Path, check: bool) -> Convert[Path]:
 
 def file(base: Path, check: bool) -> Convert[Path]:
     def convert(value: object) -> Path:
-        path = (base / string(value)).resolve()
+        path = (base / path_text(value)).resolve()
         if check and not path.exists():
             raise Invalid(f"file {str(path)!r} does not exist")
         if check and not path.is_file():
@@ -290,7 +312,7 @@ def sibling_hint(written: str, path: Path, want_dir: bool) -> str:
 
 
 def file_name(value: object) -> str:
-    text = string(value)
+    text = path_text(value)
     if "/" in text or "\\" in text or text in (".", ".."):
         raise Invalid(f"{text!r} is not a file name: write e.g. 'index.html'")
     return text
@@ -298,7 +320,7 @@ def file_name(value: object) -> str:
 
 def inside(value: object) -> str:
     """A relative path that stays inside its directory (a mount's fallback)."""
-    text = string(value)
+    text = path_text(value)
     parts = Path(text).parts
     if Path(text).is_absolute() or ".." in parts or "\\" in text:
         raise Invalid(f"{text!r} is not a path inside the mount's dir: write e.g. 'index.html'")

@@ -39,3 +39,58 @@ def test_a_route_to_a_broken_upstream_gets_the_upstreams_error(
     assert "gateway.toml:2: upstream.api.servers: expected a list of server addresses" in shown
     assert "Traceback" not in shown and "KeyError" not in shown
     assert shown.rstrip().endswith("1 error")
+
+
+LONG = "x" * 5000  # longer than any file name the system takes (ENAMETOOLONG)
+PATH_KEYS = [
+    ('[server]\nroot = "{}"\n', "server.root"),
+    ('[server]\npid_file = "{}"\n', "server.pid_file"),
+    ('[server]\naccess_log = {{ path = "{}" }}\n', "server.access_log"),
+    ('[[static]]\nprefix = "/"\ndir = "{}"\n', "static[0].dir"),
+    ('[[static]]\nprefix = "/"\ndir = "public"\nfallback = "{}"\n', "static[0].fallback"),
+    ('[[static]]\nprefix = "/"\ndir = "public"\nindex = ["{}"]\n', "static[0].index[0]"),
+    ('[errors]\n404 = "{}"\n', "errors.404"),
+    ('include = ["{}"]\n', "include[0]"),
+]
+
+
+@pytest.mark.parametrize("name", ["a\\u0000b", LONG], ids=["nul", "too-long"])
+@pytest.mark.parametrize("template, key", PATH_KEYS, ids=[key for _, key in PATH_KEYS])
+def test_a_path_no_file_can_have_is_an_error_at_its_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, template: str, key: str
+) -> None:
+    """A NUL in a path made os.stat raise ValueError ("embedded null byte"), a name longer
+    than the system takes OSError (ENAMETOOLONG): tracebacks from `gateway check`, or with
+    check=False (pid_file) a config that loads and fails when the file is written."""
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "index.html").write_text("hi")
+    status, shown = check(tmp_path, template.format(name), capsys)
+    assert status == 1, shown
+    assert f"gateway.toml:{template.count(chr(10))}: {key}: " in shown, shown
+    assert "Traceback" not in shown and "Error:" not in shown
+    shown_name = "'a\\x00b'" if "u0000" in name else "is too long"
+    assert shown_name in shown, shown
+
+
+@pytest.mark.parametrize("value", ["1e12", "'99999999999h'", "9223372036854775807"])
+def test_a_duration_over_ten_years_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """timeouts = { handler = 1e12 } loaded, and each async handler's wait for its result
+    raised OverflowError (threading's waits take at most threading.TIMEOUT_MAX, ~292 years;
+    settimeout and select the same or less): a duration that large is a slip."""
+    status, shown = check(tmp_path, f"[server]\ntimeouts = {{ handler = {value} }}\n", capsys)
+    assert status == 1, shown
+    assert "gateway.toml:2: server.timeouts.handler: " in shown, shown
+    assert "is more than 10 years: durations go up to 315360000 seconds" in shown, shown
+
+
+def test_the_longest_duration_is_one_every_wait_takes() -> None:
+    import threading
+
+    from gateway.config.units import MAX_DURATION, parse_duration
+
+    assert parse_duration(MAX_DURATION) == MAX_DURATION == 10 * 365 * 86400
+    assert MAX_DURATION < threading.TIMEOUT_MAX
+    with pytest.raises(ValueError, match="is more than 10 years"):
+        parse_duration(MAX_DURATION + 1)
