@@ -10,7 +10,7 @@ from typing import Literal
 
 from gateway.config import values as v
 from gateway.config.compression import read_compress
-from gateway.config.fields import Convert, Invalid, Section
+from gateway.config.fields import Convert, Invalid, Section, expected
 from gateway.config.schema import CorsSpec, DevSpec, ServerSpec, TimeoutsSpec
 from gateway.proxy.config import trusted_proxies
 
@@ -166,8 +166,14 @@ def error_log(root: Path) -> Convert[Path]:
     """error_log = { path = "logs/error.log" }."""
 
     def convert(value: object) -> Path:
-        if not isinstance(value, dict) or set(value) != {"path"}:
-            raise Invalid("write error_log = { path = 'logs/error.log' }")
+        write = "write error_log = { path = 'logs/error.log' }"
+        if not isinstance(value, dict):
+            raise Invalid(f"{expected('a table', value).problems[0][1]}: {write}")
+        unknown = sorted(set(value) - {"path"})
+        if unknown:
+            raise Invalid(f"unknown key {unknown[0]!r} in error_log: {write}")
+        if "path" not in value:
+            raise Invalid(f"missing required key 'path': {write}")
         return v.file(root, check=False)(value["path"])
 
     return convert

@@ -9,14 +9,27 @@ import copy
 import datetime
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 Data = dict[str, Any]
-Spot = tuple[Any, Any]  # (container, key or index) of one value
-Mutation = Callable[[Data, str, random.Random, Path], tuple[str, bytes]]
+Spot = tuple[Any, Any, tuple[Any, ...]]  # (container, key or index, key path) of one value
+Mutation = Callable[[Data, str, random.Random, Path], "Case"]
+
+
+@dataclass
+class Case:
+    """One broken file: what was done, its bytes, and for a value set at one key, the key
+    path and the value (its error must quote it)."""
+
+    what: str
+    raw: bytes
+    path: tuple[Any, ...] = ()
+    value: object = None
+
 
 # One value of each TOML type, and numbers out of every range.
 TYPES: list[object] = [
@@ -84,21 +97,21 @@ STRINGS = [
 ]
 
 
-def spots(node: object) -> Iterator[Spot]:
-    """Every (container, key) below `node`, depth first, in file order."""
+def spots(node: object, path: tuple[Any, ...] = ()) -> Iterator[Spot]:
+    """Every (container, key, path) below `node`, depth first, in file order."""
     if isinstance(node, dict):
         for key, value in node.items():
-            yield node, key
-            yield from spots(value)
+            yield node, key, (*path, key)
+            yield from spots(value, (*path, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield node, index
-            yield from spots(value)
+            yield node, index, (*path, index)
+            yield from spots(value, (*path, index))
 
 
 def tables(node: object) -> list[dict[str, Any]]:
     return [node] * isinstance(node, dict) + [
-        container[key] for container, key in spots(node) if isinstance(container[key], dict)
+        container[key] for container, key, _ in spots(node) if isinstance(container[key], dict)
     ]
 
 
@@ -107,20 +120,20 @@ def dump(data: Data) -> bytes:
 
 
 def set_value(pool: list[object], label: str) -> Mutation:
-    def mutate(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+    def mutate(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
         found = list(spots(data))
         if not found:
             data["server"] = {}
             found = list(spots(data))
-        container, key = rng.choice(found)
+        container, key, path = rng.choice(found)
         value = copy.deepcopy(rng.choice(pool))
         container[key] = value
-        return f"{label} {key!r} = {value!r}"[:120], dump(data)
+        return Case(f"{label} {key!r} = {value!r}"[:120], dump(data), path, value)
 
     return mutate
 
 
-def unknown_key(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+def unknown_key(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     table = rng.choice(tables(data))
     keys = [key for key in table if isinstance(key, str)] or ["listen"]
     word = rng.choice(keys)
@@ -138,40 +151,40 @@ def unknown_key(data: Data, text: str, rng: random.Random, folder: Path) -> tupl
         ]
     )
     table[spelling] = table.get(word, 1)
-    return f"unknown key {spelling!r}", dump(data)
+    return Case(f"unknown key {spelling!r}", dump(data))
 
 
-def drop_key(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
-    found = [(c, k) for c, k in spots(data) if isinstance(c, dict)]
+def drop_key(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
+    found = [(c, k) for c, k, _ in spots(data) if isinstance(c, dict)]
     if not found:
-        return "empty data", dump(data)
+        return Case("empty data", dump(data))
     container, key = rng.choice(found)
     del container[key]
-    return f"dropped {key!r}", dump(data)
+    return Case(f"dropped {key!r}", dump(data))
 
 
-def reshape(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+def reshape(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     """A table turned into an array of tables, or an array of tables into a table."""
     found = [
         (c, k)
-        for c, k in spots(data)
+        for c, k, _ in spots(data)
         if isinstance(c[k], dict) or (isinstance(c[k], list) and c[k] and isinstance(c[k][0], dict))
     ]
     if not found:
-        return "nothing to reshape", dump(data)
+        return Case("nothing to reshape", dump(data))
     container, key = rng.choice(found)
     value = container[key]
     container[key] = value[0] if isinstance(value, list) else [value, copy.deepcopy(value)]
-    return f"reshaped {key!r}", dump(data)
+    return Case(f"reshaped {key!r}", dump(data))
 
 
-def duplicate_route(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+def duplicate_route(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     routes = data.get("route") or [{"path": "/d", "respond": {"body": "a"}}]
     data["route"] = [*routes, copy.deepcopy(rng.choice(routes))]
-    return "duplicate [[route]]", dump(data)
+    return Case("duplicate [[route]]", dump(data))
 
 
-def bad_headers(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+def bad_headers(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     """A headers table (on a route, a mount or a respond) with a bad name or value."""
     name, value = rng.choice(
         [("x-a", rng.choice(STRINGS)), (rng.choice(STRINGS) or "e", "v"), ("x-a", 5), ("x", [])]
@@ -179,10 +192,10 @@ def bad_headers(data: Data, text: str, rng: random.Random, folder: Path) -> tupl
     owners = [t for t in tables(data) if "path" in t or "prefix" in t or "status" in t]
     owner = rng.choice(owners) if owners else data.setdefault("server", {})
     owner["headers"] = {name: value}
-    return f"headers {name!r} = {value!r}"[:120], dump(data)
+    return Case(f"headers {name!r} = {value!r}"[:120], dump(data))
 
 
-def include(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+def include(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     """`include`: missing files, cycles, broken files, wrong types."""
     tag = f"fuzzinc/{rng.randrange(10**9)}"
     kind = rng.choice(["missing", "cycle", "self", "broken", "type", "main-keys", "bytes"])
@@ -205,10 +218,10 @@ def include(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[st
     else:
         (path / "a.toml").write_bytes(b"[[route]]\npath = '/\xff'\n")
     data["include"] = pattern if not isinstance(pattern, str) else [pattern]
-    return f"include {kind}", dump(data)
+    return Case(f"include {kind}", dump(data))
 
 
-def syntax(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+def syntax(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     """Text edits: unclosed strings and brackets, duplicate keys and tables, truncation."""
     lines = text.split("\n")
     index = rng.randrange(len(lines))
@@ -226,15 +239,15 @@ def syntax(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str
         lines.append("[server]\n[server]")
     elif kind == "cut":
         cut = rng.randrange(len(text) + 1)
-        return f"cut at {cut}", text[:cut].encode()
+        return Case(f"cut at {cut}", text[:cut].encode())
     elif kind == "junk":
         lines[index] = line + rng.choice([" = =", " x", "}", "{", "'''", "\\", "[[", "=1"])
     else:
         lines[index] = "\t" + line + "\t# \u2603"
-    return f"syntax {kind} line {index + 1}", "\n".join(lines).encode()
+    return Case(f"syntax {kind} line {index + 1}", "\n".join(lines).encode())
 
 
-def encoding(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+def encoding(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     """Whole-file oddities: empty, a BOM, bytes that are not UTF-8, a NUL, CRLF lines."""
     raw = text.encode()
     at = rng.randrange(len(raw) + 1)
@@ -251,13 +264,13 @@ def encoding(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[s
             ("utf-16", text.encode("utf-16")),
         ]
     )
-    return f"encoding {kind}", made
+    return Case(f"encoding {kind}", made)
 
 
 MUTATIONS: list[tuple[Mutation, int]] = [  # (mutation, weight)
     (set_value(TYPES, "type"), 8),
-    (set_value(NUMBERS, "number"), 4),
-    (set_value(STRINGS, "string"), 10),
+    (set_value(NUMBERS, "number"), 6),
+    (set_value(STRINGS, "string"), 16),
     (unknown_key, 3),
     (drop_key, 4),
     (reshape, 3),
@@ -269,7 +282,7 @@ MUTATIONS: list[tuple[Mutation, int]] = [  # (mutation, weight)
 ]
 
 
-def mutate(data: Data, text: str, rng: random.Random, folder: Path) -> tuple[str, bytes]:
+def mutate(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     """One mutation of the config, picked by weight."""
     chosen = rng.choices([m for m, _ in MUTATIONS], weights=[w for _, w in MUTATIONS])[0]
     return chosen(copy.deepcopy(data), text, rng, folder)

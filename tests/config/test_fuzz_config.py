@@ -6,6 +6,7 @@ every line names the file, the line and the key, in lowercase prose, the same ev
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import tomllib
 import traceback
@@ -19,8 +20,9 @@ import pytest
 import gateway.proxy.serving
 from gateway.app import all_issues, build_app
 from gateway.config.load import ConfigLoadError, load_config
+from gateway.config.locate import format_key
 from gateway.errors import ConfigError, ConfigIssue
-from tests.config.mutations import mutate
+from tests.config.mutations import Case, mutate
 from tests.docs.markdown import REPO
 
 pytest.importorskip("cryptography", reason="the docs' [tls] examples need the tls extra")
@@ -34,6 +36,8 @@ from tests.docs.test_examples import (
 )
 from tests.tls.certs import ScratchCA
 
+# "cors.web: a cors policy is a named table: write [cors.NAME]": a shape, not a value.
+NAMED = ("a cors policy is a named table", "an upstream is a named table")
 CASES_PER_SEED = 45  # x 65 seeds: about 3,000 files
 SEED = 20261201
 
@@ -78,32 +82,36 @@ def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def outcome(seed: Seed, raw: bytes) -> list[str] | None:
-    """Load `raw` as `gateway check` does (load, then build; on failure, the build of the
+def outcome(seed: Seed, case: Case) -> list[str] | None:
+    """Load the case as `gateway check` does (load, then build; on failure, the build of the
     part that loaded): None when it builds, else the issues. Any other exception escapes."""
     path = seed.folder / "gateway.toml"
-    path.write_bytes(raw)
+    path.write_bytes(case.raw)
     try:
         config = load_config("gateway.toml", seed.environ)
     except ConfigLoadError as exc:
         issues = all_issues(exc)
-        problems = [f"{i}: {bad}" for i in issues for bad in faults(i, seed)]
+        problems = [f"{i}: {bad}" for i in issues for bad in faults(i, seed, case)]
         assert not problems, "\n".join(problems)
         return [str(issue) for issue in issues]
     try:
         build_app(config).close()
     except ConfigError as exc:
-        problems = [f"{i}: {bad}" for i in exc.issues for bad in faults(i, seed)]
+        problems = [f"{i}: {bad}" for i in exc.issues for bad in faults(i, seed, case)]
         assert not problems, "\n".join(problems)
         return [str(issue) for issue in exc.issues]
     return None
 
 
-def faults(issue: ConfigIssue, seed: Seed) -> list[str]:
+def faults(issue: ConfigIssue, seed: Seed, case: Case) -> list[str]:
     """What is wrong with how an issue is told (empty when nothing)."""
     found = []
     if not (seed.folder / issue.file).is_file():
         found.append(f"names file {issue.file!r}, which is not the config or an included file")
+    elif not on_its_line(issue, seed.folder / issue.file):
+        found.append("the line it names does not hold the key")
+    if case.path and issue.key == format_key(case.path) and not quotes(issue, case.value):
+        found.append(f"does not quote the value {case.value!r}")
     whole_file = issue.message.startswith(("is not UTF-8", "is empty"))
     if issue.line is None and not whole_file:
         found.append("names no line")
@@ -118,6 +126,34 @@ def faults(issue: ConfigIssue, seed: Seed) -> list[str]:
     return found
 
 
+def on_its_line(issue: ConfigIssue, file: Path) -> bool:
+    """The line an issue names holds its key (or a table header, or an array's element)."""
+    if not issue.line or not issue.key or issue.key.endswith("]"):
+        return True
+    lines = file.read_bytes().decode(errors="replace").splitlines()
+    if issue.line > len(lines):
+        return False
+    text = lines[issue.line - 1].lstrip()
+    last = issue.key.rpartition(".")[2].strip('"')
+    return text.startswith("[") or last in text
+
+
+def quotes(issue: ConfigIssue, value: object) -> bool:
+    """The message quotes the scalar value that was set (repr, or inside a quoted path);
+    values a reference or a secret changed or hides are not checked."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return True
+    if isinstance(value, str) and ("${" in value or len(value) > 80):
+        return True
+    if issue.key.endswith("key") or issue.message.startswith(("invalid toml", *NAMED)):
+        return True  # a secret ([dev] key) is never shown; a named table's shape is told
+    if isinstance(value, str):
+        # Quoted whole, inside a resolved path, or the bad part of it ('{x:nope}').
+        parts = re.findall(r"'([^']+)'", issue.message)
+        return repr(value)[1:-1] in issue.message or any(p in value for p in parts)
+    return str(value) in issue.message
+
+
 def escaped(exc: Exception) -> str:
     """'KeyError: 'api' (at gateway/proxy/spec.py:113)': what escaped, and from where."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/gateway/" in f.filename]
@@ -128,7 +164,7 @@ def escaped(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}{place}"
 
 
-def cases(seed: Seed, index: int) -> Iterator[tuple[str, bytes]]:
+def cases(seed: Seed, index: int) -> Iterator[Case]:
     for number in range(CASES_PER_SEED):
         rng = random.Random(f"{SEED}:{index}:{number}")
         yield mutate(seed.data, seed.text, rng, seed.folder)
@@ -141,15 +177,15 @@ def test_every_broken_config_gets_a_clear_error(
     count = 0
     for index, seed in enumerate(all_seeds):
         monkeypatch.chdir(seed.folder)
-        for what, raw in cases(seed, index):
+        for case in cases(seed, index):
             count += 1
             try:
-                first = outcome(seed, raw)
-                again = outcome(seed, raw)
+                first = outcome(seed, case)
+                again = outcome(seed, case)
             except Exception as exc:  # the point is to see any of them
-                failures.append(f"{seed.name}: {what}: {escaped(exc)}"[:600])
+                failures.append(f"{seed.name}: {case.what}: {escaped(exc)}"[:600])
                 continue
             if first != again:
-                failures.append(f"{seed.name}: {what}: not deterministic:\n{first}\n{again}")
+                failures.append(f"{seed.name}: {case.what}: not deterministic:\n{first}\n{again}")
     assert count > 2500
     assert not failures, f"{len(failures)} of {count} cases:\n" + "\n".join(failures[:40])

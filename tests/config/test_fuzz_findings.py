@@ -94,3 +94,31 @@ def test_the_longest_duration_is_one_every_wait_takes() -> None:
     assert MAX_DURATION < threading.TIMEOUT_MAX
     with pytest.raises(ValueError, match="is more than 10 years"):
         parse_duration(MAX_DURATION + 1)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (
+            "'logs/error.log'",
+            "expected a table, got a string ('logs/error.log'): write error_log = { path = ",
+        ),
+        (
+            "7",
+            "expected a table, got an integer (7): write error_log = { path = 'logs/error.log' }",
+        ),
+        ("{}", "missing required key 'path': write error_log = { path = 'logs/error.log' }"),
+        (
+            "{ path = 'e.log', level = 1 }",
+            "unknown key 'level' in error_log: write error_log = { path = 'logs/error.log' }",
+        ),
+    ],
+)
+def test_a_wrong_error_log_is_quoted_and_told_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    """Every mistake in error_log got the same "write error_log = { path = ... }", which
+    neither quoted the value nor said what was wrong with it."""
+    status, shown = check(tmp_path, f"[server]\nerror_log = {value}\n", capsys)
+    assert status == 1
+    assert f"gateway.toml:2: server.error_log: {message}" in shown, shown
