@@ -145,8 +145,23 @@ def read_websocket_options(section: Section) -> WebSocketOptionsSpec:
         send_buffer=get("send_buffer", v.size(1), _WS.send_buffer),
         receive_buffer=get("receive_buffer", v.size(1), _WS.receive_buffer),
         close_timeout=get("close_timeout", v.duration(positive=True), _WS.close_timeout),
-        subprotocols=get("subprotocols", v.strings, ()),
+        subprotocols=get("subprotocols", subprotocol_names, ()),
     )
+
+
+def subprotocol_names(value: object) -> tuple[str, ...]:
+    """Sec-WebSocket-Protocol values are tokens (RFC 6455 4.1): 'chat v1' never matches."""
+    return tuple(v.each(value, subprotocol))
+
+
+def subprotocol(value: object) -> str:
+    text = v.string(value)
+    if not v.TOKEN.fullmatch(text):
+        raise Invalid(
+            f"{text!r} is not a subprotocol name: write a token such as 'chat.v2' "
+            "(letters, digits and !#$%&'*+-.^_`|~, no spaces or commas)"
+        )
+    return text
 
 
 def _duration_or_off(value: object) -> float | None:

@@ -148,9 +148,11 @@ def quotes(issue: ConfigIssue, value: object) -> bool:
     if issue.key.endswith("key") or issue.message.startswith(("invalid toml", *NAMED)):
         return True  # a secret ([dev] key) is never shown; a named table's shape is told
     if isinstance(value, str):
-        # Quoted whole, inside a resolved path, or the bad part of it ('{x:nope}').
+        # Quoted whole, or the bad part of it ('{x:nope}'), or as the path it resolves to
+        # (file '/srv/etc/passwd' does not exist, for '../etc/passwd').
         parts = re.findall(r"'([^']+)'", issue.message)
-        return repr(value)[1:-1] in issue.message or any(p in value for p in parts)
+        resolved = any(p.startswith("/") and "does not exist" in issue.message for p in parts)
+        return repr(value)[1:-1] in issue.message or resolved or any(p in value for p in parts)
     return str(value) in issue.message
 
 

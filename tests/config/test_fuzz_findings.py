@@ -122,3 +122,22 @@ def test_a_wrong_error_log_is_quoted_and_told_apart(
     status, shown = check(tmp_path, f"[server]\nerror_log = {value}\n", capsys)
     assert status == 1
     assert f"gateway.toml:2: server.error_log: {message}" in shown, shown
+
+
+@pytest.mark.parametrize("name", ["chat v1", "a\\u0000b", "caf\\u00e9", "", "x,y"])
+def test_a_subprotocol_that_is_no_token_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """Subprotocols are tokens (RFC 6455 4.1, Sec-WebSocket-Protocol); one that is not, such
+    as 'chat v1', loaded and could never match what a client offers: the route silently
+    never agreed on it."""
+    (tmp_path / "api.py").write_text("async def echo(ws):\n    await ws.close()\n")
+    text = f"""\
+    [[route]]
+    path = "/ws"
+    websocket = "api:echo"
+    websocket_options = {{ subprotocols = ["chat.v2", "{name}"] }}
+    """
+    status, shown = check(tmp_path, text, capsys)
+    assert status == 1, shown
+    assert "gateway.toml:4: route[0].websocket_options.subprotocols[1]: " in shown, shown
