@@ -141,3 +141,45 @@ def test_a_subprotocol_that_is_no_token_is_an_error(
     status, shown = check(tmp_path, text, capsys)
     assert status == 1, shown
     assert "gateway.toml:4: route[0].websocket_options.subprotocols[1]: " in shown, shown
+
+
+# -- findings whose fix is in a file this branch does not own: a patch in
+# /work/wt/reports/cfgfuzz7-proxy-config.py.patch turns these green.
+PROXY_PATCH = pytest.mark.xfail(
+    strict=True, reason="needs /work/wt/reports/cfgfuzz7-proxy-config.py.patch"
+)
+
+
+@PROXY_PATCH
+@pytest.mark.parametrize("host", ["a b", "caf\\u00e9", "api.example.com/x", "a,b"])
+def test_a_proxy_host_that_is_no_host_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    """proxy.host is the Host header sent upstream; 'a b' or 'café' loaded (line_text only
+    refuses what a header cannot carry) and every proxied request then named a host no
+    server takes (RFC 9110 7.2: uri-host [":" port])."""
+    text = f"""\
+    [[route]]
+    path = "/api/{{rest:path}}"
+    proxy = {{ url = "http://127.0.0.1:9001", host = "{host}" }}
+    """
+    status, shown = check(tmp_path, text, capsys)
+    assert status == 1, shown
+    assert "gateway.toml:3: route[0].proxy.host: " in shown and "is not a host" in shown, shown
+
+
+@PROXY_PATCH
+def test_a_bad_strip_prefix_is_told_as_a_path_not_a_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """strip_prefix = "/a\\u0000b" said "contains a control character ..., which cannot go
+    in a header": it is a path."""
+    text = """\
+    [[route]]
+    path = "/api/{rest:path}"
+    proxy = { url = "http://127.0.0.1:9001", strip_prefix = "/a\\u0000b" }
+    """
+    status, shown = check(tmp_path, text, capsys)
+    assert status == 1, shown
+    assert "route[0].proxy.strip_prefix: '/a\\x00b' is not a path: write e.g." in shown, shown
+    assert "header" not in shown
