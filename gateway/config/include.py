@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gateway.config.fields import Invalid, Issues, describe
 from gateway.config.locate import KeyPath, Locator, format_key, locate
-from gateway.config.source import display_name, syntax_issue
+from gateway.config.source import decode, display_name, not_utf8, syntax_issue
 from gateway.config.values import path_text
 from gateway.errors import ConfigIssue
 
@@ -109,17 +109,21 @@ class _File:
         self.found.files.append(file)
         name = _shown(file)
         try:
-            text = file.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-            self.fail(at, f"cannot read included file {name!r}: {why}")
+            data = file.read_bytes()
+            text = decode(data)
+        except OSError as exc:
+            self.fail(at, f"cannot read included file {name!r}: {exc.strerror}")
+            return
+        except UnicodeDecodeError as exc:
+            line, message = not_utf8(data, exc)
+            self.fail(at, f"cannot read included file {name!r}: line {line} {message}")
             return
         try:
-            data = tomllib.loads(text)
+            table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             self.issues.items.append(syntax_issue(name, text, error))
             return
-        child = _File(data, file, name, locate(text), self.issues, self.found)
+        child = _File(table, file, name, locate(text), self.issues, self.found)
         child.check_keys()
         child.merge([*stack, file], into=target)
         child.add_tables(target)

@@ -18,6 +18,7 @@ from gateway.config.include import merge_includes
 from gateway.config.locate import locate
 from gateway.config.routes import ROUTE_KEYS, STATIC_KEYS, read_route, read_static
 from gateway.config.schema import CorsRef, EnvUse, GatewayConfig, ServerSpec
+from gateway.config.source import decode, not_utf8
 from gateway.config.source import display_name as display_name  # re-exported: it lived here
 from gateway.config.source import syntax_issue as syntax_issue
 from gateway.config.tables import (
@@ -69,10 +70,10 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> G
     path = Path(path)
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
+        text = decode(data)
     except UnicodeDecodeError as error:
-        issue = ConfigIssue(display_name(path), None, "", f"is not UTF-8 text: {error.reason}")
-        raise ConfigLoadError([issue], None) from None
+        line, message = not_utf8(data, error)
+        raise ConfigLoadError([ConfigIssue(display_name(path), line, "", message)], None) from None
     return parse_config(text, path, environ)
 
 

@@ -34,6 +34,28 @@ def syntax_issue(file: str, text: str, error: tomllib.TOMLDecodeError) -> Config
     return ConfigIssue(file, line, "", f"invalid toml: {message[:1].lower()}{message[1:]}{snippet}")
 
 
+BOM = b"\xef\xbb\xbf"  # some Windows editors start UTF-8 files with it: read past it
+
+
+def decode(data: bytes) -> str:
+    """A config file's text: UTF-8, a leading BOM dropped. Raises UnicodeDecodeError."""
+    return data.removeprefix(BOM).decode("utf-8")
+
+
+def not_utf8(data: bytes, error: UnicodeDecodeError) -> tuple[int, str]:
+    """(line, message) for bytes that are not UTF-8: where the first bad byte is, and
+    what to do about it."""
+    start = error.start + (len(BOM) if data.startswith(BOM) else 0)
+    line = data.count(b"\n", 0, start) + 1
+    column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    bad = data[start : start + 1]
+    hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+    return line, (
+        f"is not UTF-8 text: byte {bad!r} at column {column} ({error.reason}): "
+        f"save the file as UTF-8{hint}"
+    )
+
+
 def display_name(path: Path) -> str:
     """The path as given; an absolute path under the working directory is shown relative."""
     if path.is_absolute():

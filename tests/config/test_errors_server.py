@@ -268,7 +268,10 @@ def test_a_file_that_is_not_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     Path("gateway.toml").write_bytes(b"[server]\nroot = '\xff'\n")
     with pytest.raises(ConfigLoadError) as caught:
         load_config("gateway.toml")
-    assert str(caught.value) == "gateway.toml: is not UTF-8 text: invalid start byte"
+    assert str(caught.value) == (
+        "gateway.toml:2: is not UTF-8 text: byte b'\\xff' at column 9 (invalid start byte):"
+        " save the file as UTF-8"
+    )
     assert caught.value.partial is None
 
 

@@ -183,3 +183,51 @@ def test_a_bad_strip_prefix_is_told_as_a_path_not_a_header(
     assert status == 1, shown
     assert "route[0].proxy.strip_prefix: '/a\\x00b' is not a path: write e.g." in shown, shown
     assert "header" not in shown
+
+
+def test_a_utf8_bom_is_read_past(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Notepad and some Windows editors start UTF-8 files with a BOM: tomllib stopped at it
+    with "invalid statement (at line 1, column 1)" under a line that looks right. It is read
+    past, as Python's utf-8-sig and most TOML readers do, in included files too."""
+    (tmp_path / "more.toml").write_bytes(b'\xef\xbb\xbf[[route]]\npath = "/b"\nrespond = {}\n')
+    text = 'include = ["more.toml"]\n[[route]]\npath = "/a"\nrespond = {}\n'
+    (tmp_path / "gateway.toml").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    capsys.readouterr()
+    status = main(["check", "--config", str(tmp_path / "gateway.toml")])
+    out, err = capsys.readouterr()
+    assert (status, err) == (0, "")
+    assert out.endswith(": ok (2 routes)\n")
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (
+            b'[server]\nroot = "caf\xe9"\n',
+            "gateway.toml:2: is not UTF-8 text: byte b'\\xe9' at column 12 (invalid continuation"
+            " byte): save the file as UTF-8",
+        ),
+        (
+            '[server]\nroot = "x"\n'.encode("utf-16"),
+            "gateway.toml:1: is not UTF-8 text: byte b'\\xff' at column 1 (invalid start"
+            " byte): save the file as UTF-8 (it looks like UTF-16)",
+        ),
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_a_file_that_is_not_utf8_names_the_line_and_what_to_do(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    raw: bytes,
+    message: str,
+) -> None:
+    """It said only "gateway.toml: is not UTF-8 text: invalid start byte": no line, no way
+    out."""
+    (tmp_path / "gateway.toml").write_bytes(raw)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    status = main(["check", "--config", "gateway.toml"])
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert err.splitlines()[0] == message
