@@ -5,9 +5,12 @@ every line names the file, the line and the key, in lowercase prose, the same ev
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 import tomllib
 import traceback
 from collections.abc import Iterator
@@ -112,8 +115,8 @@ def faults(issue: ConfigIssue, seed: Seed, case: Case) -> list[str]:
         found.append("the line it names does not hold the key")
     if case.path and issue.key == format_key(case.path) and not quotes(issue, case.value):
         found.append(f"does not quote the value {case.value!r}")
-    whole_file = issue.message.startswith(("is not UTF-8", "is empty"))
-    if issue.line is None and not whole_file:
+    whole_file = issue.message.startswith("is not UTF-8")
+    if issue.line is None:
         found.append("names no line")
     if not issue.key and not (whole_file or issue.message.startswith("invalid toml")):
         found.append("names no key")
@@ -191,3 +194,38 @@ def test_every_broken_config_gets_a_clear_error(
                 failures.append(f"{seed.name}: {case.what}: not deterministic:\n{first}\n{again}")
     assert count > 2500
     assert not failures, f"{len(failures)} of {count} cases:\n" + "\n".join(failures[:40])
+
+
+# A few whole runs of the command, as a user types it: the exit status and what it prints.
+COMMAND_CASES = [
+    (b"\xef\xbb\xbf[server]\nworkers = 2\n", 0, "gateway.toml: ok (no routes)"),
+    (b'[server]\nroot = "caf\xe9"\n', 1, "gateway.toml:2: is not UTF-8 text: byte"),
+    (b'[server]\nworkers = "2"\n', 1, "gateway.toml:2: server.workers: expected an integer"),
+    (b'[server]\nroot = "a\\u0000b"\n', 1, "gateway.toml:2: server.root: 'a\\x00b' contains"),
+    (
+        b'[upstream.api]\nservers = false\n[[route]]\npath = "/a"\nproxy = { upstream = "api" }\n',
+        1,
+        "gateway.toml:2: upstream.api.servers: expected a list of server addresses",
+    ),
+]
+
+
+@pytest.mark.parametrize("raw, status, first", COMMAND_CASES)
+def test_gateway_check_prints_errors_not_tracebacks(
+    tmp_path: Path, raw: bytes, status: int, first: str
+) -> None:
+    (tmp_path / "gateway.toml").write_bytes(raw)
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "GATEWAY_CONFIG")}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    shown = done.stdout + done.stderr
+    assert done.returncode == status, shown
+    assert shown.startswith(first), shown
+    assert "Traceback" not in shown
