@@ -4,6 +4,7 @@ turned into a gateway.compress Policy (policy_for) when the app is compiled."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.config import values as v
@@ -35,9 +36,26 @@ def read_compress(section: Section) -> CompressSpec | None:
     return CompressSpec(
         codings=table.get("codings", _codings, None),
         min_size=table.get("min_size", v.size(0), None),
-        types=table.get("types", v.strings, None),
+        types=table.get("types", _media_types, None),
         levels=table.get("levels", _levels, None),
     )
+
+
+_MEDIA_PATTERN = re.compile(rf"{v.TOKEN.pattern}/{v.TOKEN.pattern}|\*\+{v.TOKEN.pattern}")
+
+
+def _media_types(value: object) -> tuple[str, ...]:
+    """type/subtype, type/* or *+suffix: what compress.policy matches; 'json' never would."""
+    return tuple(v.each(value, _media_type))
+
+
+def _media_type(value: object) -> str:
+    text = v.string(value)
+    if not _MEDIA_PATTERN.fullmatch(text):
+        raise Invalid(
+            f"{text!r} is not a media type: write e.g. 'application/json', 'text/*' or '*+json'"
+        )
+    return text
 
 
 def _codings(value: object) -> tuple[str, ...]:

@@ -231,3 +231,25 @@ def test_a_file_that_is_not_utf8_names_the_line_and_what_to_do(
     _, err = capsys.readouterr()
     assert status == 1
     assert err.splitlines()[0] == message
+
+
+@pytest.mark.parametrize("kind", ["json", "a\\r\\nb: c", "text/html; charset=utf-8", "*", ""])
+def test_a_compress_type_that_can_never_match_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """compress.types took any string: 'json' (for application/json) loaded and matched no
+    response, so nothing was compressed and nothing said why."""
+    text = f'[server]\ncompress = {{ types = ["text/*", "{kind}"] }}\n'
+    status, shown = check(tmp_path, text, capsys)
+    assert status == 1, shown
+    assert "gateway.toml:2: server.compress.types[1]: " in shown, shown
+
+
+def test_the_documented_compress_types_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.compress.policy import DEFAULT_TYPES
+
+    listed = ", ".join(f'"{kind}"' for kind in DEFAULT_TYPES)
+    status, shown = check(tmp_path, f"[server]\ncompress = {{ types = [{listed}] }}\n", capsys)
+    assert status == 0, shown
