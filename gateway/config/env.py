@@ -72,6 +72,12 @@ def _substitute(
                 f"{whole!r} is not a variable reference: write ${{NAME}} or ${{NAME:-default}}"
             )
             return whole
+        if "${" in default:
+            problems.append(
+                f"{whole!r} holds a reference in its default, which is not read: "
+                f"write a plain default, as ${{{name}:-value}}"
+            )
+            return whole
         found = environ.get(name)
         if found is not None and (found or not sep):
             sources.append(f"${{{name}}}")

@@ -253,3 +253,20 @@ def test_the_documented_compress_types_load(
     listed = ", ".join(f'"{kind}"' for kind in DEFAULT_TYPES)
     status, shown = check(tmp_path, f"[server]\ncompress = {{ types = [{listed}] }}\n", capsys)
     assert status == 0, shown
+
+
+def test_a_reference_inside_a_default_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """listen = "${HOST:-${FALLBACK}}" read the default up to the first '}' and left the
+    value as the literal text '${FALLBACK}' (a shell would nest): silently not what was
+    meant, and no error unless the key happened to check its value."""
+    monkeypatch.delenv("FUZZ_A", raising=False)
+    monkeypatch.setenv("FUZZ_B", "x")
+    text = '[[route]]\npath = "/a"\nrespond = { body = "${FUZZ_A:-${FUZZ_B}}" }\n'
+    status, shown = check(tmp_path, text, capsys)
+    assert status == 1, shown
+    assert (
+        "gateway.toml:3: route[0].respond.body: '${FUZZ_A:-${FUZZ_B}' holds a reference in its"
+        " default, which is not read: write a plain default, as ${FUZZ_A:-value}"
+    ) in shown, shown
