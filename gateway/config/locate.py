@@ -31,8 +31,23 @@ def format_key(path: KeyPath) -> str:
     return out
 
 
+# TOML basic-string escapes, so a key with a newline or a NUL stays on its error's line.
+_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
 def _quote(key: str) -> str:
-    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(
+        _ESCAPES.get(char) or (f"\\u{ord(char):04x}" if char < " " or char == "\x7f" else char)
+        for char in key
+    )
     return f'"{escaped}"'
 
 

@@ -179,7 +179,9 @@ def reshape(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
 
 
 def duplicate_route(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
-    routes = data.get("route") or [{"path": "/d", "respond": {"body": "a"}}]
+    routes = data.get("route")
+    if not isinstance(routes, list) or not routes:
+        routes = [{"path": "/d", "respond": {"body": "a"}}]
     data["route"] = [*routes, copy.deepcopy(rng.choice(routes))]
     return Case("duplicate [[route]]", dump(data))
 
@@ -190,7 +192,8 @@ def bad_headers(data: Data, text: str, rng: random.Random, folder: Path) -> Case
         [("x-a", rng.choice(STRINGS)), (rng.choice(STRINGS) or "e", "v"), ("x-a", 5), ("x", [])]
     )
     owners = [t for t in tables(data) if "path" in t or "prefix" in t or "status" in t]
-    owner = rng.choice(owners) if owners else data.setdefault("server", {})
+    owner = rng.choice(owners) if owners else data
+
     owner["headers"] = {name: value}
     return Case(f"headers {name!r} = {value!r}"[:120], dump(data))
 

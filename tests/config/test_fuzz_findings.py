@@ -270,3 +270,17 @@ def test_a_reference_inside_a_default_is_an_error(
         "gateway.toml:3: route[0].respond.body: '${FUZZ_A:-${FUZZ_B}' holds a reference in its"
         " default, which is not read: write a plain default, as ${FUZZ_A:-value}"
     ) in shown, shown
+
+
+def test_a_key_with_a_newline_is_shown_escaped_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """format_key quoted such a key but printed its newline as is: the error broke over two
+    lines, the second of which looked like another error."""
+    text = '[[route]]\npath = "/a"\nrespond = {}\nheaders = { "a\\nb\\u0000" = "v" }\n'
+    status, shown = check(tmp_path, text, capsys)
+    assert status == 1, shown
+    assert shown.splitlines()[0].endswith(
+        "/gateway.toml:4: route[0].headers.\"a\\nb\\u0000\": 'a\\nb\\x00' is not a header name:"
+        " write e.g. 'content-type'"
+    ), shown
