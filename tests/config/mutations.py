@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import datetime
 import random
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,6 +287,20 @@ MUTATIONS: list[tuple[Mutation, int]] = [  # (mutation, weight)
 
 
 def mutate(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
-    """One mutation of the config, picked by weight."""
+    """One mutation of the config, picked by weight; one case in four stacks two to four
+    structural ones (what one broken table leaves behind can trip the next)."""
+    if rng.random() < 0.25:
+        return stacked(data, text, rng, folder)
     chosen = rng.choices([m for m, _ in MUTATIONS], weights=[w for _, w in MUTATIONS])[0]
     return chosen(copy.deepcopy(data), text, rng, folder)
+
+
+def stacked(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
+    structural = [m for m, _ in MUTATIONS if m not in (syntax, encoding)]
+    data = copy.deepcopy(data)
+    done = []
+    for _ in range(rng.randint(2, 4)):
+        case = rng.choice(structural)(data, text, rng, folder)
+        done.append(case.what)
+        data = tomllib.loads(case.raw.decode())
+    return Case(" + ".join(done)[:160], dump(data))

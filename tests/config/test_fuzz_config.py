@@ -41,6 +41,8 @@ from tests.tls.certs import ScratchCA
 
 # "cors.web: a cors policy is a named table: write [cors.NAME]": a shape, not a value.
 NAMED = ("a cors policy is a named table", "an upstream is a named table")
+# Messages that end with the source line and a caret under it, on lines of their own.
+SNIPPETS = ("invalid toml", "importing ")
 CASES_PER_SEED = 45  # x 65 seeds: about 3,000 files
 SEED = 20261201
 
@@ -120,6 +122,8 @@ def faults(issue: ConfigIssue, seed: Seed, case: Case) -> list[str]:
         found.append("names no line")
     if not issue.key and not (whole_file or issue.message.startswith("invalid toml")):
         found.append("names no key")
+    if "\n" in issue.key or ("\n" in issue.message and not issue.message.startswith(SNIPPETS)):
+        found.append("breaks over lines")
     first = issue.message[:1]
     if not first or (first.isupper() and not issue.message.startswith(("UTF", "TOML"))):
         found.append("message does not start in lowercase")
