@@ -53,7 +53,11 @@ def parse_duration(value: int | float | str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{value!r} is not a duration: {_DURATION_HELP}")
     if not isinstance(value, str):
-        if not math.isfinite(value) or value < 0:
+        if not math.isfinite(value):
+            raise ValueError(
+                f"{value!r} is not a duration: use a finite number of seconds, 0 or more"
+            )
+        if value < 0:
             raise ValueError(f"{value!r} is not a duration: durations are 0 or more seconds")
         seconds = float(value)
     else:

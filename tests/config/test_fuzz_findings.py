@@ -284,3 +284,15 @@ def test_a_key_with_a_newline_is_shown_escaped_on_one_line(
         "/gateway.toml:4: route[0].headers.\"a\\nb\\u0000\": 'a\\nb\\x00' is not a header name:"
         " write e.g. 'content-type'"
     ), shown
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_an_infinite_duration_is_told_as_such(value: str) -> None:
+    """inf got "durations are 0 or more seconds", which inf is."""
+    from gateway.config.units import parse_duration
+
+    with pytest.raises(ValueError) as caught:
+        parse_duration(float(value))
+    assert str(caught.value) == (
+        f"{float(value)!r} is not a duration: use a finite number of seconds, 0 or more"
+    )
