@@ -225,6 +225,21 @@ def include(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     return Case(f"include {kind}", dump(data))
 
 
+def moved(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
+    """The [[route]], [[static]] and [cors.NAME] tables moved to an included file, and one
+    value there broken: its error must name that file and its line."""
+    tag = f"fuzzinc/{rng.randrange(10**9)}"
+    part = {key: data.pop(key) for key in ("route", "static", "cors") if key in data}
+    if not part:
+        part = {"route": [{"path": "/m", "respond": {"body": "m"}}]}
+    broken = set_value(rng.choice([STRINGS, TYPES, NUMBERS]), "moved")(part, text, rng, folder)
+    (folder / tag).mkdir(parents=True, exist_ok=True)
+    (folder / tag / "part.toml").write_bytes(broken.raw)
+    earlier = data.get("include")
+    data["include"] = [*(earlier if isinstance(earlier, list) else []), f"{tag}/part.toml"]
+    return Case(broken.what, dump(data), broken.path, broken.value)
+
+
 def syntax(data: Data, text: str, rng: random.Random, folder: Path) -> Case:
     """Text edits: unclosed strings and brackets, duplicate keys and tables, truncation."""
     lines = text.split("\n")
@@ -281,6 +296,7 @@ MUTATIONS: list[tuple[Mutation, int]] = [  # (mutation, weight)
     (duplicate_route, 1),
     (bad_headers, 2),
     (include, 2),
+    (moved, 3),
     (syntax, 5),
     (encoding, 2),
 ]
