@@ -22,6 +22,7 @@ import pytest
 
 import gateway.proxy.serving
 from gateway.app import all_issues, build_app
+from gateway.cli import main
 from gateway.config.load import ConfigLoadError, load_config
 from gateway.config.locate import format_key
 from gateway.errors import ConfigError, ConfigIssue
@@ -233,3 +234,63 @@ def test_gateway_check_prints_errors_not_tracebacks(
     assert done.returncode == status, shown
     assert shown.startswith(first), shown
     assert "Traceback" not in shown
+
+
+# -- broken handler modules ---------------------------------------------------------------
+
+_ERROR_LINE = re.compile(r"gateway\.toml:\d+: [\w.\[\]]+: \S.*|\d+ errors?")
+
+
+def broken_module(source: bytes, rng: random.Random) -> tuple[str, bytes]:
+    """One way to break a handler module's source."""
+    at = rng.randrange(len(source) + 1)
+    lines = source.split(b"\n")
+    index = rng.randrange(len(lines))
+    kind, made = rng.choice(
+        [
+            ("cut", source[:at]),
+            ("line gone", b"\n".join(lines[:index] + lines[index + 1 :])),
+            ("nul", source[:at] + b"\x00" + source[at:]),
+            ("latin-1", source[:at] + b"\xe9" + source[at:]),
+            ("raises", b"raise RuntimeError('db down')\n" + source),
+            ("indent", b"\n".join([*lines[:index], b" " + lines[index], *lines[index + 1 :]])),
+            ("renamed", source.replace(b"def ", b"def x_", 1)),
+            ("not callable", source + b"\nstatus = 5\nhello = None\n"),
+        ]
+    )
+    return f"{kind} at {at}/line {index + 1}", made
+
+
+def test_broken_handler_modules_get_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo with one of its handler modules broken (a fresh copy each time: a site's
+    modules are imported once per root): `gateway check` prints one error line per problem,
+    each naming gateway.toml, a line and the key, and never a traceback."""
+    demo = REPO / "sites" / "demo"
+    modules = sorted((demo / "api").glob("*.py"))
+    wrong = []
+    failed = 0
+    for number in range(40):
+        rng = random.Random(f"{SEED}:module:{number}")
+        module = rng.choice([m for m in modules if m.name != "__init__.py"])
+        what, made = broken_module(module.read_bytes(), rng)
+        folder = tmp_path / str(number)
+        shutil.copytree(demo, folder / "sites" / "demo")
+        (folder / "sites" / "demo" / "api" / module.name).write_bytes(made)
+        (folder / "gateway.toml").write_bytes((REPO / "gateway.toml").read_bytes())
+        monkeypatch.chdir(folder)
+        capsys.readouterr()
+        try:
+            status = main(["check"])
+        except Exception as exc:  # the point is to see any of them
+            wrong.append(f"{module.name}: {what}: {escaped(exc)}")
+            continue
+        _, err = capsys.readouterr()
+        failed += status == 1
+        heads = [line for line in err.splitlines() if not line.startswith("    ")]
+        bad = [line for line in heads if not _ERROR_LINE.fullmatch(line)]
+        if bad or "Traceback" in err or (status == 0) != (err == ""):
+            wrong.append(f"{module.name}: {what}: status {status}:\n{err}")
+    assert not wrong, "\n".join(wrong[:10])
+    assert failed >= 20  # most ways to break a module are errors
