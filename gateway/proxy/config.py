@@ -263,9 +263,25 @@ def read_keepalive(section: Section | None) -> KeepaliveSpec:
 
 
 def url_path(value: object) -> str:
-    text = v.line_text(value)
-    if not text.startswith("/") or " " in text:
+    """A path for a request line: ASCII without spaces or controls (line_text's message
+    spoke of a header, which this is not)."""
+    text = v.string(value)
+    if not text.startswith("/") or any(c <= " " or c >= "\x7f" for c in text):
         raise Invalid(f"{text!r} is not a path: write e.g. '/healthz'")
+    return text
+
+
+_HOST_VALUE = re.compile(r"([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+
+
+def host_value(value: object) -> str:
+    """proxy.host: the Host sent upstream, host[:port] (RFC 9110 7.2), or "{upstream}"."""
+    text = v.string(value)
+    if text != "{upstream}" and not _HOST_VALUE.fullmatch(text):
+        raise Invalid(
+            f"{text!r} is not a host: write e.g. 'api.example.com' or 'api.example.com:8080',"
+            " or '{upstream}' for the server's own"
+        )
     return text
 
 
@@ -304,7 +320,7 @@ def read_proxy_table(
         upstream=get("upstream", upstream_ref(upstreams), None),
         url=get("url", server_url, None),
         strip_prefix=strip.rstrip("/"),
-        host=get("host", v.line_text, None),
+        host=get("host", host_value, None),
         timeout=get("timeout", v.duration(positive=True), None),
         retries=get("retries", v.integer(0, 10), d.retries),
         headers=get("headers", v.headers, ()),
