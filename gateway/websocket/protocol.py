@@ -16,7 +16,7 @@ from typing import Any
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
-from gateway.websocket.api import Close, WebSocket
+from gateway.websocket.api import Close, WebSocket, WebSocketClosed
 from gateway.websocket.handshake import Handshake
 
 log = logging.getLogger("gateway.websocket")
@@ -119,6 +119,11 @@ class WebSocketProtocol:
 
     def _after_handler(self, exc: BaseException | None) -> None:
         self._handler_running = False
+        if isinstance(exc, WebSocketClosed) and exc.close is self.close_reason:
+            # send() or receive() on this connection after it closed, let escape: the
+            # client left (as uvicorn takes ClientDisconnected), no server error.
+            log.debug("websocket handler ended by its closed connection: %s", exc)
+            exc = None
         failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
         if failed:
             assert exc is not None
