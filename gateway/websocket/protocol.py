@@ -79,7 +79,8 @@ class WebSocketProtocol:
         self._parts: list[Any] = []  # pieces of the message being received
         self._size = 0
         self._unread = 0  # delivered to the handler, not yet received by it
-        self._paused_reading = False
+        self._paused_reading = False  # the handler is behind on messages
+        self._write_paused = False  # the transport is above its high-water mark
         self._timers: dict[str, Any] = {}
         self._pings = 0
         self._job: Any = None
@@ -164,9 +165,19 @@ class WebSocketProtocol:
         self._finish(Close(1006, "connection lost" if exc is None else f"connection lost: {exc}"))
 
     def pause_writing(self) -> None:
+        # Each ping asks for a pong: a client that sends and never reads would have us queue
+        # answers without end, so nothing more is read until what we wrote drains.
+        self._write_paused = True
+        if self.transport is not None and self.state is not _State.CLOSED:
+            self.transport.pause_reading()
         self._to_ws(self.ws._set_writable, False)
 
     def resume_writing(self) -> None:
+        self._write_paused = False
+        if self.transport is not None and self.state is not _State.CLOSED:
+            self._process()  # the frames left parsed-but-unanswered when writes paused
+        if not self._paused_reading and self.state is not _State.CLOSED:
+            self.transport.resume_reading()
         self._to_ws(self.ws._set_writable, True)
 
     # -- calls from the handler (hopped onto this thread) -----------------------------------
@@ -208,7 +219,7 @@ class WebSocketProtocol:
         self._unread -= size
         if self._paused_reading and self._unread <= self.settings.receive_buffer_bytes // 2:
             self._paused_reading = False
-            if self.state is not _State.CLOSED:
+            if self.state is not _State.CLOSED and not self._write_paused:
                 self.transport.resume_reading()
 
     def going_away(self, reason: str = "server going away") -> None:
@@ -218,8 +229,12 @@ class WebSocketProtocol:
     # -- frames -----------------------------------------------------------------------------
 
     def _process(self) -> None:
-        for event in self._conn.events():
-            if self.state is _State.CLOSED:
+        events = self._conn.events()
+        # At the high-water mark, stop: wsproto parses frames lazily, one per event pulled,
+        # so the rest wait in its buffer until resume_writing.
+        while not (self._write_paused and self.state is _State.OPEN):
+            event = next(events, None)
+            if event is None or self.state is _State.CLOSED:
                 return
             if isinstance(event, (TextMessage, BytesMessage)):
                 self._on_data(event)

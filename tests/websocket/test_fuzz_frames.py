@@ -15,6 +15,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from typing import Any
 
 import httpx
 import pytest
@@ -396,3 +397,36 @@ def test_many_bad_clients_at_once_beside_a_good_one(server: Running, clean) -> N
     assert good.closed_with() == 1000
     clean(31)
     assert json.loads(httpx.get(server.url + "/seen", timeout=DEADLINE).text)
+
+
+def live_protocols() -> list[Any]:
+    from gateway import wsroute
+
+    return [p for live in list(wsroute._live.values()) for p in list(live)]
+
+
+def test_a_ping_flood_from_a_client_that_never_reads_stays_bounded(server: Running, clean) -> None:
+    """Each ping asks for a pong; a client that sends pings and reads nothing must not make
+    the server queue pongs without end: it stops reading until the pongs drain."""
+    before = set(map(id, live_protocols()))
+    conn = Conn(server)
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    new = lambda: [p for p in live_protocols() if id(p) not in before]  # noqa: E731
+    (protocol,) = wait_for(new, timeout=DEADLINE)
+    pings = frame(0x9, b"p" * 125) * 64
+    conn.sock.setblocking(False)
+    sent, stalled, rest = 0, time.monotonic(), memoryview(pings)
+    while sent < 32 << 20 and time.monotonic() - stalled < 0.5:
+        try:
+            took = conn.sock.send(rest)  # whole frames only: a partial send goes on
+        except BlockingIOError:
+            time.sleep(0.005)
+            continue
+        sent, stalled = sent + took, time.monotonic()
+        rest = rest[took:] or memoryview(pings)
+    queued = protocol.transport.get_write_buffer_size()
+    limit = (1 << 20) + 64 * 1024  # the transport's high-water mark (HTTP's), and a bit
+    assert queued < limit, f"{queued} bytes of pongs queued for {sent} bytes of pings"
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.sock.close()
+    clean(1)
