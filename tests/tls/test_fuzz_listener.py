@@ -53,6 +53,16 @@ CONFIG = """
     path = "/ok"
     methods = ["GET", "POST"]
     respond = { status = 200, body = "ok" }
+
+    [[route]]
+    path = "/ws"
+    websocket = "wsapi:echo"
+    websocket_options = { ping_interval = false }
+"""
+WSAPI = """
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
 """
 
 
@@ -89,7 +99,12 @@ def read_all(sock: socket.socket) -> bytes:
 
 
 def fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    """Open sockets of this process (the async loop's pipes come once, with its first use)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +113,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tls]:
     ca = ScratchCA(root / "certs")
     ca.leaf("main", ["localhost", "127.0.0.1"])
     ca.leaf("other", ["other.test"])
-    config = write_site(root, CONFIG % (free_port(), HANDSHAKE_TIMEOUT))
+    config = write_site(root, CONFIG % (free_port(), HANDSHAKE_TIMEOUT), {"wsapi.py": WSAPI})
     app = build_app(load_config(config))
     server = Server(app, listen=["127.0.0.1:0"])
     serving = TlsServing(server, build_site(app.config))
@@ -319,6 +334,50 @@ def test_everything_at_once_while_a_good_client_is_answered(tls: Tls, clean) -> 
         for thread in threads:
             thread.join(DEADLINE)
     assert not failures, failures
+    clean()
+
+
+def masked(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
+    key = b"\x01\x02\x03\x04" if mask else b""
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if mask else payload
+    return bytes([0x80 | opcode, (0x80 if mask else 0) | len(payload)]) + key + body
+
+
+def websocket(tls: Tls) -> tuple[ssl.SSLSocket, bytes]:
+    """A wss connection past its 101, and what came after the 101's head."""
+    sock = tls.tls()
+    sock.sendall(
+        b"GET /ws HTTP/1.1\r\nhost: localhost\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+        b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
+    )
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += sock.recv(65536)
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return sock, rest
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("wsproto") is None, reason="needs wsproto"
+)
+def test_websockets_over_tls_echo_fail_and_reset(tls: Tls, clean) -> None:
+    sock, rest = websocket(tls)
+    sock.sendall(masked(0x1, b"over tls"))
+    while len(rest) < 10:
+        rest += sock.recv(65536)
+    assert rest == b"\x81\x08over tls"
+    sock.sendall(masked(0x1, b"bare", mask=False))  # unmasked: 1002, then the close
+    answer = read_all(sock)
+    assert answer[:1] == b"\x88" and answer[2:4] == b"\x03\xea", answer  # close, 1002
+    sock.close()
+    sock, _ = websocket(tls)
+    sock.sendall(masked(0x1, b"half")[:4])
+    reset(sock)
+    sock, _ = websocket(tls)
+    sock.sendall(masked(0x8, b"\x03\xe8"))  # a clean close
+    assert read_all(sock)[:4] == b"\x88\x02\x03\xe8"
+    sock.close()
     clean()
 
 
