@@ -269,6 +269,40 @@ def test_close_notify_then_more_bytes(tls: Tls, clean) -> None:
     clean()
 
 
+def handshaken(tls: Tls) -> socket.socket:
+    """A raw socket past a finished TLS handshake (done over MemoryBIOs), to send records
+    no TLS library would."""
+    sock = tls.raw()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = tls.context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(outgoing.read())
+            incoming.write(sock.recv(65536))
+    sock.sendall(outgoing.read())
+    return sock
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        b"\x17\x03\x03\x00\x20" + bytes(32),  # application data that fails to decrypt
+        b"\x17\x03\x03\xff\xff" + bytes(100),  # a record over 2^14 + 256 bytes
+        b"\x16\x03\x03\x00\x04\x01\x00\x00\x00",  # a second ClientHello, in clear
+        b"\x99" + bytes(20),  # no such record type
+    ],
+    ids=["bad-mac", "overflow", "hello-again", "bad-type"],
+)
+def test_broken_records_after_the_handshake_close(tls: Tls, clean, record: bytes) -> None:
+    with handshaken(tls) as sock:
+        sock.sendall(record)
+        closed_within(sock)
+    clean()
+
+
 def test_resets_mid_handshake_and_mid_request(tls: Tls, clean) -> None:
     sock = tls.raw()
     sock.sendall(client_hello())

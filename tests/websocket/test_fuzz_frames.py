@@ -50,6 +50,11 @@ SITE = """
     websocket_options = { ping_interval = false }
 
     [[route]]
+    path = "/ws/closer"
+    websocket = "wsapi:closer"
+    websocket_options = { ping_interval = false, close_timeout = "0.3s" }
+
+    [[route]]
     path = "/seen"
     handler = "wsapi:seen"
 
@@ -85,6 +90,11 @@ async def naive(ws):  # lets the WebSocketClosed of a client that left escape
     ENDS.append(0)
     while True:
         await ws.send(b"x" * 65536)
+
+
+async def closer(ws):  # closes first; the client never answers
+    await ws.close(4001, "bye")
+    ENDS.append(ws.closed.code)
 
 
 def seen(request):
@@ -323,6 +333,27 @@ def test_a_frame_announcing_2_to_the_62_bytes_closes_at_max_message(server: Runn
     conn = Conn(server)
     conn.send(b"\x82\xff" + struct.pack("!Q", 1 << 62) + b"mask" + b"x" * 2000)
     assert conn.closed_with() == 1009
+    clean(1)
+
+
+def test_a_length_with_its_top_bit_set_is_a_protocol_error(server: Running, clean) -> None:
+    conn = Conn(server)  # RFC 6455 5.2: the most significant bit of a 64-bit length is 0
+    conn.send(b"\x82\xff\x80" + b"\x00" * 7 + b"mask" + b"x" * 10)
+    assert conn.closed_with() == 1002
+    clean(1)
+
+
+def test_a_client_that_never_answers_our_close_is_dropped_after_close_timeout(
+    server: Running, clean
+) -> None:
+    conn = Conn(server, "/ws/closer")
+    started = time.monotonic()
+    assert conn.next_frame() == (0x8, close_payload(4001, b"bye"))
+    conn.sock.settimeout(DEADLINE)
+    with suppress(ConnectionResetError):
+        assert conn.sock.recv(1) == b""  # we sent no close back; the server gave up
+    assert time.monotonic() - started < DEADLINE
+    conn.sock.close()
     clean(1)
 
 
