@@ -76,7 +76,7 @@ class WebSocketProtocol:
         self.close_reason: Close | None = None
         self._conn = Connection(ConnectionType.SERVER)
         self._early = bytearray()  # bytes before the 101
-        self._parts: list[Any] = []  # pieces of the message being received
+        self._pieces = bytearray()  # the message being received, so far (text as UTF-8)
         self._size = 0
         self._unread = 0  # delivered to the handler, not yet received by it
         self._paused_reading = False  # the handler is behind on messages
@@ -249,16 +249,24 @@ class WebSocketProtocol:
         if self.state is not _State.OPEN:
             return  # we are closing: what the peer still sends is dropped (RFC 6455 §5.5.1)
         data = event.data
-        self._size += len(data.encode() if isinstance(data, str) else data)
+        raw = data.encode() if isinstance(data, str) else data
+        self._size += len(raw)
         if self._size > self.settings.max_message_bytes:
             limit = self.settings.max_message_bytes
             self._fail(1009, f"message over {limit} bytes")
             return
-        self._parts.append(data)
-        if not event.message_finished:
-            return
-        message = "".join(self._parts) if isinstance(data, str) else b"".join(self._parts)
-        self._parts, self._size = [], 0
+        message: str | bytes
+        if event.message_finished and not self._pieces:  # one frame (or empty ones before)
+            message = data if isinstance(data, str) else bytes(data)
+        else:
+            # One growing buffer (text as the UTF-8 wsproto checked): a fragment costs only
+            # its bytes, so endless empty ones cost nothing.
+            self._pieces += raw
+            if not event.message_finished:
+                return
+            whole, self._pieces = bytes(self._pieces), bytearray()
+            message = whole.decode() if isinstance(data, str) else whole
+        self._size = 0
         self._unread += len(message)
         self._to_ws(self.ws._deliver, message)
         if not self._paused_reading and self._unread > self.settings.receive_buffer_bytes:

@@ -13,6 +13,7 @@ import os
 import socket
 import struct
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any
@@ -354,6 +355,32 @@ def test_a_client_that_never_answers_our_close_is_dropped_after_close_timeout(
         assert conn.sock.recv(1) == b""  # we sent no close back; the server gave up
     assert time.monotonic() - started < DEADLINE
     conn.sock.close()
+    clean(1)
+
+
+@pytest.mark.parametrize("opcode", [0x1, 0x2])
+def test_empty_fragments_without_end_cost_no_memory(server: Running, clean, opcode: int) -> None:
+    """A message of endless empty continuation frames never reaches max_message: each must
+    cost nothing while the message waits (it cost a list entry and an object: 10x what
+    the client sent, without bound)."""
+    conn = Conn(server)
+    empties = frame(0x0, b"", fin=False) * 30000  # 180 KB on the wire
+    tracemalloc.start()
+    try:
+        conn.send(frame(opcode, b"a", fin=False) + empties + frame(0x9, b"sync"))
+        assert conn.next_frame() == (0xA, b"sync")  # the ping after them: all were read
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    held = snapshot.filter_traces(
+        [tracemalloc.Filter(True, "*/wsproto/*"), tracemalloc.Filter(True, "*/websocket/*")]
+    )
+    size = sum(stat.size for stat in held.statistics("filename"))
+    assert size < 100_000, held.statistics("lineno")[:3]
+    conn.send(frame(0x0, b"z"))
+    assert conn.next_frame() == (opcode, b"az")
+    conn.send(frame(0x8, close_payload(1000)))
+    assert conn.closed_with() == 1000
     clean(1)
 
 
