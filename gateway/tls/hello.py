@@ -8,6 +8,7 @@ HANDSHAKE = 0x16
 CLIENT_HELLO = 1
 SERVER_NAME = 0
 MAX_HELLO = 64 * 1024  # bytes looked at; past them OpenSSL judges the hello alone
+MAX_RECORD = (1 << 14) + 256  # the largest record a peer may send (RFC 8446 5.2)
 
 
 class _Short(Exception):
@@ -56,7 +57,10 @@ class HelloSniffer:
             if self._records[0] != HANDSHAKE:
                 ended = True
                 break
-            end = 5 + int.from_bytes(self._records[3:5], "big")
+            size = int.from_bytes(self._records[3:5], "big")
+            if size > MAX_RECORD:
+                return True  # OpenSSL refuses that at once (record_overflow)
+            end = 5 + size
             if len(self._records) < end:
                 break
             self._payload += self._records[5:end]

@@ -429,6 +429,7 @@ def test_the_sniffer_judges_a_hello_whole_byte_by_byte_and_with_trailing_bytes()
     assert HelloSniffer().feed(b"\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03") is True  # short
     assert HelloSniffer().feed(b"\x15\x03\x01\x00\x02\x02\x28") is True  # an alert
     assert HelloSniffer().feed(b"\x16\x03\x01\x40\x00" + b"\x01\xff\xff\xff") is None
+    assert HelloSniffer().feed(b"\x16\x03\x01\xff\xff") is True  # over 2^14 + 256: OpenSSL's
     sniffer = HelloSniffer()  # a hello announced bigger than anyone sends: OpenSSL's to judge
     assert sniffer.feed(b"\x16\x03\x01\x40\x00\x01\xff\xff\xff" + b"\x00" * 0x3FFC) is None
     record = b"\x16\x03\x01\x40\x00" + b"\x00" * 0x4000
