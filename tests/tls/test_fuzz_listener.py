@@ -32,7 +32,7 @@ from tests.tls.certs import ScratchCA
 from tests.tls.pebble import free_port
 
 DEADLINE = 5.0  # seconds any one exchange may take: past it the listener hangs
-HANDSHAKE_TIMEOUT = 0.5
+HANDSHAKE_TIMEOUT = 1.0  # short for the tests; the hostile threads share the GIL with the server
 
 CONFIG = """
     [server]
@@ -357,7 +357,7 @@ def test_everything_at_once_while_a_good_client_is_answered(tls: Tls, clean) -> 
         except OSError as exc:  # the server refusing us would show here
             failures.append(exc)
 
-    threads = [threading.Thread(target=hostile, args=(i,), daemon=True) for i in range(8)]
+    threads = [threading.Thread(target=hostile, args=(i,), daemon=True) for i in range(4)]
     for thread in threads:
         thread.start()
     try:
