@@ -415,6 +415,31 @@ def test_websockets_over_tls_echo_fail_and_reset(tls: Tls, clean) -> None:
     clean()
 
 
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("wsproto") is None, reason="needs wsproto"
+)
+def test_a_ping_flood_over_tls_from_a_client_that_never_reads_stays_bounded(
+    tls: Tls, clean
+) -> None:
+    from gateway import wsroute
+
+    before = {id(p) for live in list(wsroute._live.values()) for p in list(live)}
+    sock, _ = websocket(tls)
+    fresh = [p for live in list(wsroute._live.values()) for p in list(live) if id(p) not in before]
+    (protocol,) = fresh
+    pings = masked(0x9, b"p" * 125) * 64
+    sock.settimeout(0.5)
+    sent = 0
+    with suppress(TimeoutError):  # until the server stops reading (and the kernel is full)
+        while sent < 32 << 20:
+            sock.sendall(pings)  # (a partial sendall ends the test: no frame is cut after it)
+            sent += len(pings)
+    queued = protocol.transport.get_write_buffer_size()
+    assert queued < (1 << 20) + 64 * 1024, f"{queued} bytes queued for {sent} bytes of pings"
+    reset(sock)
+    clean()
+
+
 # -- the ClientHello sniffer, sans-IO ------------------------------------------------------
 
 
