@@ -23,6 +23,7 @@ import pytest
 
 pytest.importorskip("wsproto", reason="websocket routes need the websocket extra (wsproto)")
 
+from gateway.server.sockets import RECV_SIZE
 from tests.support import Running, connect, wait_for
 
 DEADLINE = 5.0
@@ -54,6 +55,11 @@ SITE = """
     path = "/ws/closer"
     websocket = "wsapi:closer"
     websocket_options = { ping_interval = false, close_timeout = "0.3s" }
+
+    [[route]]
+    path = "/ws/deaf"
+    websocket = "wsapi:deaf"
+    websocket_options = { ping_interval = false, receive_buffer = "64KiB", close_timeout = "0.3s" }
 
     [[route]]
     path = "/seen"
@@ -96,6 +102,13 @@ async def naive(ws):  # lets the WebSocketClosed of a client that left escape
 async def closer(ws):  # closes first; the client never answers
     await ws.close(4001, "bye")
     ENDS.append(ws.closed.code)
+
+
+async def deaf(ws):  # never reads what the client sends
+    import asyncio
+
+    await asyncio.sleep(1)
+    ENDS.append(-1)
 
 
 def seen(request):
@@ -461,6 +474,30 @@ def live_protocols() -> list[Any]:
     from gateway import wsroute
 
     return [p for live in list(wsroute._live.values()) for p in list(live)]
+
+
+def test_a_handler_that_never_reads_stops_the_socket_being_read(server: Running, clean) -> None:
+    """Messages for a handler that does not take them pile up to receive_buffer, then the
+    socket is not read: the client's sends stall instead of the server's memory growing."""
+    before = set(map(id, live_protocols()))
+    conn = Conn(server, "/ws/deaf")
+    new = lambda: [p for p in live_protocols() if id(p) not in before]  # noqa: E731
+    (protocol,) = wait_for(new, timeout=DEADLINE)
+    message = frame(0x2, b"m" * 1000)
+    conn.sock.settimeout(0.5)
+    sent = 0
+    with suppress(TimeoutError):  # until the server stops reading (and the kernel is full)
+        while sent < 32 << 20:
+            conn.sock.sendall(message * 16)
+            sent += len(message) * 16
+    assert sent < 32 << 20, "the server read everything"
+    # receive_buffer, and what the read that crossed it brought in
+    assert protocol._unread < 64 * 1024 + RECV_SIZE, protocol._unread
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.sock.close()
+    # The socket is not read, so its reset goes unseen until the handler ends and writes
+    # its close (with pings on, the next ping would see it); then all is cleaned up.
+    clean(1)
 
 
 def test_a_ping_flood_from_a_client_that_never_reads_stays_bounded(server: Running, clean) -> None:
