@@ -141,6 +141,12 @@ def _forget(protocol: Any) -> None:
         _live.get(loop, {}).pop(protocol, None)
 
 
+def live_count(loop: Any) -> int:
+    """How many WebSockets `loop` serves: they left the server's connection set at the 101
+    but each still holds a socket, so max_connections must count them too."""
+    return len(_live.get(loop, ()))
+
+
 def going_away(loop: Any) -> int:
     """Shutdown: close every WebSocket of `loop` with 1001; how many were told."""
     live = list(_live.get(loop, {}))

@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from gateway.tls.hello import HelloSniffer
 from gateway.tls.plain import PLAIN_HEAD_LIMIT, looks_like_http, plain_http_answer
 from gateway.tls.transport import TlsTransport
 
@@ -60,6 +61,7 @@ class TlsLayer:
         self.transport: TlsTransport | None = None
         self._timer: Any = None
         self._plain = bytearray()
+        self._hello: HelloSniffer | None = HelloSniffer()  # until the ClientHello is judged
         self._queue: collections.deque[bytes | _File] = collections.deque()
         self._queued = 0  # plaintext bytes (and unread file bytes) waiting behind a file
         self.closing = False
@@ -101,7 +103,7 @@ class TlsLayer:
         if self.state == CLOSED:
             return
         self._in.write(data)
-        if self.state == HANDSHAKE:
+        if self.state == HANDSHAKE and self._hello_judged(data):
             self._handshake()
         if self.state == OPEN:
             self._deliver()
@@ -151,6 +153,19 @@ class TlsLayer:
         self._cancel_timer()
         self.state = OPEN
         self._pump()  # what the protocol wrote during the handshake
+
+    def _hello_judged(self, data: bytes) -> bool:
+        """False while the ClientHello is incomplete (OpenSSL could do nothing with it
+        yet) or after it was refused for a server name that is not ASCII."""
+        if self._hello is None:
+            return True
+        verdict = self._hello.feed(data)
+        if verdict is None:
+            return False
+        self._hello = None
+        if not verdict:
+            self._finish_early("the client hello names a server that is not ascii")
+        return verdict
 
     def _on_handshake_timeout(self) -> None:
         self._timer = None

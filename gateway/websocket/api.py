@@ -34,6 +34,12 @@ class WebSocketClosed(Exception):
 Message = str | bytes | Close
 
 
+def sendable_close_code(code: int) -> bool:
+    """RFC 6455 7.4: 1004-1006 and 1015 are never sent, below 1000 and 1016-2999 are unused
+    or the IANA's to give, from 5000 nothing is defined."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
 class WebSocket:
     """The handler's side of one connection. `request` is the upgrade request (params,
     query, headers, client); `subprotocol` the one accepted (None: none)."""
@@ -87,6 +93,8 @@ class WebSocket:
         (a slow client); raises WebSocketClosed when the connection is gone."""
         if not isinstance(data, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"websocket send() takes str or bytes, not {type(data).__name__!r}")
+        if isinstance(data, str) and not data.isascii():
+            data.encode()  # a lone surrogate raises here, in the handler, not on the server loop
         await self.accept()
         while True:
             if self._closed is not None:
@@ -101,6 +109,11 @@ class WebSocket:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake and wait (bounded) until the connection is closed."""
+        if not sendable_close_code(code):
+            raise ValueError(
+                f"websocket close code {code!r} may not be sent: use 1000-1003, 1007-1014 "
+                "or 3000-4999"
+            )
         if self._closed is None:
             self._call(lambda: self._protocol.close(code, reason))
         await self._close_done.wait()

@@ -78,7 +78,8 @@ def check_handshake(
     origin_allowed: OriginCheck | None = None,
 ) -> Handshake:
     """The Handshake of a WebSocket request, or HTTPError: 405 for a method other than GET,
-    426 for a request that is not an upgrade to WebSocket version 13, 400 for a bad key,
+    426 for a request that is not an upgrade to WebSocket version 13, 400 for a bad key or
+    a body,
     403 for an origin the route's policy refuses."""
     if method != "GET":
         raise HTTPError(405, f"a websocket opens with GET, not {method!r}", [("allow", "GET")])
@@ -92,6 +93,11 @@ def check_handshake(
     if versions != [VERSION]:
         shown = headers.get("sec-websocket-version")
         raise _upgrade_required(f"sec-websocket-version {shown!r} is not supported: use 13")
+    length, chunked = headers.get("content-length"), headers.get("transfer-encoding")
+    if chunked is not None or length not in (None, "0"):
+        # The bytes after the head would be the body or the first frames: nobody can tell.
+        framing = f"transfer-encoding {chunked!r}" if chunked else f"content-length {length!r}"
+        raise HTTPError(400, f"a websocket upgrade has no body (got {framing}); send none")
     keys = headers.get_all("sec-websocket-key")
     key = keys[0].strip() if len(keys) == 1 else ""
     if not _valid_key(key):

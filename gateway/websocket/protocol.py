@@ -16,7 +16,7 @@ from typing import Any
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
-from gateway.websocket.api import Close, WebSocket
+from gateway.websocket.api import Close, WebSocket, WebSocketClosed
 from gateway.websocket.handshake import Handshake
 
 log = logging.getLogger("gateway.websocket")
@@ -76,10 +76,11 @@ class WebSocketProtocol:
         self.close_reason: Close | None = None
         self._conn = Connection(ConnectionType.SERVER)
         self._early = bytearray()  # bytes before the 101
-        self._parts: list[Any] = []  # pieces of the message being received
+        self._pieces = bytearray()  # the message being received, so far (text as UTF-8)
         self._size = 0
         self._unread = 0  # delivered to the handler, not yet received by it
-        self._paused_reading = False
+        self._paused_reading = False  # the handler is behind on messages
+        self._write_paused = False  # the transport is above its high-water mark
         self._timers: dict[str, Any] = {}
         self._pings = 0
         self._job: Any = None
@@ -119,6 +120,11 @@ class WebSocketProtocol:
 
     def _after_handler(self, exc: BaseException | None) -> None:
         self._handler_running = False
+        if isinstance(exc, WebSocketClosed) and exc.close is self.close_reason:
+            # send() or receive() on this connection after it closed, let escape: the
+            # client left (as uvicorn takes ClientDisconnected), no server error.
+            log.debug("websocket handler ended by its closed connection: %s", exc)
+            exc = None
         failed = exc is not None and not isinstance(exc, asyncio.CancelledError)
         if failed:
             assert exc is not None
@@ -159,9 +165,19 @@ class WebSocketProtocol:
         self._finish(Close(1006, "connection lost" if exc is None else f"connection lost: {exc}"))
 
     def pause_writing(self) -> None:
+        # Each ping asks for a pong: a client that sends and never reads would have us queue
+        # answers without end, so nothing more is read until what we wrote drains.
+        self._write_paused = True
+        if self.transport is not None and self.state is not _State.CLOSED:
+            self.transport.pause_reading()
         self._to_ws(self.ws._set_writable, False)
 
     def resume_writing(self) -> None:
+        self._write_paused = False
+        if self.transport is not None and self.state is not _State.CLOSED:
+            self._process()  # the frames left parsed-but-unanswered when writes paused
+        if not self._paused_reading and self.state is not _State.CLOSED:
+            self.transport.resume_reading()
         self._to_ws(self.ws._set_writable, True)
 
     # -- calls from the handler (hopped onto this thread) -----------------------------------
@@ -203,7 +219,7 @@ class WebSocketProtocol:
         self._unread -= size
         if self._paused_reading and self._unread <= self.settings.receive_buffer_bytes // 2:
             self._paused_reading = False
-            if self.state is not _State.CLOSED:
+            if self.state is not _State.CLOSED and not self._write_paused:
                 self.transport.resume_reading()
 
     def going_away(self, reason: str = "server going away") -> None:
@@ -213,8 +229,12 @@ class WebSocketProtocol:
     # -- frames -----------------------------------------------------------------------------
 
     def _process(self) -> None:
-        for event in self._conn.events():
-            if self.state is _State.CLOSED:
+        events = self._conn.events()
+        # At the high-water mark, stop: wsproto parses frames lazily, one per event pulled,
+        # so the rest wait in its buffer until resume_writing.
+        while not (self._write_paused and self.state is _State.OPEN):
+            event = next(events, None)
+            if event is None or self.state is _State.CLOSED:
                 return
             if isinstance(event, (TextMessage, BytesMessage)):
                 self._on_data(event)
@@ -229,16 +249,24 @@ class WebSocketProtocol:
         if self.state is not _State.OPEN:
             return  # we are closing: what the peer still sends is dropped (RFC 6455 §5.5.1)
         data = event.data
-        self._size += len(data.encode() if isinstance(data, str) else data)
+        raw = data.encode() if isinstance(data, str) else data
+        self._size += len(raw)
         if self._size > self.settings.max_message_bytes:
             limit = self.settings.max_message_bytes
             self._fail(1009, f"message over {limit} bytes")
             return
-        self._parts.append(data)
-        if not event.message_finished:
-            return
-        message = "".join(self._parts) if isinstance(data, str) else b"".join(self._parts)
-        self._parts, self._size = [], 0
+        message: str | bytes
+        if event.message_finished and not self._pieces:  # one frame (or empty ones before)
+            message = data if isinstance(data, str) else bytes(data)
+        else:
+            # One growing buffer (text as the UTF-8 wsproto checked): a fragment costs only
+            # its bytes, so endless empty ones cost nothing.
+            self._pieces += raw
+            if not event.message_finished:
+                return
+            whole, self._pieces = bytes(self._pieces), bytearray()
+            message = whole.decode() if isinstance(data, str) else whole
+        self._size = 0
         self._unread += len(message)
         self._to_ws(self.ws._deliver, message)
         if not self._paused_reading and self._unread > self.settings.receive_buffer_bytes:
