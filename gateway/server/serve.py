@@ -262,7 +262,7 @@ class Server:
         hosts = self._hosts
         if len(hosts) >= MAX_HOSTS:
             hosts.clear()  # bounded: clients choose these
-        while len(self.conns) < self.max_connections:
+        while len(self.conns) + wsroute.live_count(self.loop) < self.max_connections:
             try:
                 sock, addr = listener.accept()
             except (BlockingIOError, InterruptedError):

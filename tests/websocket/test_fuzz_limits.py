@@ -36,11 +36,6 @@ async def echo(ws):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs /work/wt/reports/edgefuzz7-gateway_server_serve.py.patch (the accept loop "
-    "counts live websockets); remove this mark when it is applied",
-)
 def test_websockets_count_toward_max_connections(site) -> None:
     server = site(SITE, {"wsapi.py": API})
     conns = [Conn(server), Conn(server)]
