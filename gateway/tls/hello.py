@@ -1,6 +1,7 @@
 """A look at the server name of a TLS ClientHello before OpenSSL sees it (RFC 8446 4.1.2,
 RFC 6066 3): CPython decodes the SNI as ASCII before it calls an sni_callback and reports a
-name that is not as an unraisable traceback on stderr, so TlsLayer refuses such a hello."""
+name that is not as an unraisable traceback on stderr, so TlsLayer refuses such a hello
+when its context has a callback (two or more certificates)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class TlsLayer:
         self.transport: TlsTransport | None = None
         self._timer: Any = None
         self._plain = bytearray()
-        self._hello: HelloSniffer | None = HelloSniffer()  # until the ClientHello is judged
+        self._hello: HelloSniffer | None = None  # until the ClientHello is judged
         self._queue: collections.deque[bytes | _File] = collections.deque()
         self._queued = 0  # plaintext bytes (and unread file bytes) waiting behind a file
         self.closing = False
@@ -86,6 +86,10 @@ class TlsLayer:
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
         self.ssl = self._context().wrap_bio(self._in, self._out, server_side=True)
+        if self.ssl.context.sni_callback is not None:
+            # Only a callback meets CPython's ASCII decoding of the name (see tls/hello.py):
+            # with one certificate OpenSSL alone reads the hello, and nothing is sniffed.
+            self._hello = HelloSniffer()
         self._timer = self.loop.call_later(self._timeout, self._on_handshake_timeout)
         self.transport = TlsTransport(self)
         self.protocol.connection_made(self.transport)
